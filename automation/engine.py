@@ -1,0 +1,308 @@
+"""The offline engine: the real Pulumi program run in-process under the SDK's mock monitor.
+
+It deploys nothing. Every resource the program registers is recorded as the
+engine would receive it (type, name, parent, provider, options and camelCase
+inputs), and given deterministic physical names and ids, so that two runs of the
+same config give the same plan. `scraper-ops plan`, the offline backend and the
+policy check all build on `run_program`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumi_aws(\.|$)")
+
+import pulumi  # noqa: E402
+from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
+from pulumi.runtime import rpc  # noqa: E402
+
+from infra.config import PROJECT, StackConfig, parse_stack_config  # noqa: E402
+
+OFFLINE_ACCOUNT_ID = "123456789012"
+AWS_PROVIDER_TYPE = "pulumi:providers:aws"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class StackNotFound(LookupError):
+    def __init__(self, stack: str, known: list[str]):
+        self.stack, self.known = stack, known
+        listing = ", ".join(known) if known else "none"
+        super().__init__(f"no stack config Pulumi.{stack}.yaml; stacks in this project: {listing}")
+
+
+def stack_names(root: Path = REPO_ROOT) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+def read_stack_file(stack: str, root: Path = REPO_ROOT) -> dict[str, str]:
+    """The stack's config as the CLI hands it to a program: every value a string, objects as JSON."""
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise StackNotFound(stack, stack_names(root))
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path.name} is not valid YAML: {error}") from None
+    raw = document.get("config") or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path.name}: 'config' must be a mapping")
+    values: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict) and "secure" in value:
+            raise ValueError(f"{path.name}: {key} is a secret; the offline engine cannot decrypt it")
+        values[key] = value if isinstance(value, str) else json.dumps(value)
+    return values
+
+
+def load_stack_config(stack: str, root: Path = REPO_ROOT) -> StackConfig:
+    return parse_stack_config(read_stack_file(stack, root))
+
+
+@dataclass
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    region: str | None
+    inputs: dict[str, Any]
+    custom: bool
+    provider: str | None = None
+    protect: bool = False
+    dependencies: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Plan:
+    project: str
+    stack: str
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "resources": [r.to_json() for r in self.resources],
+            "outputs": self.outputs,
+        }
+
+
+def _digest(*parts: str, length: int = 7) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+class OfflineMocks(pulumi_mocks.Mocks):
+    """Deterministic stand-ins for what AWS and Kubernetes would answer.
+
+    Only the invokes the program makes are answered; any other raises, so a new
+    data-source call cannot silently get an empty answer.
+    """
+
+    def __init__(self, stack: str, default_region: str):
+        self.stack = stack
+        self.default_region = default_region
+        self.provider_regions: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def region_of(self, provider_ref: str | None) -> str:
+        urn = provider_ref.rsplit("::", 1)[0] if provider_ref else ""
+        with self._lock:
+            return self.provider_regions.get(urn, self.default_region)
+
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        region = self.region_of(args.provider)
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": OFFLINE_ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:user/offline",
+                "userId": "OFFLINE",
+                "id": OFFLINE_ACCOUNT_ID,
+            }
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if args.token == "aws:eks/getCluster:getCluster":
+            name = args.args["name"]
+            return {
+                "name": name,
+                "id": name,
+                "arn": f"arn:aws:eks:{region}:{OFFLINE_ACCOUNT_ID}:cluster/{name}",
+                "endpoint": f"https://{_digest(name, length=32).upper()}.gr7.{region}.eks.amazonaws.com",
+                "certificateAuthorities": [{"data": "T0ZGTElORQ=="}],
+                "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{_digest(name, length=32).upper()}"}]}],
+                "version": "1.31",
+                "status": "ACTIVE",
+            }
+        raise NotImplementedError(f"the offline engine has no answer for the invoke {args.token}")
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        inputs = dict(args.inputs)
+        if args.typ.startswith("pulumi:providers:"):
+            return f"offline-{_digest(self.stack, args.name, length=12)}", inputs
+        physical = f"{args.name}-{_digest(self.stack, args.typ, args.name)}"
+        if args.typ.startswith("kubernetes:"):
+            return self._kubernetes(inputs, physical)
+        return self._aws(args.typ, inputs, physical, self.region_of(args.provider))
+
+    @staticmethod
+    def _kubernetes(inputs: dict[str, Any], physical: str):
+        metadata = dict(inputs.get("metadata") or {})
+        metadata.setdefault("name", physical)
+        state = {**inputs, "metadata": metadata}
+        namespace = metadata.get("namespace")
+        return (f"{namespace}/{metadata['name']}" if namespace else metadata["name"]), state
+
+    def _aws(self, typ: str, inputs: dict[str, Any], physical: str, region: str):
+        account = OFFLINE_ACCOUNT_ID
+        service = typ.split(":")[1].split("/")[0]
+        state = dict(inputs)
+        name = inputs.get("name") or physical
+        if typ == "aws:s3/bucket:Bucket":
+            bucket = inputs.get("bucket") or physical
+            state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", region=region)
+            return bucket, state
+        if typ == "aws:sqs/queue:Queue":
+            url = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+            state.update(name=name, url=url, arn=f"arn:aws:sqs:{region}:{account}:{name}")
+            return url, state
+        if typ == "aws:kms/key:Key":
+            key_id = str(uuid.UUID(hashlib.sha256(physical.encode()).hexdigest()[:32]))
+            state.update(keyId=key_id, arn=f"arn:aws:kms:{region}:{account}:key/{key_id}")
+            return key_id, state
+        if typ == "aws:rds/instance:Instance":
+            identifier = inputs.get("identifier") or physical
+            address = f"{identifier}.c{_digest(account, region, length=11)}.{region}.rds.amazonaws.com"
+            state.update(
+                identifier=identifier,
+                arn=f"arn:aws:rds:{region}:{account}:db:{identifier}",
+                address=address,
+                endpoint=f"{address}:5432",
+                port=5432,
+                resourceId=f"db-{_digest(identifier, length=26).upper()}",
+            )
+            if inputs.get("manageMasterUserPassword"):
+                state["masterUserSecrets"] = [
+                    {
+                        "secretArn": f"arn:aws:secretsmanager:{region}:{account}:secret:rds!{identifier}-{_digest(identifier, length=6)}",
+                        "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
+                        "secretStatus": "active",
+                    }
+                ]
+            return state["resourceId"], state
+        arn_suffix = {
+            "aws:iam/role:Role": f":role/{name}",
+            "aws:sns/topic:Topic": f":{name}",
+            "aws:dynamodb/table:Table": f":table/{name}",
+            "aws:backup/vault:Vault": f":backup-vault:{name}",
+            "aws:cloudwatch/metricAlarm:MetricAlarm": f":alarm:{name}",
+            "aws:cloudwatch/dashboard:Dashboard": f":dashboard/{inputs.get('dashboardName', name)}",
+        }.get(typ, f":{typ.rsplit(':', 1)[-1].lower()}/{name}")
+        arn_region = "" if service == "iam" else region
+        arn = f"arn:aws:{service}:{arn_region}:{account}{arn_suffix}"
+        state.update(name=name, arn=arn)
+        resource_id = {"aws:sns/topic:Topic": arn, "aws:iam/role:Role": name}.get(typ, physical)
+        return resource_id, state
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping what a policy needs and Mocks never sees: parent, protect, dependencies."""
+
+    def __init__(self, mocks: OfflineMocks):
+        super().__init__(mocks)
+        self.recorded: dict[str, PlannedResource] = {}
+        self._record_lock = threading.Lock()
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = rpc.deserialize_properties(request.object)
+        mocks: OfflineMocks = self.mocks  # type: ignore[assignment]
+        if request.type == AWS_PROVIDER_TYPE:
+            with mocks._lock:
+                mocks.provider_regions[response.urn] = inputs.get("region", mocks.default_region)
+        is_aws = request.type.startswith("aws:") or request.type == AWS_PROVIDER_TYPE
+        region = (
+            inputs.get("region", mocks.default_region)
+            if request.type == AWS_PROVIDER_TYPE
+            else (mocks.region_of(request.provider) if is_aws else None)
+        )
+        resource = PlannedResource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            region=region,
+            inputs=_plain(inputs),
+            custom=bool(request.custom),
+            provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+            protect=bool(request.protect),
+            dependencies=sorted(request.dependencies),
+            outputs=_plain(self.resources[response.urn].state),
+        )
+        with self._record_lock:
+            self.recorded[response.urn] = resource
+        return response
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy of deserialized properties (secrets unwrapped, unknowns as None)."""
+    if isinstance(value, Mapping):
+        if rpc._special_sig_key in value and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return _plain(value.get("value"))
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire has only doubles; integral values read better and validate as integers
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+_RUN_LOCK = threading.Lock()
+
+
+def run_program(
+    stack: str,
+    raw_config: Mapping[str, str],
+    program: Callable[[StackConfig, str], Mapping[str, Any]] | None = None,
+    project: str = PROJECT,
+) -> Plan:
+    """Validate the config, run the program under the mock monitor and return what it declared.
+
+    Raises ConfigError before anything is declared when the config is bad.
+    """
+    from infra.program import build_stack
+
+    config = parse_stack_config(raw_config)
+    program = program or build_stack
+    with _RUN_LOCK:  # the SDK's runtime settings are process-global
+        pulumi.runtime.reset_options(project=project, stack=stack, preview=False)
+        mocks = OfflineMocks(stack, config.region)
+        monitor = RecordingMonitor(mocks)
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+        resolved: dict[str, Any] = {}
+
+        @pulumi.runtime.test
+        def execute():
+            outputs = program(config, stack)
+            return pulumi.Output.from_input(dict(outputs)).apply(resolved.update)
+
+        execute()
+        resources = sorted(monitor.recorded.values(), key=lambda r: r.urn)
+    return Plan(project=project, stack=stack, resources=resources, outputs=_plain(resolved))

@@ -1,0 +1,43 @@
+"""What every component receives: the validated config, the providers and the account facts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from infra.config import StackConfig
+
+
+@dataclass(frozen=True)
+class Platform:
+    config: StackConfig
+    stack: str
+    aws: aws.Provider
+    aws_dr: aws.Provider
+    k8s: k8s.Provider
+    account_id: pulumi.Output[str]
+    partition: pulumi.Output[str]
+    oidc_issuer: pulumi.Output[str]  # the cluster's OIDC issuer, without https://
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.config.cost.tags)
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of the physical names this stack chooses itself (alarms, identifiers)."""
+        return f"scraper-{self.stack}"
+
+
+def policy_document(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def json_output(value: Any) -> pulumi.Output[str]:
+    """JSON text of a structure that may hold Outputs anywhere inside."""
+    return pulumi.Output.from_input(value).apply(lambda resolved: json.dumps(resolved, sort_keys=True))

@@ -1,0 +1,393 @@
+"""Stateful resources: buckets, the database and its replica, AWS Backup, the operations lock table.
+
+Every one of them is protected: `pulumi destroy` or a replace cannot remove it
+without a deliberate `pulumi state unprotect`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.base import Platform, json_output
+from infra.schedules import aws_cron
+
+NONCURRENT_VERSION_DAYS = 90
+REPORT_TRANSITION_DAYS = 90
+
+
+@dataclass(frozen=True)
+class StorageArgs:
+    platform: Platform
+    primary_key: aws.kms.Key
+    dr_key: aws.kms.Key
+
+
+class Storage(pulumi.ComponentResource):
+    """The scraped-data bucket replicated to the DR region, and the ops bucket for reports and records."""
+
+    def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("scraper:data:Storage", name, None, opts)
+        platform = args.platform
+        self.data_bucket, data_versioning = self._bucket(f"{name}-data", platform, platform.aws, args.primary_key)
+        self.data_replica_bucket, replica_versioning = self._bucket(
+            f"{name}-data-replica", platform, platform.aws_dr, args.dr_key
+        )
+        self.ops_bucket, _ = self._bucket(f"{name}-ops", platform, platform.aws, args.primary_key)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-ops-lifecycle",
+            bucket=self.ops_bucket.id,
+            rules=[
+                {
+                    "id": "reports-to-infrequent-access",
+                    "status": "Enabled",
+                    "filter": {},
+                    "transitions": [{"days": REPORT_TRANSITION_DAYS, "storage_class": "STANDARD_IA"}],
+                    "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_VERSION_DAYS},
+                }
+            ],
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
+        )
+        self.replication_role = self._replication_role(name, platform, args)
+        self.replication = aws.s3.BucketReplicationConfig(
+            f"{name}-data-replication",
+            bucket=self.data_bucket.id,
+            role=self.replication_role.arn,
+            rules=[
+                {
+                    "id": "data-to-dr-region",
+                    "status": "Enabled",
+                    "priority": 1,
+                    "filter": {},
+                    "delete_marker_replication": {"status": "Enabled"},
+                    "source_selection_criteria": {"sse_kms_encrypted_objects": {"status": "Enabled"}},
+                    "destination": {
+                        "bucket": self.data_replica_bucket.arn,
+                        "storage_class": "STANDARD",
+                        "encryption_configuration": {"replica_kms_key_id": args.dr_key.arn},
+                        # Replication Time Control: 99.99 % of objects within 15 minutes, measured.
+                        "replication_time": {"status": "Enabled", "time": {"minutes": 15}},
+                        "metrics": {"status": "Enabled", "event_threshold": {"minutes": 15}},
+                    },
+                }
+            ],
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=platform.aws, depends_on=[data_versioning, replica_versioning]
+            ),
+        )
+        self.register_outputs(
+            {
+                "dataBucket": self.data_bucket.bucket,
+                "dataReplicaBucket": self.data_replica_bucket.bucket,
+                "opsBucket": self.ops_bucket.bucket,
+            }
+        )
+
+    def _bucket(
+        self, name: str, platform: Platform, provider: aws.Provider, key: aws.kms.Key
+    ) -> tuple[aws.s3.Bucket, aws.s3.BucketVersioning]:
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        bucket = aws.s3.Bucket(
+            name,
+            force_destroy=False,
+            tags=platform.tags,
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, protect=True),
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-tls-only",
+            bucket=bucket.id,
+            policy=json_output(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        return bucket, versioning
+
+    def _replication_role(self, name: str, platform: Platform, args: StorageArgs) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{name}-replication-role",
+            description="S3 replication of the scraped data to the DR region",
+            assume_role_policy=json_output(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+            tags=platform.tags,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
+        )
+        source, replica = self.data_bucket, self.data_replica_bucket
+        aws.iam.RolePolicy(
+            f"{name}-replication-policy",
+            role=role.id,
+            policy=json_output(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                            "Resource": [source.arn],
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "s3:GetObjectVersionForReplication",
+                                "s3:GetObjectVersionAcl",
+                                "s3:GetObjectVersionTagging",
+                            ],
+                            "Resource": [pulumi.Output.concat(source.arn, "/*")],
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                            "Resource": [pulumi.Output.concat(replica.arn, "/*")],
+                        },
+                        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [args.primary_key.arn]},
+                        {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], "Resource": [args.dr_key.arn]},
+                    ],
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
+        )
+        return role
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    platform: Platform
+    primary_key: aws.kms.Key
+    dr_key: aws.kms.Key
+
+
+class Database(pulumi.ComponentResource):
+    """RDS PostgreSQL primary, its cross-region read replica and the replication of its automated backups."""
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("scraper:data:Database", name, None, opts)
+        platform, db = args.platform, args.platform.config.database
+        self.primary = aws.rds.Instance(
+            f"{name}-primary",
+            identifier=platform.prefix,
+            engine="postgres",
+            engine_version=db.engine_version,
+            instance_class=db.instance_class,
+            allocated_storage=db.allocated_storage_gb,
+            max_allocated_storage=db.max_allocated_storage_gb,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=args.primary_key.arn,
+            db_name=db.db_name,
+            username=db.username,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=args.primary_key.arn,
+            iam_database_authentication_enabled=True,
+            multi_az=db.multi_az,
+            db_subnet_group_name=db.subnet_group_name,
+            vpc_security_group_ids=list(db.security_group_ids),
+            publicly_accessible=False,
+            deletion_protection=True,
+            backup_retention_period=db.backup_retention_days,
+            backup_window=db.backup_window,
+            maintenance_window=db.maintenance_window,
+            copy_tags_to_snapshot=True,
+            skip_final_snapshot=False,
+            final_snapshot_identifier=f"{platform.prefix}-final",
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=args.primary_key.arn,
+            performance_insights_retention_period=7,
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            auto_minor_version_upgrade=True,
+            apply_immediately=False,
+            tags=platform.tags,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws, protect=True),
+        )
+        self.replica = aws.rds.Instance(
+            f"{name}-replica",
+            identifier=f"{platform.prefix}-dr",
+            replicate_source_db=self.primary.arn,
+            instance_class=platform.config.dr.replica_instance_class,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=args.dr_key.arn,
+            db_subnet_group_name=platform.config.dr.subnet_group_name,
+            vpc_security_group_ids=list(platform.config.dr.security_group_ids),
+            publicly_accessible=False,
+            deletion_protection=True,
+            backup_retention_period=db.backup_retention_days,
+            copy_tags_to_snapshot=True,
+            skip_final_snapshot=False,
+            final_snapshot_identifier=f"{platform.prefix}-dr-final",
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=args.dr_key.arn,
+            performance_insights_retention_period=7,
+            auto_minor_version_upgrade=True,
+            apply_immediately=False,
+            tags=platform.tags,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws_dr, protect=True),
+        )
+        self.backup_replication = aws.rds.InstanceAutomatedBackupsReplication(
+            f"{name}-backup-replication",
+            source_db_instance_arn=self.primary.arn,
+            kms_key_id=args.dr_key.arn,
+            retention_period=platform.config.dr.backup_copy_retention_days,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws_dr),
+        )
+        self.register_outputs({"primaryId": self.primary.identifier, "replicaId": self.replica.identifier})
+
+
+@dataclass(frozen=True)
+class BackupsArgs:
+    platform: Platform
+    primary_key: aws.kms.Key
+    dr_key: aws.kms.Key
+    database: aws.rds.Instance
+
+
+class Backups(pulumi.ComponentResource):
+    """AWS Backup: a vault in each region and a daily plan for the database that copies to the DR vault."""
+
+    def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("scraper:data:Backups", name, None, opts)
+        platform = args.platform
+        self.vault = aws.backup.Vault(
+            f"{name}-vault",
+            kms_key_arn=args.primary_key.arn,
+            tags=platform.tags,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws, protect=True),
+        )
+        self.dr_vault = aws.backup.Vault(
+            f"{name}-dr-vault",
+            kms_key_arn=args.dr_key.arn,
+            tags=platform.tags,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws_dr, protect=True),
+        )
+        retention = platform.config.database.backup_retention_days
+        self.plan = aws.backup.Plan(
+            f"{name}-plan",
+            rules=[
+                {
+                    "rule_name": "daily-database",
+                    "target_vault_name": self.vault.name,
+                    "schedule": aws_cron(platform.config.schedules.backup_plan),
+                    "schedule_expression_timezone": "Etc/UTC",
+                    "start_window": 60,
+                    "completion_window": 180,
+                    "lifecycle": {"delete_after": retention},
+                    "copy_actions": [
+                        {
+                            "destination_vault_arn": self.dr_vault.arn,
+                            "lifecycle": {"delete_after": platform.config.dr.backup_copy_retention_days},
+                        }
+                    ],
+                    "recovery_point_tags": platform.tags,
+                }
+            ],
+            tags=platform.tags,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            description="AWS Backup service role of the database plan",
+            assume_role_policy=json_output(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "backup.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            tags=platform.tags,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
+        )
+        for purpose in ("Backup", "Restores"):
+            aws.iam.RolePolicyAttachment(
+                f"{name}-role-{purpose.lower()}",
+                role=self.role.name,
+                policy_arn=pulumi.Output.concat(
+                    "arn:", platform.partition, f":iam::aws:policy/service-role/AWSBackupServiceRolePolicyFor{purpose}"
+                ),
+                opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
+            )
+        aws.backup.Selection(
+            f"{name}-selection",
+            name=f"{platform.prefix}-database",
+            plan_id=self.plan.id,
+            iam_role_arn=self.role.arn,
+            resources=[args.database.arn],
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
+        )
+        self.register_outputs({"vaultName": self.vault.name, "drVaultName": self.dr_vault.name})
+
+
+@dataclass(frozen=True)
+class OpsLockArgs:
+    platform: Platform
+    key: aws.kms.Key
+
+
+class OpsLock(pulumi.ComponentResource):
+    """The DynamoDB table behind the operations lock: one item per lock, expiring through TTL."""
+
+    def __init__(self, name: str, args: OpsLockArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("scraper:ops:Lock", name, None, opts)
+        platform = args.platform
+        self.table = aws.dynamodb.Table(
+            f"{name}-table",
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="lockId",
+            attributes=[{"name": "lockId", "type": "S"}],
+            ttl={"attribute_name": "expiresAt", "enabled": True},
+            point_in_time_recovery={"enabled": True},
+            server_side_encryption={"enabled": True, "kms_key_arn": args.key.arn},
+            deletion_protection_enabled=True,
+            tags=platform.tags,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws, protect=True),
+        )
+        self.register_outputs({"tableName": self.table.name})

@@ -1,0 +1,548 @@
+"""The scraper on Kubernetes: namespace, app Deployment, migration Job, HPA, and the ops CronJobs.
+
+Every pod runs under the `restricted` Pod Security Standard: non-root, read-only
+root filesystem, no privilege escalation, all capabilities dropped, seccomp
+RuntimeDefault, and no Kubernetes API token (IRSA mounts its own AWS token).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from infra import metrics
+from infra.components.base import Platform, json_output
+from infra.components.security import irsa_role
+
+APP_NAME = "social-media-scraper-app"
+OUTPUTS_CONFIGMAP = "scraper-ops-outputs"
+OUTPUTS_DIR = "/etc/scraper-ops"
+OUTPUTS_FILE = "outputs.json"
+QUEUE_DEPTH_METRIC = "scraper_queue_depth"
+RUN_AS_USER = 10001
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+
+def restricted_pod(
+    *,
+    service_account: str,
+    containers: Sequence[dict[str, Any]],
+    volumes: Sequence[dict[str, Any]] = (),
+    restart_policy: str | None = None,
+    labels: Mapping[str, str],
+) -> dict[str, Any]:
+    """A pod template under the restricted Pod Security Standard, with a writable /tmp."""
+    spec: dict[str, Any] = {
+        "serviceAccountName": service_account,
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "fsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                **container,
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *container.get("volumeMounts", [])],
+            }
+            for container in containers
+        ],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}, *volumes],
+    }
+    if restart_policy:
+        spec["restartPolicy"] = restart_policy
+    return {"metadata": {"labels": dict(labels)}, "spec": spec}
+
+
+def release_id(image: str) -> str:
+    """A short, stable id of a release, for names keyed by it."""
+    return hashlib.sha256(image.encode()).hexdigest()[:10]
+
+
+@dataclass(frozen=True)
+class AppArgs:
+    platform: Platform
+    queue: aws.sqs.Queue
+    data_bucket: aws.s3.Bucket
+    database: aws.rds.Instance
+    key: aws.kms.Key
+
+
+class AppWorkload(pulumi.ComponentResource):
+    def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("scraper:k8s:App", name, None, opts)
+        platform = args.platform
+        config = platform.config
+        app = config.app
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=platform.k8s)
+        labels = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/part-of": "social-media-scraper"}
+        api_selector = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/component": "api"}
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={
+                "name": config.namespace,
+                "labels": {
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            },
+            opts=k8s_opts,
+        )
+        in_namespace = pulumi.ResourceOptions(parent=self, provider=platform.k8s, depends_on=[self.namespace])
+        master_secret_arn = args.database.master_user_secrets.apply(lambda secrets: secrets[0]["secret_arn"])
+        self.role = irsa_role(
+            self,
+            f"{name}-irsa",
+            platform,
+            APP_NAME,
+            [
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "sqs:SendMessage",
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:ChangeMessageVisibility",
+                        "sqs:GetQueueAttributes",
+                    ],
+                    "Resource": [args.queue.arn],
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject"],
+                    "Resource": [pulumi.Output.concat(args.data_bucket.arn, "/*")],
+                },
+                {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [args.data_bucket.arn]},
+                {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [master_secret_arn]},
+                {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [args.key.arn]},
+                {
+                    "Effect": "Allow",
+                    "Action": ["cloudwatch:PutMetricData"],
+                    "Resource": ["*"],
+                    "Condition": {"StringEquals": {"cloudwatch:namespace": metrics.NAMESPACE}},
+                },
+            ],
+        )
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata={
+                "name": APP_NAME,
+                "namespace": config.namespace,
+                "labels": labels,
+                "annotations": {IRSA_ANNOTATION: self.role.arn},
+            },
+            automount_service_account_token=False,
+            opts=in_namespace,
+        )
+        environment = [
+            {"name": "AWS_REGION", "value": config.region},
+            {"name": "DATABASE_HOST", "value": args.database.address},
+            {"name": "DATABASE_PORT", "value": args.database.port.apply(str)},
+            {"name": "DATABASE_NAME", "value": config.database.db_name},
+            {"name": "DATABASE_SECRET_ARN", "value": master_secret_arn},
+            {"name": "SCRAPE_QUEUE_URL", "value": args.queue.url},
+            {"name": "DATA_BUCKET", "value": args.data_bucket.bucket},
+            {"name": "METRICS_NAMESPACE", "value": metrics.NAMESPACE},
+            {"name": "METRICS_STACK", "value": platform.stack},
+        ]
+        resources = {
+            "requests": {"cpu": app.requests.cpu, "memory": app.requests.memory},
+            "limits": {"cpu": app.limits.cpu, "memory": app.limits.memory},
+        }
+        release = release_id(app.image)
+        self.migration = k8s.batch.v1.Job(
+            f"{name}-migration",
+            metadata={
+                "name": f"social-media-scraper-migrate-{release}",
+                "namespace": config.namespace,
+                "labels": {**labels, "app.kubernetes.io/component": "migration"},
+                "annotations": {"scraper.io/image": app.image},
+            },
+            spec={
+                "backoffLimit": 1,
+                "activeDeadlineSeconds": 1800,
+                "template": restricted_pod(
+                    service_account=APP_NAME,
+                    restart_policy="Never",
+                    labels={**labels, "app.kubernetes.io/component": "migration"},
+                    containers=[
+                        {
+                            "name": "migrate",
+                            "image": app.image,
+                            "command": list(app.migrate_command),
+                            "env": environment,
+                            "resources": resources,
+                        }
+                    ],
+                ),
+            },
+            opts=pulumi.ResourceOptions.merge(
+                in_namespace,
+                # A new release is a new Job; the old one goes only after the new one succeeded.
+                pulumi.ResourceOptions(depends_on=[self.service_account], delete_before_replace=False),
+            ),
+        )
+        probe = {"periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 3}
+        pod = restricted_pod(
+            service_account=APP_NAME,
+            labels={**labels, **api_selector},
+            containers=[
+                {
+                    "name": "app",
+                    "image": app.image,
+                    "ports": [{"name": "http", "containerPort": app.port}],
+                    "env": environment,
+                    "resources": resources,
+                    "readinessProbe": {"httpGet": {"path": app.readiness_path, "port": "http"}, **probe},
+                    "livenessProbe": {
+                        "httpGet": {"path": app.health_path, "port": "http"},
+                        **probe,
+                        "initialDelaySeconds": 10,
+                    },
+                    "startupProbe": {
+                        "httpGet": {"path": app.health_path, "port": "http"},
+                        "periodSeconds": 5,
+                        "failureThreshold": 30,
+                    },
+                }
+            ],
+        )
+        pod["spec"]["terminationGracePeriodSeconds"] = 30
+        pod["spec"]["topologySpreadConstraints"] = [
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": api_selector},
+            }
+        ]
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": APP_NAME, "namespace": config.namespace, "labels": labels},
+            spec={
+                # No `replicas`: the HPA owns the replica count.
+                "selector": {"matchLabels": api_selector},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
+                "revisionHistoryLimit": 5,
+                "template": pod,
+            },
+            opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[self.migration])),
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": APP_NAME, "namespace": config.namespace, "labels": labels},
+            spec={
+                "type": "ClusterIP",
+                "selector": api_selector,
+                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+            },
+            opts=in_namespace,
+        )
+        self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata={"name": APP_NAME, "namespace": config.namespace, "labels": labels},
+            spec={
+                "maxUnavailable": 1,
+                "selector": {"matchLabels": api_selector},
+            },
+            opts=in_namespace,
+        )
+        self.network_policy = k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata={"name": APP_NAME, "namespace": config.namespace, "labels": labels},
+            spec={
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": APP_NAME}},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"ports": [{"protocol": "TCP", "port": app.port}]}],
+                "egress": [
+                    {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                    {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 80}]},
+                    {"ports": [{"protocol": "TCP", "port": 5432}]},
+                ],
+            },
+            opts=in_namespace,
+        )
+        scaling = config.autoscaling
+        self.hpa = k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata={"name": APP_NAME, "namespace": config.namespace, "labels": labels},
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": APP_NAME},
+                "minReplicas": scaling.min_replicas,
+                "maxReplicas": scaling.max_replicas,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": scaling.cpu_target_percent},
+                        },
+                    },
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "memory",
+                            "target": {"type": "Utilization", "averageUtilization": scaling.memory_target_percent},
+                        },
+                    },
+                    {
+                        # Served by prometheus-adapter from the SQS metric that YACE exports (see README).
+                        "type": "External",
+                        "external": {
+                            "metric": {
+                                "name": QUEUE_DEPTH_METRIC,
+                                "selector": {"matchLabels": {"queue_name": args.queue.name}},
+                            },
+                            "target": {"type": "Value", "value": str(scaling.queue_depth_target)},
+                        },
+                    },
+                ],
+                "behavior": {
+                    "scaleUp": {
+                        "stabilizationWindowSeconds": scaling.scale_up_stabilization_seconds,
+                        "selectPolicy": "Max",
+                        "policies": [
+                            {"type": "Percent", "value": 100, "periodSeconds": 60},
+                            {"type": "Pods", "value": 4, "periodSeconds": 60},
+                        ],
+                    },
+                    "scaleDown": {
+                        "stabilizationWindowSeconds": scaling.scale_down_stabilization_seconds,
+                        "selectPolicy": "Min",
+                        "policies": [
+                            {"type": "Pods", "value": scaling.scale_down_pods_per_minute, "periodSeconds": 60}
+                        ],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[self.deployment])),
+        )
+        self.register_outputs(
+            {"deploymentName": APP_NAME, "hpaName": APP_NAME, "namespace": self.namespace.metadata["name"]}
+        )
+
+
+@dataclass(frozen=True)
+class OpsJob:
+    """One of the guide's scheduled scripts, as a CronJob running a `scraper-ops` command."""
+
+    key: str  # the key in the `cronJobs` output
+    name: str
+    command: tuple[str, ...]
+    active_deadline_seconds: int
+    starting_deadline_seconds: int
+    backoff_limit: int
+
+
+OPS_JOBS = (
+    OpsJob("backup", "scraper-ops-backup", ("backup", "create", "--reason", "scheduled"), 3600, 600, 1),
+    OpsJob("backupVerify", "scraper-ops-backup-verify", ("backup", "verify", "--restore-test"), 3 * 3600, 600, 0),
+    OpsJob("smokeTests", "scraper-ops-smoke-tests", ("smoke", "all"), 240, 120, 0),
+    OpsJob("metrics", "scraper-ops-metrics", ("metrics", "collect", "--hours", "24"), 900, 300, 1),
+)
+
+
+def ops_cron_job_names() -> dict[str, str]:
+    return {job.key: job.name for job in OPS_JOBS}
+
+
+@dataclass(frozen=True)
+class OpsJobsArgs:
+    platform: Platform
+    namespace: k8s.core.v1.Namespace
+    outputs: Mapping[str, Any]
+    database: aws.rds.Instance
+    primary_key: aws.kms.Key
+    dr_key: aws.kms.Key
+    ops_bucket: aws.s3.Bucket
+
+
+class OpsJobs(pulumi.ComponentResource):
+    """The ops CronJobs: each with its own IRSA role allowing only what that job does, and the outputs mounted."""
+
+    def __init__(self, name: str, args: OpsJobsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("scraper:k8s:OpsJobs", name, None, opts)
+        platform = args.platform
+        config = platform.config
+        in_namespace = pulumi.ResourceOptions(parent=self, provider=platform.k8s, depends_on=[args.namespace])
+        self.outputs_config_map = k8s.core.v1.ConfigMap(
+            f"{name}-outputs",
+            metadata={"name": OUTPUTS_CONFIGMAP, "namespace": config.namespace},
+            data={OUTPUTS_FILE: json_output(dict(args.outputs))},
+            opts=in_namespace,
+        )
+        statements = self._statements(platform, args)
+        self.roles: dict[str, aws.iam.Role] = {}
+        self.cron_jobs: dict[str, k8s.batch.v1.CronJob] = {}
+        schedules = {
+            "backup": config.schedules.backup,
+            "backupVerify": config.schedules.backup_verify,
+            "smokeTests": config.schedules.smoke_tests,
+            "metrics": config.schedules.metrics,
+        }
+        for job in OPS_JOBS:
+            role = irsa_role(self, f"{name}-{job.name}", platform, job.name, statements[job.key])
+            account = k8s.core.v1.ServiceAccount(
+                f"{name}-{job.name}-service-account",
+                metadata={"name": job.name, "namespace": config.namespace, "annotations": {IRSA_ANNOTATION: role.arn}},
+                automount_service_account_token=False,
+                opts=in_namespace,
+            )
+            labels = {"app.kubernetes.io/name": job.name, "app.kubernetes.io/part-of": "social-media-scraper"}
+            self.roles[job.key] = role
+            self.cron_jobs[job.key] = k8s.batch.v1.CronJob(
+                f"{name}-{job.name}",
+                metadata={"name": job.name, "namespace": config.namespace, "labels": labels},
+                spec={
+                    "schedule": schedules[job.key],
+                    "timeZone": "Etc/UTC",
+                    "concurrencyPolicy": "Forbid",
+                    "startingDeadlineSeconds": job.starting_deadline_seconds,
+                    "successfulJobsHistoryLimit": 3,
+                    "failedJobsHistoryLimit": 3,
+                    "jobTemplate": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "backoffLimit": job.backoff_limit,
+                            "activeDeadlineSeconds": job.active_deadline_seconds,
+                            "template": restricted_pod(
+                                service_account=job.name,
+                                restart_policy="Never",
+                                labels=labels,
+                                containers=[
+                                    {
+                                        "name": "scraper-ops",
+                                        "image": config.ops_image,
+                                        "command": ["scraper-ops"],
+                                        "args": list(job.command),
+                                        "env": [
+                                            {"name": "AWS_REGION", "value": config.region},
+                                            {"name": "HOME", "value": "/tmp"},
+                                            {"name": "SCRAPER_OPS_OUTPUTS", "value": f"{OUTPUTS_DIR}/{OUTPUTS_FILE}"},
+                                        ],
+                                        "resources": {
+                                            "requests": {"cpu": "100m", "memory": "256Mi"},
+                                            "limits": {"cpu": "500m", "memory": "512Mi"},
+                                        },
+                                        "volumeMounts": [{"name": "outputs", "mountPath": OUTPUTS_DIR, "readOnly": True}],
+                                    }
+                                ],
+                                volumes=[{"name": "outputs", "configMap": {"name": OUTPUTS_CONFIGMAP}}],
+                            ),
+                        },
+                    },
+                },
+                opts=pulumi.ResourceOptions.merge(
+                    in_namespace, pulumi.ResourceOptions(depends_on=[account, self.outputs_config_map])
+                ),
+            )
+        self.register_outputs({"cronJobs": ops_cron_job_names()})
+
+    @staticmethod
+    def _statements(platform: Platform, args: OpsJobsArgs) -> dict[str, list[dict[str, Any]]]:
+        """Least privilege per job. Wildcard resources only for read-only describe calls and for
+        PutMetricData, which has no resource-level permissions and is pinned to the namespace instead."""
+        config = platform.config
+
+        def rds_arn(region: str, kind: str, name: str) -> pulumi.Output[str]:
+            return pulumi.Output.concat(
+                "arn:", platform.partition, ":rds:", region, ":", platform.account_id, f":{kind}:{name}"
+            )
+
+        primary_snapshots = rds_arn(config.region, "snapshot", f"{platform.prefix}-*")
+        dr_snapshots = rds_arn(config.dr_region, "snapshot", f"{platform.prefix}-*")
+        restore_instances = rds_arn(config.dr_region, "db", f"{platform.prefix}-restore-test-*")
+        put_metrics = {
+            "Effect": "Allow",
+            "Action": ["cloudwatch:PutMetricData"],
+            "Resource": ["*"],
+            "Condition": {"StringEquals": {"cloudwatch:namespace": metrics.NAMESPACE}},
+        }
+
+        def write_reports(prefix: str) -> dict[str, Any]:
+            return {
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [pulumi.Output.concat(args.ops_bucket.arn, f"/{prefix}/*")],
+            }
+
+        describe_rds = {
+            "Effect": "Allow",
+            "Action": ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:DescribeDBInstanceAutomatedBackups"],
+            "Resource": ["*"],
+        }
+        return {
+            "backup": [
+                describe_rds,
+                {"Effect": "Allow", "Action": ["rds:CreateDBSnapshot"], "Resource": [args.database.arn, primary_snapshots]},
+                {
+                    "Effect": "Allow",
+                    "Action": ["rds:CopyDBSnapshot", "rds:AddTagsToResource"],
+                    "Resource": [primary_snapshots, dr_snapshots],
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+                    "Resource": [args.primary_key.arn, args.dr_key.arn],
+                },
+                write_reports("backups"),
+                put_metrics,
+            ],
+            "backupVerify": [
+                describe_rds,
+                {
+                    "Effect": "Allow",
+                    "Action": ["backup:ListBackupPlans", "backup:GetBackupPlan", "backup:ListBackupSelections"],
+                    "Resource": ["*"],
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["rds:RestoreDBInstanceFromDBSnapshot"],
+                    "Resource": [
+                        restore_instances,
+                        dr_snapshots,
+                        rds_arn(config.dr_region, "subgrp", config.dr.subnet_group_name),
+                        rds_arn(config.dr_region, "og", "default:*"),
+                        rds_arn(config.dr_region, "pg", "default.*"),
+                    ],
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["rds:AddTagsToResource", "rds:DeleteDBInstance"],
+                    "Resource": [restore_instances],
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt"],
+                    "Resource": [args.dr_key.arn],
+                },
+                write_reports("backups"),
+                put_metrics,
+            ],
+            "smokeTests": [put_metrics],
+            "metrics": [
+                describe_rds,
+                {
+                    "Effect": "Allow",
+                    "Action": ["cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"],
+                    "Resource": ["*"],
+                },
+                write_reports("metrics"),
+                put_metrics,
+            ],
+        }

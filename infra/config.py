@@ -1,0 +1,388 @@
+"""The typed stack configuration: every key of the project namespace, read once.
+
+The guide's thresholds are the defaults here and nowhere else: the HPA, the
+alarms, the policy pack and the reports all read them from this model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any, Mapping
+
+import boto3
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic.alias_generators import to_camel
+
+from infra.quantities import parse_cpu, parse_memory
+from infra.schedules import aws_cron
+
+PROJECT = "social-media-scraper"
+REGION_KEY = "aws:region"
+
+
+class ConfigError(ValueError):
+    """Stack config that cannot be used; `problems` holds one line per bad value."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True, populate_by_name=False)
+
+
+@lru_cache(maxsize=1)
+def aws_regions() -> frozenset[str]:
+    """Region names of the commercial partition, from botocore's bundled endpoint data (no network)."""
+    session = boto3.session.Session()
+    return frozenset(session.get_available_regions("ec2")) | frozenset(session.get_available_regions("rds"))
+
+
+def _check_region(value: str) -> str:
+    if value not in aws_regions():
+        raise ValueError(f"not an AWS region; expected one of {', '.join(sorted(aws_regions()))}")
+    return value
+
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference (None when it has none); a registry port is not a tag."""
+    name = image.split("@", 1)[0]
+    last_segment = name.rsplit("/", 1)[-1]
+    return last_segment.split(":", 1)[1] if ":" in last_segment else None
+
+
+def _check_pinned_image(value: str) -> str:
+    name, _, digest = value.partition("@")
+    if not name or any(c.isspace() for c in value):
+        raise ValueError("must be an image reference like registry/repo:1.2.3 or repo@sha256:<digest>")
+    if digest and not _DIGEST.match(digest):
+        raise ValueError("digest must be sha256:<64 hex characters>")
+    tag = image_tag(value)
+    if tag is None and not digest:
+        raise ValueError("image has no tag or digest; pin a release tag (not 'latest') or a sha256 digest")
+    if tag is not None and (tag == "latest" or not _TAG.match(tag)):
+        raise ValueError("tag 'latest' or a malformed tag is not allowed; pin a release tag or a sha256 digest")
+    return value
+
+
+def _check_k8s_cron(value: str) -> str:
+    if len(value.split()) != 5 or not croniter.is_valid(value) or re.search(r"[#LW]", value):
+        raise ValueError("must be a standard 5-field cron expression (minute hour day month weekday), UTC")
+    return value
+
+
+class ClusterConfig(_Model):
+    name: str = Field(min_length=1, max_length=100)
+    kubernetes_version: str = Field(default="1.31", pattern=r"^1\.(2[5-9]|3[0-7])$")
+
+
+class ResourceQuantities(_Model):
+    cpu: str
+    memory: str
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: str) -> str:
+        parse_cpu(value)
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        parse_memory(value)
+        return value
+
+
+class AppConfig(_Model):
+    image: str
+    port: int = Field(default=5000, ge=1, le=65535)
+    health_path: str = Field(default="/health", pattern=r"^/")
+    readiness_path: str = Field(default="/health/ready", pattern=r"^/")
+    api_path: str = Field(default="/api/v1/status", pattern=r"^/")
+    scrapers_path: str = Field(default="/api/v1/scrapers/status", pattern=r"^/")
+    public_url: str | None = Field(default=None, pattern=r"^https?://")
+    migrate_command: tuple[str, ...] = ("./scripts/migrate.sh", "upgrade")
+    requests: ResourceQuantities = ResourceQuantities(cpu="500m", memory="512Mi")
+    limits: ResourceQuantities = Field(default=ResourceQuantities(cpu="1", memory="1Gi"), validate_default=True)
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        return _check_pinned_image(value)
+
+    @field_validator("limits")
+    @classmethod
+    def _limits_cover_requests(cls, limits: ResourceQuantities, info: ValidationInfo) -> ResourceQuantities:
+        requests = info.data.get("requests")
+        if requests is not None:
+            if parse_cpu(limits.cpu) < parse_cpu(requests.cpu):
+                raise ValueError(f"cpu limit {limits.cpu} is below the cpu request {requests.cpu}")
+            if parse_memory(limits.memory) < parse_memory(requests.memory):
+                raise ValueError(f"memory limit {limits.memory} is below the memory request {requests.memory}")
+        return limits
+
+
+class AutoscalingConfig(_Model):
+    min_replicas: int = Field(default=3, ge=1)
+    max_replicas: int = Field(default=10, ge=1)
+    cpu_target_percent: int = Field(default=70, ge=1, le=100)
+    memory_target_percent: int = Field(default=80, ge=1, le=100)
+    queue_depth_target: int = Field(default=1000, ge=1)
+    scale_up_stabilization_seconds: int = Field(default=300, gt=0, le=3600)
+    scale_down_stabilization_seconds: int = Field(default=600, gt=0, le=3600)
+    scale_down_pods_per_minute: int = Field(default=1, ge=1)
+
+    @field_validator("max_replicas")
+    @classmethod
+    def _max_not_below_min(cls, value: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("min_replicas")
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be >= minReplicas ({minimum})")
+        return value
+
+
+class DatabaseConfig(_Model):
+    engine_version: str = Field(default="16.4", pattern=r"^\d+(\.\d+)?$")
+    instance_class: str = Field(default="db.r6g.large", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    allocated_storage_gb: int = Field(default=100, ge=20, le=65536)
+    max_allocated_storage_gb: int = Field(default=500, ge=20, le=65536)
+    backup_retention_days: int = Field(default=14, ge=1, le=35)
+    backup_window: str = Field(default="00:30-01:30", pattern=r"^\d\d:\d\d-\d\d:\d\d$")
+    maintenance_window: str = Field(default="sun:02:00-sun:04:00", pattern=r"^[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d$")
+    multi_az: bool = True
+    db_name: str = Field(default="scraper", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+    username: str = Field(default="scraper", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
+    subnet_group_name: str = Field(min_length=1)
+    security_group_ids: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("max_allocated_storage_gb")
+    @classmethod
+    def _max_storage_not_below_allocated(cls, value: int, info: ValidationInfo) -> int:
+        allocated = info.data.get("allocated_storage_gb")
+        if allocated is not None and value < allocated:
+            raise ValueError(f"must be >= allocatedStorageGb ({allocated})")
+        return value
+
+
+class DrConfig(_Model):
+    replica_instance_class: str = Field(default="db.r6g.large", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    rpo_minutes: int = Field(default=15, gt=0)
+    rto_minutes: int = Field(default=60, gt=0)
+    backup_copy_retention_days: int = Field(default=14, ge=1, le=35)
+    subnet_group_name: str = Field(min_length=1)
+    security_group_ids: tuple[str, ...] = Field(min_length=1)
+
+
+class SchedulesConfig(_Model):
+    backup: str = "0 3 * * *"
+    backup_verify: str = "0 5 * * 1"
+    smoke_tests: str = "*/5 * * * *"
+    metrics: str = "0 * * * *"
+    backup_plan: str = "0 5 * * *"  # the AWS Backup plan's rule, apart from the snapshot CronJob
+
+    @field_validator("backup", "backup_verify", "smoke_tests", "metrics", "backup_plan")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return _check_k8s_cron(value)
+
+    @field_validator("backup_plan")
+    @classmethod
+    def _aws_cron(cls, value: str) -> str:
+        aws_cron(value)
+        return value
+
+
+class AlarmsConfig(_Model):
+    error_rate_percent: float = Field(default=5.0, gt=0, le=100)
+    db_cpu_percent: int = Field(default=80, ge=1, le=100)
+    db_free_storage_gb: int = Field(default=10, gt=0)
+    backup_max_age_hours: int = Field(default=26, gt=0)
+    dead_letter_messages: int = Field(default=0, ge=0)
+    emails: tuple[str, ...] = ()
+    https_endpoints: tuple[str, ...] = ()
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in values if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", v)]
+        if bad:
+            raise ValueError(f"not an email address: {', '.join(bad)}")
+        return values
+
+    @field_validator("https_endpoints")
+    @classmethod
+    def _https(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in values if not v.startswith("https://")]
+        if bad:
+            raise ValueError(f"notification endpoints must be https:// URLs: {', '.join(bad)}")
+        return values
+
+
+class MaintenanceConfig(_Model):
+    window_start: str = "0 2 * * 0#1"
+    duration_minutes: int = Field(default=120, gt=0, le=24 * 60)
+    cutoff_minutes: int = Field(default=15, ge=0)
+
+    @field_validator("window_start")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError("must be a 5-field cron expression in UTC (for example '0 2 * * 0#1', first Sunday 02:00)")
+        return value
+
+    @field_validator("cutoff_minutes")
+    @classmethod
+    def _cutoff_inside_window(cls, value: int, info: ValidationInfo) -> int:
+        duration = info.data.get("duration_minutes")
+        if duration is not None and value >= duration:
+            raise ValueError(f"must be less than durationMinutes ({duration})")
+        return value
+
+
+class SloConfig(_Model):
+    availability_percent: float = Field(default=99.9, gt=0, le=100)
+    latency_p95_seconds: float = Field(default=2.0, gt=0)
+    scraper_success_percent: float = Field(default=95.0, ge=1, le=100)
+
+
+class CostConfig(_Model):
+    monthly_budget_usd: float = Field(default=3000.0, gt=0)
+    tags: Mapping[str, str] = Field(
+        default_factory=lambda: {"Project": PROJECT, "Environment": "prod", "CostCenter": "data-platform"}
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: Mapping[str, str]) -> dict[str, str]:
+        if not tags:
+            raise ValueError("at least one cost-allocation tag is required")
+        bad = [k for k in tags if not re.match(r"^[\w .:/=+\-@]{1,128}$", k) or k.startswith("aws:")]
+        if bad:
+            raise ValueError(f"invalid tag keys: {', '.join(bad)}")
+        return dict(tags)
+
+
+class StackConfig(_Model):
+    region: str
+    dr_region: str
+    cluster: ClusterConfig
+    namespace: str = Field(default=PROJECT, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    app: AppConfig
+    ops_image: str
+    autoscaling: AutoscalingConfig = AutoscalingConfig()
+    database: DatabaseConfig
+    dr: DrConfig
+    schedules: SchedulesConfig = SchedulesConfig()
+    alarms: AlarmsConfig = AlarmsConfig()
+    maintenance: MaintenanceConfig = MaintenanceConfig()
+    slo: SloConfig = SloConfig()
+    cost: CostConfig = CostConfig()
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return _check_region(value)
+
+    @field_validator("ops_image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        return _check_pinned_image(value)
+
+    @field_validator("namespace")
+    @classmethod
+    def _not_default(cls, value: str) -> str:
+        if value in {"default", "kube-system", "kube-public"}:
+            raise ValueError("workloads must not run in a system or the default namespace")
+        return value
+
+    @field_validator("dr_region")
+    @classmethod
+    def _dr_region(cls, value: str, info: ValidationInfo) -> str:
+        _check_region(value)
+        if value == info.data.get("region"):
+            raise ValueError(f"must differ from {REGION_KEY} ({value}): DR replicas need a second region")
+        return value
+
+
+def _key_of(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "region":
+        return REGION_KEY
+    return f"{PROJECT}:{'.'.join(parts)}"
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed beside the unknown key at `loc`."""
+    model: type[BaseModel] = StackConfig
+    for part in loc[:-1]:
+        field = next((f for f in model.model_fields.values() if f.alias == part), None)
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        model = field.annotation
+    return sorted(f.alias for f in model.model_fields.values() if f.alias != "region")
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    key = _key_of(error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key (a typo?); allowed: {', '.join(_known_keys(error['loc']))}"
+    if error["type"] == "missing":
+        return f"{key}: required but not set"
+    message = error["msg"].removeprefix("Value error, ")
+    value = error["input"]
+    if isinstance(value, BaseModel):
+        value = value.model_dump(by_alias=True)
+    return f"{key} = {json.dumps(value, default=str)}: {message}"
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi hands object and list values to the program as JSON text; scalars stay strings."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
+    """Validate raw config (fully qualified keys like `social-media-scraper:app`) into a StackConfig."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in raw.items():
+        if key == REGION_KEY:
+            values["region"] = value
+        elif key.startswith(f"{PROJECT}:"):
+            name = key.split(":", 1)[1]
+            if name == "region":
+                problems.append(f"{key}: unknown key; the primary region is {REGION_KEY}")
+                continue
+            values[name] = _decode(value)
+    try:
+        config = StackConfig.model_validate(values)
+    except ValidationError as error:
+        problems.extend(_describe(e) for e in error.errors(include_url=False))
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def load_from_pulumi() -> StackConfig:
+    """Read the running program's config once.
+
+    `pulumi.Config` can only look keys up, so unknown keys (typos) would pass
+    silently; the runtime's config map is enumerated instead.
+    """
+    from pulumi.runtime import config as runtime_config
+
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return parse_stack_config(raw)

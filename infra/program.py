@@ -1,0 +1,138 @@
+"""The whole stack as one function, so the CLI engine and the offline engine run the same program."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from infra.components.base import Platform
+from infra.components.data import Backups, BackupsArgs, Database, DatabaseArgs, OpsLock, OpsLockArgs, Storage, StorageArgs
+from infra.components.messaging import Messaging, MessagingArgs
+from infra.components.monitoring import Monitoring, MonitoringArgs
+from infra.components.security import Keys, KeysArgs
+from infra.components.workloads import APP_NAME, AppArgs, AppWorkload, OpsJobs, OpsJobsArgs, ops_cron_job_names
+from infra.config import StackConfig
+
+
+def _kubeconfig(cluster: Any, region: str) -> str:
+    """A kubeconfig for the existing cluster that authenticates through `aws eks get-token`."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": cluster.name,
+                    "cluster": {
+                        "server": cluster.endpoint,
+                        "certificate-authority-data": cluster.certificate_authorities[0].data,
+                    },
+                }
+            ],
+            "contexts": [{"name": cluster.name, "context": {"cluster": cluster.name, "user": cluster.name}}],
+            "current-context": cluster.name,
+            "users": [
+                {
+                    "name": cluster.name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": ["eks", "get-token", "--cluster-name", cluster.name, "--region", region],
+                        }
+                    },
+                }
+            ],
+        }
+    )
+
+
+def create_platform(config: StackConfig, stack: str) -> Platform:
+    primary = aws.Provider("aws-primary", region=config.region)
+    dr = aws.Provider("aws-dr", region=config.dr_region)
+    on_primary = pulumi.InvokeOutputOptions(provider=primary)
+    cluster = aws.eks.get_cluster_output(name=config.cluster.name, opts=on_primary)
+    kubernetes = k8s.Provider(
+        "k8s-cluster",
+        kubeconfig=cluster.apply(lambda c: _kubeconfig(c, config.region)),
+        enable_server_side_apply=True,
+    )
+    return Platform(
+        config=config,
+        stack=stack,
+        aws=primary,
+        aws_dr=dr,
+        k8s=kubernetes,
+        account_id=aws.get_caller_identity_output(opts=on_primary).account_id,
+        partition=aws.get_partition_output(opts=on_primary).partition,
+        oidc_issuer=cluster.identities[0].oidcs[0].issuer.apply(lambda url: url.removeprefix("https://")),
+    )
+
+
+def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
+    """Declare every resource; returns the stack outputs (the contract the automation reads)."""
+    platform = create_platform(config, stack)
+    keys = Keys("keys", KeysArgs(platform))
+    messaging = Messaging("messaging", MessagingArgs(platform, keys.primary, keys.dr))
+    storage = Storage("storage", StorageArgs(platform, keys.primary, keys.dr))
+    database = Database("database", DatabaseArgs(platform, keys.primary, keys.dr))
+    backups = Backups("backups", BackupsArgs(platform, keys.primary, keys.dr, database.primary))
+    lock = OpsLock("ops-lock", OpsLockArgs(platform, keys.primary))
+    app = AppWorkload("app", AppArgs(platform, messaging.queue, storage.data_bucket, database.primary, keys.primary))
+    monitoring = Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            platform,
+            deployment_name=APP_NAME,
+            queue=messaging.queue,
+            dead_letter_queue=messaging.dead_letter_queue,
+            database=database.primary,
+            replica=database.replica,
+            alerts_topic=messaging.alerts_topic,
+            dr_alerts_topic=messaging.dr_alerts_topic,
+        ),
+    )
+    service_url = config.app.public_url or f"http://{APP_NAME}.{config.namespace}.svc.cluster.local"
+    outputs: dict[str, Any] = {
+        "region": config.region,
+        "drRegion": config.dr_region,
+        "clusterName": config.cluster.name,
+        "namespace": config.namespace,
+        "deploymentName": APP_NAME,
+        "hpaName": app.hpa.metadata["name"],
+        "serviceUrl": service_url,
+        "dbInstanceId": database.primary.identifier,
+        "dbReplicaId": database.replica.identifier,
+        "dataBucket": storage.data_bucket.bucket,
+        "dataReplicaBucket": storage.data_replica_bucket.bucket,
+        "opsBucket": storage.ops_bucket.bucket,
+        "queueUrl": messaging.queue.url,
+        "deadLetterQueueUrl": messaging.dead_letter_queue.url,
+        "alertsTopicArn": messaging.alerts_topic.arn,
+        "maintenanceTopicArn": messaging.maintenance_topic.arn,
+        "dashboardName": monitoring.dashboard.dashboard_name,
+        "alarmNames": [alarm.name for alarm in monitoring.alarms.values()],
+        "backupVaultName": backups.vault.name,
+        "drBackupVaultName": backups.dr_vault.name,
+        "drKmsKeyArn": keys.dr.arn,
+        "lockTableName": lock.table.name,
+        "cronJobs": ops_cron_job_names(),
+        "costTags": dict(config.cost.tags),
+    }
+    OpsJobs(
+        "ops-jobs",
+        OpsJobsArgs(
+            platform,
+            namespace=app.namespace,
+            outputs=outputs,
+            database=database.primary,
+            primary_key=keys.primary,
+            dr_key=keys.dr,
+            ops_bucket=storage.ops_bucket,
+        ),
+    )
+    return outputs
