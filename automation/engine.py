@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import uuid
 import warnings
@@ -30,7 +31,17 @@ from infra.config import PROJECT, StackConfig, parse_stack_config  # noqa: E402
 
 OFFLINE_ACCOUNT_ID = "123456789012"
 AWS_PROVIDER_TYPE = "pulumi:providers:aws"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_DIR_ENV = "SCRAPER_OPS_PROJECT_DIR"
+
+
+def project_dir() -> Path:
+    """Where Pulumi.yaml and the stack files are: $SCRAPER_OPS_PROJECT_DIR, else the current
+    directory when it holds the project, else the checkout this package was installed from."""
+    if os.environ.get(PROJECT_DIR_ENV):
+        return Path(os.environ[PROJECT_DIR_ENV])
+    if (Path.cwd() / "Pulumi.yaml").is_file():
+        return Path.cwd()
+    return Path(__file__).resolve().parent.parent
 
 
 class StackNotFound(LookupError):
@@ -40,11 +51,11 @@ class StackNotFound(LookupError):
         super().__init__(f"no stack config Pulumi.{stack}.yaml; stacks in this project: {listing}")
 
 
-def stack_names(root: Path = REPO_ROOT) -> list[str]:
+def stack_names(root: Path) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
 
 
-def read_stack_file(stack: str, root: Path = REPO_ROOT) -> dict[str, str]:
+def read_stack_file(stack: str, root: Path) -> dict[str, str]:
     """The stack's config as the CLI hands it to a program: every value a string, objects as JSON."""
     path = root / f"Pulumi.{stack}.yaml"
     if not path.is_file():
@@ -64,10 +75,6 @@ def read_stack_file(stack: str, root: Path = REPO_ROOT) -> dict[str, str]:
     return values
 
 
-def load_stack_config(stack: str, root: Path = REPO_ROOT) -> StackConfig:
-    return parse_stack_config(read_stack_file(stack, root))
-
-
 @dataclass
 class PlannedResource:
     urn: str
@@ -80,7 +87,7 @@ class PlannedResource:
     provider: str | None = None
     protect: bool = False
     dependencies: list[str] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)  # the physical state the engine answered with
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +99,7 @@ class Plan:
     stack: str
     resources: list[PlannedResource]
     outputs: dict[str, Any]
+    config: StackConfig | None = None  # present when the plan was made here, absent when read from a file
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -305,4 +313,4 @@ def run_program(
 
         execute()
         resources = sorted(monitor.recorded.values(), key=lambda r: r.urn)
-    return Plan(project=project, stack=stack, resources=resources, outputs=_plain(resolved))
+    return Plan(project=project, stack=stack, resources=resources, outputs=_plain(resolved), config=config)

@@ -1,0 +1,135 @@
+"""`scraper-ops plan`: the offline plan through the real CLI, its JSON shape and its manifests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from automation import engine
+from automation.cli import main
+from automation.plan import check_manifests, write_manifests
+from tests.conftest import REPO_ROOT, prod_config, resource, with_changes
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_plan_json_has_the_documented_shape(capsys):
+    code, out, _ = run_cli(capsys, "plan", "--stack", "prod", "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert set(document) == {"project", "stack", "resources", "outputs"}
+    assert (document["project"], document["stack"]) == ("social-media-scraper", "prod")
+    assert document["outputs"]["dbReplicaId"] == "scraper-prod-dr"
+    for entry in document["resources"]:
+        assert {"urn", "type", "name", "parent", "region", "inputs"} <= set(entry)
+    by_name = {(r["type"], r["name"]): r for r in document["resources"]}
+    replica = by_name[("aws:rds/instance:Instance", "database-replica")]
+    assert replica["region"] == "us-west-2"
+    assert replica["inputs"]["replicateSourceDb"].startswith("arn:aws:rds:us-east-1:")
+    deployment = by_name[("kubernetes:apps/v1:Deployment", "app-deployment")]
+    assert deployment["region"] is None
+    assert deployment["inputs"]["apiVersion"] == "apps/v1" and deployment["inputs"]["kind"] == "Deployment"
+    assert deployment["parent"] == by_name[("scraper:k8s:App", "app")]["urn"]
+
+
+def test_plan_summary_shows_components_and_key_settings(capsys):
+    code, out, _ = run_cli(capsys, "plan", "--stack", "prod")
+    assert code == 0
+    assert "nothing deployed" in out
+    assert "scraper:k8s:OpsJobs" in out and "scraper:data:Database" in out
+    assert "HPA social-media-scraper-app: 3-12 replicas; targets cpu 70%, memory 80%, scraper_queue_depth 1000" in out
+    assert "scale-up stabilization 300 s" in out
+    assert "CronJob scraper-ops-smoke-tests: '*/5 * * * *' (UTC)" in out
+    assert "Database primary scraper-prod in us-east-1" in out
+    assert "Database replica scraper-prod-dr in us-west-2" in out
+
+
+def test_plans_are_deterministic():
+    first = engine.run_program("prod", prod_config()).to_json()
+    second = engine.run_program("prod", prod_config()).to_json()
+    assert first == second
+
+
+def test_manifests_are_written_one_file_each_and_valid(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "plan", "--manifests", str(tmp_path / "manifests"))
+    assert code == 0
+    files = sorted((tmp_path / "manifests").glob("*.yaml"))
+    assert len(files) == 17
+    kinds = {yaml.safe_load(f.read_text())["kind"] for f in files}
+    assert kinds == {
+        "Namespace", "ServiceAccount", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy",
+        "HorizontalPodAutoscaler", "Job", "CronJob", "ConfigMap",
+    }
+    hpa = yaml.safe_load((tmp_path / "manifests" / "horizontalpodautoscaler-social-media-scraper-social-media-scraper-app.yaml").read_text())
+    assert list(hpa)[:3] == ["apiVersion", "kind", "metadata"]
+    assert "all valid against Kubernetes 1.31 (strict)" in out
+
+
+def test_an_invalid_manifest_fails_the_plan_and_nothing_is_written(prod_plan, tmp_path):
+    broken = engine.Plan(**{**prod_plan.__dict__, "resources": [
+        *[r for r in prod_plan.resources if r.name != "app-hpa"],
+        engine.PlannedResource(**{
+            **resource(prod_plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "app-hpa").__dict__,
+            "inputs": {**resource(prod_plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "app-hpa").inputs,
+                       "spec": {**resource(prod_plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "app-hpa").inputs["spec"], "maxReplica": 12}},
+        }),
+    ]})
+    checks = check_manifests(broken, "1.31")
+    invalid = [c for c in checks if c.errors]
+    assert [c.filename for c in invalid] == ["horizontalpodautoscaler-social-media-scraper-social-media-scraper-app.yaml"]
+    assert invalid[0].errors == ("spec: Additional properties are not allowed ('maxReplica' was unexpected)",)
+    assert write_manifests(checks, tmp_path / "out") == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_config_error_exits_2_names_the_problem_and_writes_nothing(capsys, tmp_path, monkeypatch):
+    stack_file = tmp_path / "Pulumi.broken.yaml"
+    config = with_changes(prod_config(), autoscaling={"minReplicas": 5, "maxReplicas": 2})
+    stack_file.write_text(yaml.safe_dump({"config": {k: json.loads(v) if v[:1] in "{[" else v for k, v in config.items()}}))
+    monkeypatch.setenv("SCRAPER_OPS_PROJECT_DIR", str(tmp_path))
+    code, out, err = run_cli(capsys, "plan", "--stack", "broken", "--manifests", str(tmp_path / "m"))
+    assert code == 2
+    assert "social-media-scraper:autoscaling.maxReplicas = 2: must be >= minReplicas (5)" in err
+    assert out == ""
+    assert not (tmp_path / "m").exists()
+
+
+def test_an_unknown_stack_exits_2_and_lists_the_stacks(capsys):
+    code, _, err = run_cli(capsys, "plan", "--stack", "staging")
+    assert code == 2
+    assert "no stack config Pulumi.staging.yaml; stacks in this project: prod" in err
+
+
+def test_a_secret_in_stack_config_is_refused_offline(tmp_path):
+    (tmp_path / "Pulumi.s.yaml").write_text("config:\n  social-media-scraper:token:\n    secure: AAABAxyz\n")
+    with pytest.raises(ValueError, match="social-media-scraper:token is a secret"):
+        engine.read_stack_file("s", tmp_path)
+
+
+def test_an_unexpected_invoke_is_an_error_not_an_empty_answer():
+    import pulumi
+    import pulumi_aws as aws
+
+    def program(config, stack):
+        return {"zones": aws.get_availability_zones_output().names}
+
+    with pytest.raises(Exception, match="no answer for the invoke aws:index/getAvailabilityZones"):
+        engine.run_program("prod", prod_config(), program=program)
+
+
+def test_the_console_script_runs_the_plan_end_to_end(tmp_path):
+    """The installed `scraper-ops` entry point, as a user runs it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "automation", "plan", "--stack", "prod", "--json"],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["outputs"]["hpaName"] == "social-media-scraper-app"

@@ -1,0 +1,379 @@
+"""The Pulumi program under the recording engine: the values the guide asks for, as declared."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+
+import pytest
+
+from automation.engine import Plan
+from infra.components.workloads import APP_NAME
+from tests.conftest import resource, resources_of
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+CRONJOB = "kubernetes:batch/v1:CronJob"
+JOB = "kubernetes:batch/v1:Job"
+RDS = "aws:rds/instance:Instance"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+
+OUTPUT_CONTRACT = {
+    "region", "drRegion", "clusterName", "namespace", "deploymentName", "hpaName", "serviceUrl", "dbInstanceId",
+    "dbReplicaId", "dataBucket", "dataReplicaBucket", "opsBucket", "queueUrl", "deadLetterQueueUrl",
+    "alertsTopicArn", "maintenanceTopicArn", "dashboardName", "alarmNames", "backupVaultName",
+    "drBackupVaultName", "drKmsKeyArn", "lockTableName", "cronJobs", "costTags",
+}
+
+
+def by_urn(plan: Plan):
+    return {r.urn: r for r in plan.resources}
+
+
+def test_outputs_follow_the_contract(prod_plan):
+    outputs = prod_plan.outputs
+    assert set(outputs) == OUTPUT_CONTRACT
+    assert outputs["region"] == "us-east-1" and outputs["drRegion"] == "us-west-2"
+    assert outputs["deploymentName"] == outputs["hpaName"] == "social-media-scraper-app"
+    assert outputs["namespace"] == "social-media-scraper"
+    assert outputs["cronJobs"] == {
+        "backup": "scraper-ops-backup",
+        "backupVerify": "scraper-ops-backup-verify",
+        "smokeTests": "scraper-ops-smoke-tests",
+        "metrics": "scraper-ops-metrics",
+    }
+    assert outputs["drKmsKeyArn"].startswith("arn:aws:kms:us-west-2:")
+    assert outputs["queueUrl"].startswith("https://sqs.us-east-1.amazonaws.com/")
+    alarm_names = {r.inputs["name"] for r in resources_of(prod_plan, ALARM)}
+    assert set(outputs["alarmNames"]) == alarm_names and len(alarm_names) == 12
+
+
+def test_the_outputs_configmap_holds_the_same_outputs(prod_plan):
+    config_map = resource(prod_plan, "kubernetes:core/v1:ConfigMap", "ops-jobs-outputs")
+    assert json.loads(config_map.inputs["data"]["outputs.json"]) == prod_plan.outputs
+
+
+def test_hpa_scales_on_the_guides_triggers(prod_plan):
+    hpa = resource(prod_plan, HPA, "app-hpa").inputs["spec"]
+    queue_name = resource(prod_plan, "aws:sqs/queue:Queue", "messaging-scrape-jobs").outputs["name"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": APP_NAME}
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 12)
+    cpu = next(m for m in hpa["metrics"] if m["type"] == "Resource" and m["resource"]["name"] == "cpu")
+    memory = next(m for m in hpa["metrics"] if m["type"] == "Resource" and m["resource"]["name"] == "memory")
+    external = next(m for m in hpa["metrics"] if m["type"] == "External")["external"]
+    assert len(hpa["metrics"]) == 3
+    assert cpu["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
+    assert memory["resource"]["target"] == {"type": "Utilization", "averageUtilization": 80}
+    assert external["metric"]["name"] == "scraper_queue_depth"
+    assert external["metric"]["selector"]["matchLabels"]["queue_name"] == queue_name
+    assert external["target"] == {"type": "Value", "value": "1000"}
+    assert hpa["behavior"]["scaleUp"]["stabilizationWindowSeconds"] == 300
+
+
+def test_hpa_bounds_and_targets_follow_config(plan_with):
+    plan = plan_with(autoscaling={"minReplicas": 4, "maxReplicas": 20, "cpuTargetPercent": 60, "queueDepthTarget": 500})
+    hpa = resource(plan, HPA, "app-hpa").inputs["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (4, 20)
+    cpu = next(m for m in hpa["metrics"] if m["type"] == "Resource" and m["resource"]["name"] == "cpu")
+    assert cpu["resource"]["target"]["averageUtilization"] == 60
+    assert next(m for m in hpa["metrics"] if m["type"] == "External")["external"]["target"]["value"] == "500"
+    cpu_alarm = resource(plan, ALARM, "monitoring-app-cpu-high").inputs
+    assert cpu_alarm["threshold"] == 60
+
+
+def assert_restricted(pod_spec: dict) -> None:
+    assert pod_spec["automountServiceAccountToken"] is False
+    assert pod_spec["securityContext"]["runAsNonRoot"] is True
+    assert pod_spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in pod_spec["containers"]:
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["runAsNonRoot"] is True
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        assert "@" in container["image"] or not container["image"].endswith(":latest")
+
+
+def test_app_deployment_is_hardened_probed_and_waits_for_migrations(prod_plan):
+    deployment = resource(prod_plan, DEPLOYMENT, "app-deployment")
+    spec = deployment.inputs["spec"]
+    assert deployment.inputs["metadata"] == {
+        "name": APP_NAME,
+        "namespace": "social-media-scraper",
+        "labels": {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/part-of": "social-media-scraper"},
+    }
+    assert "replicas" not in spec, "the HPA owns the replica count"
+    pod = spec["template"]["spec"]
+    assert_restricted(pod)
+    container = pod["containers"][0]
+    assert container["image"] == "ghcr.io/social-media-scraper/app:2.4.1"
+    assert container["resources"] == {
+        "requests": {"cpu": "500m", "memory": "512Mi"},
+        "limits": {"cpu": "1", "memory": "1Gi"},
+    }
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+    migration = resource(prod_plan, JOB, "app-migration")
+    assert migration.urn in deployment.dependencies
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_migration_job_is_keyed_by_release(prod_plan, plan_with):
+    job = resource(prod_plan, JOB, "app-migration").inputs
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["./scripts/migrate.sh", "upgrade"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    assert_restricted(job["spec"]["template"]["spec"])
+    newer = resource(plan_with(app={"image": "ghcr.io/social-media-scraper/app:2.5.0"}), JOB, "app-migration").inputs
+    assert newer["metadata"]["name"] != job["metadata"]["name"]
+    assert newer["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":2.5.0")
+
+
+def test_pdb_and_network_policy_cover_the_app(prod_plan):
+    pdb = resource(prod_plan, "kubernetes:policy/v1:PodDisruptionBudget", "app-pdb").inputs["spec"]
+    deployment = resource(prod_plan, DEPLOYMENT, "app-deployment").inputs["spec"]
+    assert pdb["maxUnavailable"] == 1
+    assert pdb["selector"] == deployment["selector"]
+    policy = resource(prod_plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "app-network-policy").inputs["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["ingress"] == [{"ports": [{"protocol": "TCP", "port": 5000}]}]
+    namespace = resource(prod_plan, "kubernetes:core/v1:Namespace", "app-namespace").inputs["metadata"]
+    assert namespace["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+@pytest.mark.parametrize(
+    ("job", "schedule", "args"),
+    [
+        ("scraper-ops-backup", "0 3 * * *", ["backup", "create", "--reason", "scheduled"]),
+        ("scraper-ops-backup-verify", "0 5 * * 1", ["backup", "verify", "--restore-test"]),
+        ("scraper-ops-smoke-tests", "*/5 * * * *", ["smoke", "all"]),
+        ("scraper-ops-metrics", "0 * * * *", ["metrics", "collect", "--hours", "24"]),
+    ],
+)
+def test_ops_cron_jobs_run_scraper_ops_safely(prod_plan, job, schedule, args):
+    cron = resource(prod_plan, CRONJOB, f"ops-jobs-{job}").inputs["spec"]
+    assert cron["schedule"] == schedule
+    assert cron["timeZone"] == "Etc/UTC"
+    assert cron["concurrencyPolicy"] == "Forbid"
+    assert cron["startingDeadlineSeconds"] > 0
+    assert 1 <= cron["successfulJobsHistoryLimit"] <= 5 and 1 <= cron["failedJobsHistoryLimit"] <= 5
+    job_spec = cron["jobTemplate"]["spec"]
+    assert job_spec["activeDeadlineSeconds"] > 0 and job_spec["backoffLimit"] <= 2
+    pod = job_spec["template"]["spec"]
+    assert_restricted(pod)
+    assert pod["serviceAccountName"] == job
+    container = pod["containers"][0]
+    assert container["image"] == "ghcr.io/social-media-scraper/ops:0.1.0"
+    assert container["command"] == ["scraper-ops"] and container["args"] == args
+    assert {"name": "SCRAPER_OPS_OUTPUTS", "value": "/etc/scraper-ops/outputs.json"} in container["env"]
+    assert {"name": "outputs", "mountPath": "/etc/scraper-ops", "readOnly": True} in container["volumeMounts"]
+    assert {"name": "outputs", "configMap": {"name": "scraper-ops-outputs"}} in pod["volumes"]
+    account = resource(prod_plan, "kubernetes:core/v1:ServiceAccount", f"ops-jobs-{job}-service-account").inputs
+    role = resource(prod_plan, "aws:iam/role:Role", f"ops-jobs-{job}-role")
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role.outputs["arn"]
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    conditions = trust["Condition"]["StringEquals"]
+    assert f"system:serviceaccount:social-media-scraper:{job}" in conditions.values()
+
+
+def test_cron_schedules_follow_config(plan_with):
+    plan = plan_with(schedules={"backup": "30 1 * * *"})
+    assert resource(plan, CRONJOB, "ops-jobs-scraper-ops-backup").inputs["spec"]["schedule"] == "30 1 * * *"
+
+
+def policy_statements(plan: Plan, name: str) -> list[dict]:
+    return json.loads(resource(plan, ROLE_POLICY, name).inputs["policy"])["Statement"]
+
+
+def test_iam_policies_grant_no_wildcard_actions_and_no_wildcard_writes(prod_plan):
+    read_only_or_unscoped = {
+        "rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:DescribeDBInstanceAutomatedBackups",
+        "backup:ListBackupPlans", "backup:GetBackupPlan", "backup:ListBackupSelections",
+        "cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricData",
+    }
+    policies = resources_of(prod_plan, ROLE_POLICY)
+    assert len(policies) == 6
+    for policy in policies:
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert not any("*" in action for action in actions), (policy.name, actions)
+            if "*" in statement["Resource"]:
+                assert set(actions) <= read_only_or_unscoped, (policy.name, actions)
+            if "cloudwatch:PutMetricData" in actions:
+                assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "SocialMediaScraper"}}
+
+
+def test_smoke_job_may_only_publish_metrics(prod_plan):
+    statements = policy_statements(prod_plan, "ops-jobs-scraper-ops-smoke-tests-policy")
+    assert [s["Action"] for s in statements] == [["cloudwatch:PutMetricData"]]
+
+
+def test_restore_test_may_only_delete_its_own_temporary_instances(prod_plan):
+    statements = policy_statements(prod_plan, "ops-jobs-scraper-ops-backup-verify-policy")
+    deleting = [s for s in statements if "rds:DeleteDBInstance" in s["Action"]]
+    assert deleting[0]["Resource"] == ["arn:aws:rds:us-west-2:123456789012:db:scraper-prod-restore-test-*"]
+
+
+def test_database_is_encrypted_protected_multi_az_and_private(prod_plan):
+    primary = resource(prod_plan, RDS, "database-primary")
+    key = resource(prod_plan, "aws:kms/key:Key", "keys-primary")
+    inputs = primary.inputs
+    assert primary.region == "us-east-1" and primary.protect
+    assert inputs["engine"] == "postgres" and inputs["engineVersion"] == "16.4"
+    assert inputs["storageEncrypted"] is True
+    assert inputs["kmsKeyId"].startswith("arn:aws:kms:us-east-1:")
+    assert key.inputs["enableKeyRotation"] is True
+    assert inputs["deletionProtection"] is True and inputs["multiAz"] is True
+    assert inputs["backupRetentionPeriod"] == 14
+    assert inputs["publiclyAccessible"] is False
+    assert inputs["manageMasterUserPassword"] is True and "password" not in inputs
+    assert inputs["performanceInsightsEnabled"] is True
+    assert inputs["copyTagsToSnapshot"] is True
+    assert inputs["skipFinalSnapshot"] is False
+
+
+def test_replica_and_backup_copies_live_in_the_dr_region_under_the_dr_key(prod_plan):
+    replica = resource(prod_plan, RDS, "database-replica")
+    primary = resource(prod_plan, RDS, "database-primary")
+    assert replica.region == "us-west-2" and replica.protect
+    assert replica.inputs["replicateSourceDb"] == f"arn:aws:rds:us-east-1:123456789012:db:{primary.inputs['identifier']}"
+    assert replica.inputs["kmsKeyId"] == prod_plan.outputs["drKmsKeyArn"]
+    assert replica.inputs["publiclyAccessible"] is False
+    replication = resource(
+        prod_plan, "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
+        "database-backup-replication",
+    )
+    assert replication.region == "us-west-2"
+    assert replication.inputs["kmsKeyId"] == prod_plan.outputs["drKmsKeyArn"]
+    plan = resource(prod_plan, "aws:backup/plan:Plan", "backups-plan").inputs["rules"][0]
+    dr_vault = resource(prod_plan, "aws:backup/vault:Vault", "backups-dr-vault")
+    assert dr_vault.region == "us-west-2" and dr_vault.protect
+    assert plan["copyActions"][0]["destinationVaultArn"].startswith("arn:aws:backup:us-west-2:")
+    assert plan["schedule"] == "cron(0 5 * * ? *)"
+    selection = resource(prod_plan, "aws:backup/selection:Selection", "backups-selection").inputs
+    assert selection["resources"] == ["arn:aws:rds:us-east-1:123456789012:db:scraper-prod"]
+
+
+def test_data_bucket_is_versioned_encrypted_private_and_replicated(prod_plan):
+    buckets = {r.name: r for r in resources_of(prod_plan, "aws:s3/bucket:Bucket")}
+    assert set(buckets) == {"storage-data", "storage-data-replica", "storage-ops"}
+    assert all(b.protect for b in buckets.values())
+    assert buckets["storage-data-replica"].region == "us-west-2"
+    for name in buckets:
+        assert resource(prod_plan, "aws:s3/bucketVersioning:BucketVersioning", f"{name}-versioning").inputs[
+            "versioningConfiguration"
+        ] == {"status": "Enabled"}
+        rule = resource(
+            prod_plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            f"{name}-encryption",
+        ).inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+        assert rule["sseAlgorithm"] == "aws:kms"
+        block = resource(prod_plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", f"{name}-public-access-block")
+        assert all(block.inputs[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    replication = resource(prod_plan, "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "storage-data-replication")
+    destination = replication.inputs["rules"][0]["destination"]
+    assert destination["bucket"] == f"arn:aws:s3:::{prod_plan.outputs['dataReplicaBucket']}"
+    assert destination["encryptionConfiguration"]["replicaKmsKeyId"] == prod_plan.outputs["drKmsKeyArn"]
+    assert destination["replicationTime"] == {"status": "Enabled", "time": {"minutes": 15}}
+
+
+def test_queue_has_a_dead_letter_queue_and_everything_is_encrypted(prod_plan):
+    queue = resource(prod_plan, "aws:sqs/queue:Queue", "messaging-scrape-jobs").inputs
+    dlq = resource(prod_plan, "aws:sqs/queue:Queue", "messaging-scrape-jobs-dlq").inputs
+    redrive = json.loads(queue["redrivePolicy"])
+    dlq_name = prod_plan.outputs["deadLetterQueueUrl"].rsplit("/", 1)[1]
+    assert redrive == {"deadLetterTargetArn": f"arn:aws:sqs:us-east-1:123456789012:{dlq_name}", "maxReceiveCount": 5}
+    assert queue["kmsMasterKeyId"] and dlq["kmsMasterKeyId"]
+    for topic in resources_of(prod_plan, "aws:sns/topic:Topic"):
+        assert topic.inputs["kmsMasterKeyId"].startswith(f"arn:aws:kms:{topic.region}:")
+    subscriptions = resources_of(prod_plan, "aws:sns/topicSubscription:TopicSubscription")
+    assert {(s.region, s.inputs["endpoint"]) for s in subscriptions} == {
+        ("us-east-1", "sre-oncall@example.com"),
+        ("us-west-2", "sre-oncall@example.com"),
+    }
+
+
+EXPECTED_ALARMS = {
+    "app-cpu-high": ("GreaterThanThreshold", 70, "notBreaching"),
+    "app-memory-high": ("GreaterThanThreshold", 80, "notBreaching"),
+    "queue-depth-high": ("GreaterThanThreshold", 1000, "notBreaching"),
+    "dead-letter-messages": ("GreaterThanThreshold", 0, "notBreaching"),
+    "error-rate-high": ("GreaterThanThreshold", 5, "notBreaching"),
+    "latency-p95-high": ("GreaterThanThreshold", 2, "notBreaching"),
+    "scraper-success-low": ("LessThanThreshold", 95, "notBreaching"),
+    "smoke-tests-failing": ("LessThanThreshold", 1, "breaching"),
+    "backup-stale": ("GreaterThanThreshold", 26, "breaching"),
+    "replica-lag-high": ("GreaterThanThreshold", 900, "breaching"),
+    "db-cpu-high": ("GreaterThanThreshold", 80, "notBreaching"),
+    "db-free-storage-low": ("LessThanThreshold", 10 * 1024**3, "notBreaching"),
+}
+
+
+def test_every_trigger_and_objective_has_an_alarm_that_pages(prod_plan):
+    topic_arns = {
+        "us-east-1": prod_plan.outputs["alertsTopicArn"],
+        "us-west-2": resource(prod_plan, "aws:sns/topic:Topic", "messaging-alerts-dr").outputs["arn"],
+    }
+    for key, (comparison, threshold, missing) in EXPECTED_ALARMS.items():
+        alarm = resource(prod_plan, ALARM, f"monitoring-{key}")
+        inputs = alarm.inputs
+        assert inputs["name"] == f"scraper-prod-{key}"
+        assert (inputs["comparisonOperator"], inputs["threshold"], inputs["treatMissingData"]) == (
+            comparison, threshold, missing,
+        ), key
+        assert inputs["alarmActions"] == [topic_arns[alarm.region]] == inputs["okActions"], key
+    assert resource(prod_plan, ALARM, "monitoring-replica-lag-high").region == "us-west-2"
+    cpu = resource(prod_plan, ALARM, "monitoring-app-cpu-high").inputs
+    assert cpu["period"] * cpu["evaluationPeriods"] == 300, "CPU > 70 % for 5 minutes"
+    assert resource(prod_plan, ALARM, "monitoring-latency-p95-high").inputs["extendedStatistic"] == "p95"
+    success = resource(prod_plan, ALARM, "monitoring-scraper-success-low").inputs["metricQueries"]
+    assert [q["id"] for q in success if q.get("returnData")] == ["percent"]
+
+
+def test_dashboard_shows_the_guides_key_metrics(prod_plan):
+    body = json.loads(resource(prod_plan, "aws:cloudwatch/dashboard:Dashboard", "monitoring-dashboard").inputs["dashboardBody"])
+    titles = [w["properties"]["title"] for w in body["widgets"]]
+    for metric in ("Request rate", "Error rate", "Response time", "CPU and memory", "Queue depth", "Scraper success"):
+        assert any(metric in title for title in titles), metric
+
+
+def test_lock_table_expires_locks_and_is_protected(prod_plan):
+    table = resource(prod_plan, "aws:dynamodb/table:Table", "ops-lock-table")
+    assert table.protect
+    assert table.inputs["hashKey"] == "lockId"
+    assert table.inputs["ttl"] == {"attributeName": "expiresAt", "enabled": True}
+    assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
+
+
+def _takes_tags(type_token: str) -> bool:
+    """Whether the pulumi-aws resource class of a type token has a `tags` argument."""
+    module_path, class_name = type_token.split(":")[1].split("/")[0], type_token.rsplit(":", 1)[1]
+    module = importlib.import_module(f"pulumi_aws.{module_path}")
+    return "tags" in inspect.signature(getattr(module, class_name)._internal_init).parameters
+
+
+def test_every_aws_resource_that_takes_tags_carries_the_cost_tags(prod_plan):
+    taggable = [r for r in prod_plan.resources if r.custom and r.type.startswith("aws:") and _takes_tags(r.type)]
+    assert len(taggable) > 20
+    for r in taggable:
+        assert r.inputs.get("tags") == prod_plan.outputs["costTags"], r.name
+
+
+def test_every_resource_belongs_to_a_component_and_stateful_ones_are_protected(prod_plan):
+    index = by_urn(prod_plan)
+    stateful = {RDS, "aws:s3/bucket:Bucket", "aws:backup/vault:Vault", "aws:kms/key:Key", "aws:dynamodb/table:Table"}
+    for r in prod_plan.resources:
+        if r.type.startswith("pulumi:providers:"):
+            continue
+        parent = index.get(r.parent or "")
+        if r.custom:
+            assert parent is not None and parent.type.startswith("scraper:"), r.name
+        else:
+            assert r.type.startswith("scraper:") and r.type.count(":") == 2
+        if r.type in stateful:
+            assert r.protect, r.name
+    providers = {r.name: r.region for r in prod_plan.resources if r.type == "pulumi:providers:aws"}
+    assert providers == {"aws-primary": "us-east-1", "aws-dr": "us-west-2"}
