@@ -15,8 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automation.errors import CheckFailed, OpsError
 from automation import plan as planning
+from automation import policy_check
+from automation.errors import CheckFailed, OpsError
 
 app = typer.Typer(
     name="scraper-ops",
@@ -36,6 +37,9 @@ def _root() -> None:
 
 
 StackOption = typer.Option("prod", "--stack", help="Pulumi stack name (reads Pulumi.<stack>.yaml).")
+PolicyConfigOption = typer.Option(
+    None, "--policy-config", help="Policy pack config JSON, as for `pulumi preview --policy-pack-config`."
+)
 
 
 @app.command()
@@ -45,24 +49,74 @@ def plan(
     manifests: Optional[Path] = typer.Option(
         None, "--manifests", help="Write every Kubernetes object as YAML here, validated in strict mode."
     ),
+    policy_config: Optional[Path] = PolicyConfigOption,
 ) -> None:
-    """Offline plan of a stack: run the program under the mock engine; nothing is deployed."""
+    """Offline plan of a stack: run the program under the mock engine and the policy pack; nothing is deployed."""
+    config = policy_check.load_policy_config(policy_config)
     result = planning.offline_plan(stack)
+    violations = policy_check.evaluate(result, config)
     checks = planning.check_manifests(result, result.config.cluster.kubernetes_version) if manifests else []
     invalid = [check for check in checks if check.errors]
     written = planning.write_manifests(checks, manifests) if manifests else []
     if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), indent=2, sort_keys=False) + "\n")
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+        _print_violations(stderr, violations, result)
     else:
         _print_plan(result)
+        _print_violations(stdout, violations, result)
         if manifests and not invalid:
             stdout.print(f"Wrote {len(written)} Kubernetes manifests to {manifests}, all valid against "
                          f"Kubernetes {result.config.cluster.kubernetes_version} (strict).")
+    for check in invalid:
+        for error in check.errors:
+            stderr.print(f"invalid manifest {check.filename}: {error}", markup=False, highlight=False)
+    failures = []
     if invalid:
-        for check in invalid:
-            for error in check.errors:
-                stderr.print(f"[red]invalid manifest[/red] {check.filename}: {error}", markup=True, highlight=False)
-        raise CheckFailed(f"{len(invalid)} of {len(checks)} Kubernetes manifests are invalid; none was written")
+        failures.append(f"{len(invalid)} of {len(checks)} Kubernetes manifests are invalid; none was written")
+    mandatory = [v for v in violations if v.level == "mandatory"]
+    if mandatory:
+        failures.append(f"{len(mandatory)} mandatory policy violations")
+    if failures:
+        raise CheckFailed("; ".join(failures))
+
+
+policy_app = typer.Typer(help="The CrossGuard policy pack, run offline.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("check")
+def policy_check_command(
+    plan_file: Path = typer.Option(..., "--plan", help="A plan saved with `scraper-ops plan --json`."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"violations": [...]} as JSON.'),
+    policy_config: Optional[Path] = PolicyConfigOption,
+) -> None:
+    """Evaluate the policy pack over a saved plan; exit 1 on a mandatory violation."""
+    config = policy_check.load_policy_config(policy_config)
+    saved = policy_check.load_plan(plan_file)
+    violations = policy_check.evaluate(saved, config)
+    if as_json:
+        sys.stdout.write(json.dumps({"violations": [v.to_json() for v in violations]}, indent=2) + "\n")
+    else:
+        _print_violations(stdout, violations, saved)
+    mandatory = [v for v in violations if v.level == "mandatory"]
+    if mandatory:
+        raise CheckFailed(f"{len(mandatory)} mandatory policy violations in {plan_file}")
+
+
+def _print_violations(console: Console, violations: list[policy_check.Violation], plan: planning.Plan) -> None:
+    resources = sum(r.custom and not r.type.startswith("pulumi:providers:") for r in plan.resources)
+    mandatory = sum(v.level == "mandatory" for v in violations)
+    console.print(
+        f"Policy pack: {len(policy_check.POLICIES)} policies over {resources} resources: "
+        f"{mandatory} mandatory, {len(violations) - mandatory} advisory violations."
+    )
+    if violations:
+        table = Table(title="Policy violations")
+        for column in ("level", "policy", "resource", "message"):
+            table.add_column(column, overflow="fold")
+        for v in violations:
+            table.add_row(v.level, v.policy, (v.urn or "(stack)").rsplit("::", 1)[-1], v.message)
+        console.print(table)
 
 
 def _print_plan(result: planning.Plan) -> None:

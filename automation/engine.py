@@ -87,10 +87,13 @@ class PlannedResource:
     provider: str | None = None
     protect: bool = False
     dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)  # the physical state the engine answered with
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        fields = asdict(self)
+        fields["propertyDependencies"] = fields.pop("property_dependencies")
+        return fields
 
 
 @dataclass
@@ -260,6 +263,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
             protect=bool(request.protect),
             dependencies=sorted(request.dependencies),
+            property_dependencies={k: sorted(v.urns) for k, v in sorted(request.propertyDependencies.items())},
             outputs=_plain(self.resources[response.urn].state),
         )
         with self._record_lock:

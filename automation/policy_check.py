@@ -1,0 +1,241 @@
+"""The offline policy evaluator: the pack's own policy objects, called the way the engine calls them.
+
+CI has no Pulumi CLI, so `scraper-ops plan` and `scraper-ops policy check` run
+every policy of `policies.pack.POLICIES` over a plan: resource policies get each
+resource's inputs (camelCase, as `pulumi preview` passes them) with its options
+and provider; stack policies get every resource with parents, dependencies and
+property dependencies resolved. Config follows `--policy-pack-config`: per-policy
+objects (or `"all"`) with `enforcementLevel` and the properties of each policy's
+schema, whose defaults apply when nothing is given.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyCustomTimeouts,
+    PolicyProviderResource,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from automation.engine import Plan, PlannedResource
+from automation.errors import BadInput
+from policies.pack import POLICIES
+from policies.thresholds import defaults
+
+PACK_LEVEL = EnforcementLevel.MANDATORY
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy: str
+    level: str  # "mandatory" or "advisory"
+    urn: str | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"policy": self.policy, "level": self.level, "urn": self.urn, "message": self.message}
+
+
+class _ResourceDocument(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    region: str | None
+    inputs: dict[str, Any]
+    custom: bool = True
+    provider: str | None = None
+    protect: bool = False
+    dependencies: list[str] = []
+    propertyDependencies: dict[str, list[str]] = {}
+    outputs: dict[str, Any] = {}
+
+
+class _PlanDocument(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    project: str
+    stack: str
+    resources: list[_ResourceDocument]
+    outputs: dict[str, Any]
+
+
+def load_plan(path: Path) -> Plan:
+    """Read a `scraper-ops plan --json` file; anything unreadable or malformed is BadInput naming what is wrong."""
+    try:
+        document = json.loads(path.read_text())
+    except OSError as error:
+        raise BadInput(f"cannot read plan file {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise BadInput(f"plan file {path} is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    try:
+        parsed = _PlanDocument.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        more = f" (and {error.error_count() - 1} more problems)" if error.error_count() > 1 else ""
+        raise BadInput(f"plan file {path} is malformed: {where}: {first['msg']}{more}") from None
+    resources = [
+        PlannedResource(
+            urn=r.urn, type=r.type, name=r.name, parent=r.parent, region=r.region, inputs=r.inputs, custom=r.custom,
+            provider=r.provider, protect=r.protect, dependencies=r.dependencies,
+            property_dependencies=r.propertyDependencies, outputs=r.outputs,
+        )
+        for r in parsed.resources
+    ]
+    return Plan(project=parsed.project, stack=parsed.stack, resources=resources, outputs=parsed.outputs)
+
+
+def load_policy_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        config = json.loads(path.read_text())
+    except OSError as error:
+        raise BadInput(f"cannot read policy config {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise BadInput(f"policy config {path} is not JSON: {error.msg} at line {error.lineno}") from None
+    if not isinstance(config, dict):
+        raise BadInput(f"policy config {path} must be a JSON object keyed by policy name")
+    return config
+
+
+@dataclass(frozen=True)
+class _Settings:
+    level: EnforcementLevel
+    config: dict[str, Any]
+
+
+def _settings(policies: list[Policy], user_config: Mapping[str, Any]) -> dict[str, _Settings]:
+    """Each policy's enforcement level and config, validated like the engine validates --policy-pack-config."""
+    names = {p.name for p in policies}
+    unknown = sorted(set(user_config) - names - {"all"})
+    if unknown:
+        raise BadInput(f"policy config names unknown policies: {', '.join(unknown)}")
+
+    def level_of(entry: Any) -> str | None:
+        return entry if isinstance(entry, str) else (entry or {}).get("enforcementLevel")
+
+    settings = {}
+    for policy in policies:
+        level = policy.enforcement_level or PACK_LEVEL
+        for key in ("all", policy.name):
+            chosen = level_of(user_config.get(key))
+            if chosen is not None:
+                try:
+                    level = EnforcementLevel(chosen)
+                except ValueError:
+                    raise BadInput(f"policy config {key}: unknown enforcementLevel '{chosen}'") from None
+        entry = user_config.get(policy.name)
+        given = {k: v for k, v in entry.items() if k != "enforcementLevel"} if isinstance(entry, dict) else {}
+        if given and policy.config_schema is None:
+            raise BadInput(f"policy config {policy.name}: this policy takes no properties ({', '.join(given)})")
+        if policy.config_schema is not None:
+            schema = {"type": "object", "properties": policy.config_schema.properties, "additionalProperties": False}
+            try:
+                jsonschema.validate(given, schema)
+            except jsonschema.ValidationError as error:
+                where = ".".join(str(p) for p in error.path)
+                raise BadInput(f"policy config {policy.name}{'.' + where if where else ''}: {error.message}") from None
+        settings[policy.name] = _Settings(level, {**defaults(policy.config_schema), **given})
+    return settings
+
+
+def _providers(plan: Plan) -> dict[str, PolicyProviderResource]:
+    return {
+        r.urn: PolicyProviderResource(r.type, r.inputs, r.urn, r.name)
+        for r in plan.resources
+        if r.type.startswith("pulumi:providers:")
+    }
+
+
+def _provider_of(resource: PlannedResource, providers: Mapping[str, PolicyProviderResource]):
+    if resource.provider and resource.provider in providers:
+        return providers[resource.provider]
+    if resource.region is not None:  # default provider: only its region is known
+        package = resource.type.split(":", 1)[0]
+        return PolicyProviderResource(f"pulumi:providers:{package}", {"region": resource.region}, "", "default")
+    return None
+
+
+def _options(resource: PlannedResource) -> PolicyResourceOptions:
+    return PolicyResourceOptions(
+        protect=resource.protect,
+        ignore_changes=[],
+        delete_before_replace=None,
+        aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=[],
+        parent=resource.parent,
+    )
+
+
+def _stack_resources(plan: Plan, providers: Mapping[str, PolicyProviderResource]) -> list[PolicyResource]:
+    """Resources as AnalyzeStack sees them: their state (outputs with the inputs over them) and links resolved."""
+    resources = {
+        r.urn: PolicyResource(
+            r.type, {**r.outputs, **r.inputs}, r.urn, r.name, _options(r), _provider_of(r, providers), None, [], {}
+        )
+        for r in plan.resources
+        if r.custom
+    }
+    for r in plan.resources:
+        if r.urn not in resources:
+            continue
+        resource = resources[r.urn]
+        resource.parent = resources.get(r.parent or "")
+        resource.dependencies = [resources[d] for d in r.dependencies if d in resources]
+        resource.property_dependencies = {
+            key: [resources[d] for d in urns if d in resources] for key, urns in r.property_dependencies.items()
+        }
+    return list(resources.values())
+
+
+def evaluate(plan: Plan, user_config: Mapping[str, Any] | None = None, policies: list[Policy] | None = None) -> list[Violation]:
+    """Every violation of the pack over the plan, in policy order."""
+    policies = POLICIES if policies is None else policies
+    settings = _settings(policies, user_config or {})
+    providers = _providers(plan)
+    targets = [r for r in plan.resources if r.custom and not r.type.startswith("pulumi:providers:")]
+    violations: list[Violation] = []
+
+    def reporter(policy: str, level: str, resource_urn: str | None = None):
+        """Resource policies report against their resource whatever urn they pass, as in the engine."""
+
+        def report(message: str, urn: str | None = None) -> None:
+            violations.append(Violation(policy, level, resource_urn or urn, message))
+
+        return report
+
+    stack_resources = None
+    for policy in policies:
+        setting = settings[policy.name]
+        if setting.level == EnforcementLevel.DISABLED:
+            continue
+        level = "advisory" if setting.level == EnforcementLevel.ADVISORY else "mandatory"
+        if isinstance(policy, ResourceValidationPolicy):
+            for resource in targets:
+                args = ResourceValidationArgs(
+                    resource.type, resource.inputs, resource.urn, resource.name, _options(resource),
+                    _provider_of(resource, providers), setting.config,
+                )
+                policy.validate(args, reporter(policy.name, level, resource.urn))
+        elif isinstance(policy, StackValidationPolicy):
+            if stack_resources is None:
+                stack_resources = _stack_resources(plan, providers)
+            policy.validate(StackValidationArgs(stack_resources, setting.config), reporter(policy.name, level))
+    return violations

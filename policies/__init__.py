@@ -1,0 +1,1 @@
+"""The CrossGuard policy pack: rule modules grouped by domain; `pack.POLICIES` lists them all."""

@@ -1,0 +1,185 @@
+"""Rules that refuse stacks which could fail silently: alarms for the guide's triggers and objectives,
+alarms that page, encrypted topics and queues, dead-letter queues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from infra import metrics
+from policies.common import METRIC_ALARM, SNS_TOPIC, SQS_QUEUE, depends_on, only
+from policies.thresholds import schema
+
+MANDATORY = EnforcementLevel.MANDATORY
+GREATER = ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold")
+LESS = ("LessThanThreshold", "LessThanOrEqualToThreshold")
+
+
+def _metric_names(props: Mapping[str, Any]) -> set[str]:
+    names = {props.get("metricName")}
+    for query in props.get("metricQueries") or []:
+        names.add((query.get("metric") or {}).get("metricName"))
+    return {n for n in names if n}
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """One trigger or objective of the guide and what makes an alarm cover it."""
+
+    what: str
+    metric: str
+    accepts: Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+    fix: str
+
+
+def _above(limit_key: str):
+    return lambda props, config: props.get("comparisonOperator") in GREATER and (
+        props.get("threshold") is not None and props["threshold"] <= config[limit_key]
+    )
+
+
+def _below(limit_key: str):
+    return lambda props, config: props.get("comparisonOperator") in LESS and (
+        props.get("threshold") is not None and props["threshold"] >= config[limit_key]
+    )
+
+
+def _any_threshold(props, config) -> bool:
+    return props.get("threshold") is not None
+
+
+def _heartbeat(props, config) -> bool:
+    return props.get("treatMissingData") == "breaching"
+
+
+def _p95_latency(props, config) -> bool:
+    return props.get("extendedStatistic") in ("p95", "p99") and _above("maxLatencyP95Seconds")(props, config)
+
+
+COVERAGE = (
+    Coverage("CPU above the HPA target", "pod_cpu_utilization_over_pod_limit", _above("maxCpuTargetPercent"),
+             "alarm on Container Insights pod_cpu_utilization_over_pod_limit at <= the CPU target"),
+    Coverage("memory above the HPA target", "pod_memory_utilization_over_pod_limit", _above("maxMemoryTargetPercent"),
+             "alarm on Container Insights pod_memory_utilization_over_pod_limit at <= the memory target"),
+    Coverage("API error rate", metrics.ERROR_COUNT, _above("maxErrorRatePercent"),
+             f"alarm on 100 * {metrics.ERROR_COUNT} / {metrics.REQUEST_COUNT}"),
+    Coverage("p95 response time", metrics.RESPONSE_TIME, _p95_latency,
+             f"alarm on {metrics.RESPONSE_TIME} p95 at <= the latency objective"),
+    Coverage("scraper success rate", metrics.SCRAPE_SUCCESSES, _below("minScraperSuccessPercent"),
+             f"alarm when 100 * {metrics.SCRAPE_SUCCESSES} / {metrics.SCRAPE_ATTEMPTS} drops below the objective"),
+    Coverage("uptime (smoke tests)", metrics.SMOKE_SUCCESS, _heartbeat,
+             f"alarm on {metrics.SMOKE_SUCCESS} that treats missing data as breaching"),
+    Coverage("backup age", metrics.BACKUP_AGE, _heartbeat,
+             f"alarm on {metrics.BACKUP_AGE} that treats missing data as breaching"),
+    Coverage("replica lag", "ReplicaLag", _any_threshold, "alarm on AWS/RDS ReplicaLag of the DR replica"),
+    Coverage("database CPU", "CPUUtilization", _any_threshold, "alarm on AWS/RDS CPUUtilization"),
+    Coverage("database free storage", "FreeStorageSpace", _any_threshold, "alarm on AWS/RDS FreeStorageSpace"),
+)
+
+
+def alarms_cover_guide(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    config = args.get_config()
+    alarms = [r for r in args.resources if r.resource_type == METRIC_ALARM]
+    for coverage in COVERAGE:
+        candidates = [a for a in alarms if coverage.metric in _metric_names(a.props)]
+        if not any(coverage.accepts(a.props, config) for a in candidates):
+            found = ", ".join(a.name for a in candidates) or "none"
+            report_violation(
+                f"No alarm covers {coverage.what} as the guide requires (alarms on {coverage.metric}: {found}); "
+                f"{coverage.fix}.",
+                None,
+            )
+    queues = [r for r in args.resources if r.resource_type == SQS_QUEUE]
+    for queue in queues:
+        watching = [a for a in alarms if depends_on(a, "dimensions", queue.urn)]
+        if queue.props.get("redrivePolicy"):
+            if not any(_above("maxQueueDepth")(a.props, config) for a in watching):
+                report_violation(
+                    f"Queue {queue.name} has no depth alarm at <= {config['maxQueueDepth']} messages; add an alarm on "
+                    "ApproximateNumberOfMessagesVisible with its QueueName.",
+                    queue.urn,
+                )
+        elif not watching:
+            report_violation(
+                f"Dead-letter queue {queue.name} has no alarm; failed jobs would pile up unseen. Alarm on its "
+                "ApproximateNumberOfMessagesVisible.",
+                queue.urn,
+            )
+
+
+def alarm_pages(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    props = args.props
+    if props.get("actionsEnabled") is False:
+        report_violation(f"Alarm {args.name} has its actions disabled; set actions_enabled=True.")
+    if not props.get("alarmActions"):
+        report_violation(f"Alarm {args.name} notifies nobody; set alarm_actions to the alerts topic.")
+    if not props.get("okActions"):
+        report_violation(f"Alarm {args.name} never announces recovery; set ok_actions to the alerts topic.")
+    if not props.get("treatMissingData"):
+        report_violation(
+            f"Alarm {args.name} leaves missing data to the default; set treat_missing_data explicitly "
+            "(breaching for heartbeats)."
+        )
+
+
+def topic_encrypted(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if not args.props.get("kmsMasterKeyId"):
+        report_violation(f"Topic {args.name} is not encrypted; set kms_master_key_id to the stack's KMS key.")
+
+
+def queue_encrypted(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if not args.props.get("kmsMasterKeyId") and not args.props.get("sqsManagedSseEnabled"):
+        report_violation(
+            f"Queue {args.name} is not encrypted; set kms_master_key_id (or sqs_managed_sse_enabled=True)."
+        )
+
+
+def queues_have_dead_letter(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    queues = [r for r in args.resources if r.resource_type == SQS_QUEUE]
+    dead_letter = {q.urn for q in queues for other in queues if depends_on(other, "redrivePolicy", q.urn)}
+    for queue in queues:
+        if queue.urn not in dead_letter and not queue.props.get("redrivePolicy"):
+            report_violation(
+                f"Queue {queue.name} has no dead-letter queue; poison messages would be retried forever or "
+                "dropped. Set redrive_policy to a dead-letter queue.",
+                queue.urn,
+            )
+
+
+POLICIES = [
+    StackValidationPolicy(
+        name="alarms-cover-guide",
+        description="An alarm for every scaling trigger and objective of the operations guide, no looser.",
+        validate=alarms_cover_guide, enforcement_level=MANDATORY,
+        config_schema=schema(
+            "maxCpuTargetPercent", "maxMemoryTargetPercent", "maxQueueDepth", "maxLatencyP95Seconds",
+            "minScraperSuccessPercent", "maxErrorRatePercent",
+        ),
+    ),
+    ResourceValidationPolicy(
+        name="alarms-page-someone",
+        description="Alarms notify on ALARM and OK and treat missing data explicitly.",
+        validate=only([METRIC_ALARM], alarm_pages), enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="sns-topics-encrypted", description="SNS topics are KMS-encrypted.",
+        validate=only([SNS_TOPIC], topic_encrypted), enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="sqs-queues-encrypted", description="SQS queues are encrypted.",
+        validate=only([SQS_QUEUE], queue_encrypted), enforcement_level=MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="sqs-queues-dead-letter", description="Every queue has a dead-letter queue.",
+        validate=queues_have_dead_letter, enforcement_level=MANDATORY,
+    ),
+]

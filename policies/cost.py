@@ -1,0 +1,44 @@
+"""Cost rules (advisory): the cost-allocation tags on every AWS resource that takes tags."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from functools import lru_cache
+
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+
+from policies.thresholds import schema
+
+
+@lru_cache(maxsize=None)
+def takes_tags(type_token: str) -> bool:
+    """Whether the pulumi-aws resource of this type has a `tags` argument (read from the SDK itself)."""
+    if not type_token.startswith("aws:") or "/" not in type_token:
+        return False
+    module_name, class_name = type_token.split(":")[1].split("/")[0], type_token.rsplit(":", 1)[1]
+    try:
+        module = importlib.import_module(f"pulumi_aws.{module_name}")
+        return "tags" in inspect.signature(getattr(module, class_name)._internal_init).parameters
+    except (ImportError, AttributeError):
+        return False
+
+
+def cost_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if not takes_tags(args.resource_type):
+        return
+    tags = args.props.get("tags") or {}
+    missing = [t for t in args.get_config()["requiredTags"] if not tags.get(t)]
+    if missing:
+        report_violation(
+            f"{args.resource_type.rsplit(':', 1)[-1]} {args.name} lacks the cost-allocation tags {missing}; "
+            "pass the stack's cost tags."
+        )
+
+
+POLICIES = [
+    ResourceValidationPolicy(
+        name="cost-allocation-tags", description="AWS resources carry the cost-allocation tags.",
+        validate=cost_tags, enforcement_level=EnforcementLevel.ADVISORY, config_schema=schema("requiredTags"),
+    ),
+]

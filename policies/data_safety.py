@@ -1,0 +1,232 @@
+"""Rules that refuse stacks which could lose data: databases, buckets, protected stateful resources."""
+
+from __future__ import annotations
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from policies.common import (
+    RDS_INSTANCE,
+    S3_BUCKET,
+    S3_ENCRYPTION,
+    S3_PUBLIC_ACCESS_BLOCK,
+    S3_REPLICATION,
+    S3_VERSIONING,
+    STATEFUL,
+    depends_on,
+    in_production,
+    label,
+    only,
+    provider_region,
+)
+from policies.thresholds import schema
+
+MANDATORY = EnforcementLevel.MANDATORY
+
+
+def _is_replica(props) -> bool:
+    return bool(props.get("replicateSourceDb"))
+
+
+def rds_encrypted(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if not args.props.get("storageEncrypted") or not args.props.get("kmsKeyId"):
+        report_violation(
+            f"RDS instance {args.name} is not encrypted with a customer KMS key; "
+            "set storage_encrypted=True and kms_key_id to the stack's key."
+        )
+
+
+def rds_deletion_protection(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if not args.props.get("deletionProtection"):
+        report_violation(f"RDS instance {args.name} has no deletion protection; set deletion_protection=True.")
+
+
+def rds_backup_retention(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if _is_replica(args.props):
+        return
+    minimum = args.get_config()["minBackupRetentionDays"]
+    retention = args.props.get("backupRetentionPeriod") or 0
+    if retention < minimum:
+        report_violation(
+            f"RDS instance {args.name} keeps automated backups {retention} days; "
+            f"set backup_retention_period to at least {minimum}."
+        )
+
+
+def rds_multi_az_in_production(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if _is_replica(args.props) or not in_production(args.urn, args.get_config()):
+        return
+    if not args.props.get("multiAz"):
+        report_violation(f"RDS instance {args.name} runs in one availability zone in production; set multi_az=True.")
+
+
+def rds_not_public(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.props.get("publiclyAccessible"):
+        report_violation(f"RDS instance {args.name} is publicly accessible; set publicly_accessible=False.")
+
+
+def rds_copy_tags_to_snapshot(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if not args.props.get("copyTagsToSnapshot"):
+        report_violation(
+            f"RDS instance {args.name} does not copy tags to snapshots (they would lose their cost tags and "
+            "ownership); set copy_tags_to_snapshot=True."
+        )
+
+
+def rds_final_snapshot(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if _is_replica(args.props):
+        return
+    if args.props.get("skipFinalSnapshot") or not args.props.get("finalSnapshotIdentifier"):
+        report_violation(
+            f"RDS instance {args.name} would be deleted without a final snapshot; "
+            "set skip_final_snapshot=False and a final_snapshot_identifier."
+        )
+
+
+def rds_managed_password(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if _is_replica(args.props):
+        return
+    if args.props.get("password") or not args.props.get("manageMasterUserPassword"):
+        report_violation(
+            f"RDS instance {args.name} does not let RDS manage its master password in Secrets Manager; "
+            "remove password and set manage_master_user_password=True."
+        )
+
+
+def stateful_protected(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if not args.opts.protect:
+        report_violation(
+            f"{label(args.resource_type, args.name)} holds state but is not protected; "
+            "set protect=True in its resource options (and rename with aliases, never by replacement)."
+        )
+
+
+def _bucket_companions(args: StackValidationArgs, companion_type: str, report_violation: ReportViolation,
+                       accept, problem: str) -> None:
+    """Each bucket needs a companion resource (versioning, encryption...) bound to it that `accept`s."""
+    buckets = [r for r in args.resources if r.resource_type == S3_BUCKET]
+    companions = [r for r in args.resources if r.resource_type == companion_type]
+    for bucket in buckets:
+        bound = [c for c in companions if depends_on(c, "bucket", bucket.urn)]
+        if not any(accept(c.props) for c in bound):
+            report_violation(f"Bucket {bucket.name} {problem}", bucket.urn)
+
+
+def buckets_versioned(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    _bucket_companions(
+        args, S3_VERSIONING, report_violation,
+        lambda p: (p.get("versioningConfiguration") or {}).get("status") == "Enabled",
+        "is not versioned; add an aws.s3.BucketVersioning with status Enabled.",
+    )
+
+
+def buckets_encrypted(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    def kms_default(props) -> bool:
+        rules = props.get("rules") or []
+        return any(
+            (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") in ("aws:kms", "aws:kms:dsse")
+            for rule in rules
+        )
+
+    _bucket_companions(
+        args, S3_ENCRYPTION, report_violation, kms_default,
+        "has no default KMS encryption; add an aws.s3.BucketServerSideEncryptionConfiguration with aws:kms.",
+    )
+
+
+def buckets_public_access_blocked(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    _bucket_companions(
+        args, S3_PUBLIC_ACCESS_BLOCK, report_violation, lambda p: all(p.get(f) for f in flags),
+        "does not block public access; add an aws.s3.BucketPublicAccessBlock with all four flags True.",
+    )
+
+
+def data_buckets_replicated(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """Every bucket is replicated to another region, except replication destinations and exempt buckets."""
+    exempt = set(args.get_config()["unreplicatedBuckets"])
+    buckets = {r.urn: r for r in args.resources if r.resource_type == S3_BUCKET}
+    replicated_to: dict[str, set[str | None]] = {urn: set() for urn in buckets}
+    destinations: set[str] = set()
+    for replication in (r for r in args.resources if r.resource_type == S3_REPLICATION):
+        sources = {urn for urn in buckets if depends_on(replication, "bucket", urn)}
+        targets = {urn for urn in buckets if depends_on(replication, "rules", urn)} - sources
+        destinations |= targets
+        if any(rule.get("status") == "Enabled" for rule in replication.props.get("rules") or []):
+            for source in sources:
+                replicated_to[source] |= {provider_region(buckets[t].provider) for t in targets}
+    for urn, bucket in buckets.items():
+        if urn in destinations or bucket.name in exempt:
+            continue
+        if not replicated_to[urn] - {provider_region(bucket.provider)}:
+            report_violation(
+                f"Bucket {bucket.name} is not replicated to another region; add an aws.s3.BucketReplicationConfig "
+                "to a versioned bucket in the DR region (or list it in unreplicatedBuckets if it holds no data).",
+                urn,
+            )
+
+
+POLICIES = [
+    ResourceValidationPolicy(
+        name="rds-encrypted", description="RDS storage is encrypted with a customer KMS key.",
+        validate=only([RDS_INSTANCE], rds_encrypted), enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="rds-deletion-protection", description="RDS instances have deletion protection.",
+        validate=only([RDS_INSTANCE], rds_deletion_protection), enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="rds-backup-retention", description="RDS primaries keep automated backups long enough.",
+        validate=only([RDS_INSTANCE], rds_backup_retention), enforcement_level=MANDATORY,
+        config_schema=schema("minBackupRetentionDays"),
+    ),
+    ResourceValidationPolicy(
+        name="rds-multi-az-in-production", description="RDS primaries span availability zones in production.",
+        validate=only([RDS_INSTANCE], rds_multi_az_in_production), enforcement_level=MANDATORY,
+        config_schema=schema("productionStacks"),
+    ),
+    ResourceValidationPolicy(
+        name="rds-not-public", description="RDS instances are not publicly accessible.",
+        validate=only([RDS_INSTANCE], rds_not_public), enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="rds-copy-tags-to-snapshot", description="RDS instances copy their tags to snapshots.",
+        validate=only([RDS_INSTANCE], rds_copy_tags_to_snapshot), enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="rds-final-snapshot", description="RDS primaries take a final snapshot when deleted.",
+        validate=only([RDS_INSTANCE], rds_final_snapshot), enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="rds-managed-master-password", description="RDS manages the master password in Secrets Manager.",
+        validate=only([RDS_INSTANCE], rds_managed_password), enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="stateful-resources-protected",
+        description="Databases, buckets, vaults, keys and tables are protected from deletion by Pulumi.",
+        validate=only(STATEFUL, stateful_protected), enforcement_level=MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="s3-buckets-versioned", description="Every bucket is versioned.",
+        validate=buckets_versioned, enforcement_level=MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="s3-buckets-encrypted", description="Every bucket encrypts by default with KMS.",
+        validate=buckets_encrypted, enforcement_level=MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="s3-buckets-public-access-blocked", description="Every bucket blocks public access.",
+        validate=buckets_public_access_blocked, enforcement_level=MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="s3-data-buckets-replicated", description="Data buckets replicate to another region.",
+        validate=data_buckets_replicated, enforcement_level=MANDATORY,
+        config_schema=schema("unreplicatedBuckets"),
+    ),
+]

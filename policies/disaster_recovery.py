@@ -1,0 +1,141 @@
+"""Stack rules for disaster recovery: a replica and backup copies in another region, within the RPO."""
+
+from __future__ import annotations
+
+from croniter import croniter
+from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
+
+from policies.common import (
+    BACKUP_PLAN,
+    METRIC_ALARM,
+    RDS_BACKUP_REPLICATION,
+    RDS_INSTANCE,
+    S3_REPLICATION,
+    arn_region,
+    depends_on,
+    provider_region,
+)
+from policies.thresholds import schema
+
+MANDATORY = EnforcementLevel.MANDATORY
+
+
+def _primaries(args: StackValidationArgs):
+    return [r for r in args.resources if r.resource_type == RDS_INSTANCE and not r.props.get("replicateSourceDb")]
+
+
+def database_replica_in_other_region(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    replicas = [r for r in args.resources if r.resource_type == RDS_INSTANCE and r.props.get("replicateSourceDb")]
+    for primary in _primaries(args):
+        region = provider_region(primary.provider)
+        if not any(
+            depends_on(replica, "replicateSourceDb", primary.urn) and provider_region(replica.provider) != region
+            for replica in replicas
+        ):
+            report_violation(
+                f"RDS instance {primary.name} has no read replica outside {region}; add an aws.rds.Instance with "
+                "replicate_source_db set to its ARN through a provider for the DR region.",
+                primary.urn,
+            )
+
+
+def backups_copied_cross_region(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    for primary in _primaries(args):
+        region = provider_region(primary.provider)
+        replicated = any(
+            r.resource_type == RDS_BACKUP_REPLICATION
+            and depends_on(r, "sourceDbInstanceArn", primary.urn)
+            and provider_region(r.provider) != region
+            for r in args.resources
+        )
+        if not replicated:
+            report_violation(
+                f"RDS instance {primary.name}: automated backups are not replicated to another region; add an "
+                "aws.rds.InstanceAutomatedBackupsReplication in the DR region.",
+                primary.urn,
+            )
+    plans = [r for r in args.resources if r.resource_type == BACKUP_PLAN]
+    if not plans and _primaries(args):
+        report_violation("No AWS Backup plan protects the database; add an aws.backup.Plan with a copy action "
+                         "to a vault in the DR region.", None)
+    for plan in plans:
+        region = provider_region(plan.provider)
+        for rule in plan.props.get("rules") or []:
+            copies = [arn_region(c.get("destinationVaultArn") or "") for c in rule.get("copyActions") or []]
+            if not any(copy and copy != region for copy in copies):
+                report_violation(
+                    f"Backup plan {plan.name} rule {rule.get('ruleName')} keeps every recovery point in {region}; "
+                    "add a copy_actions entry to a vault in the DR region.",
+                    plan.urn,
+                )
+
+
+def _at_least_daily(aws_schedule: str) -> bool:
+    """Whether an AWS `cron(m h dom mon dow year)` schedule fires every day."""
+    fields = aws_schedule.removeprefix("cron(").removesuffix(")").split()
+    if len(fields) != 6:
+        return False
+    minute, hour, day, month, weekday, _ = fields
+    return day in ("*", "?") and month == "*" and weekday in ("*", "?") and croniter.is_valid(f"{minute} {hour} * * *")
+
+
+def rpo_consistent(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    config = args.get_config()
+    rpo_minutes, retention = config["rpoMinutes"], config["minBackupRetentionDays"]
+    lag_alarms = [
+        r for r in args.resources if r.resource_type == METRIC_ALARM and r.props.get("metricName") == "ReplicaLag"
+    ]
+    if _primaries(args) and not any((a.props.get("threshold") or 0) <= rpo_minutes * 60 for a in lag_alarms):
+        report_violation(
+            f"No ReplicaLag alarm fires within the RPO of {rpo_minutes} minutes; add one with threshold <= "
+            f"{rpo_minutes * 60} seconds on the DR replica.",
+            None,
+        )
+    for replication in (r for r in args.resources if r.resource_type == S3_REPLICATION):
+        for rule in replication.props.get("rules") or []:
+            control = (rule.get("destination") or {}).get("replicationTime") or {}
+            minutes = (control.get("time") or {}).get("minutes")
+            if control.get("status") != "Enabled" or minutes is None or minutes > rpo_minutes:
+                report_violation(
+                    f"Bucket replication {replication.name} rule {rule.get('id')} does not bound replication time "
+                    f"within the RPO of {rpo_minutes} minutes; enable replication_time (S3 RTC, 15 minutes).",
+                    replication.urn,
+                )
+    for plan in (r for r in args.resources if r.resource_type == BACKUP_PLAN):
+        for rule in plan.props.get("rules") or []:
+            name = rule.get("ruleName")
+            if not _at_least_daily(rule.get("schedule") or ""):
+                report_violation(
+                    f"Backup plan {plan.name} rule {name} does not run every day ({rule.get('schedule')}); "
+                    "schedule it daily.",
+                    plan.urn,
+                )
+            kept = [(rule.get("lifecycle") or {}).get("deleteAfter")] + [
+                (c.get("lifecycle") or {}).get("deleteAfter") for c in rule.get("copyActions") or []
+            ]
+            if any(days is not None and days < retention for days in kept):
+                report_violation(
+                    f"Backup plan {plan.name} rule {name} deletes recovery points or their copies before "
+                    f"{retention} days; raise lifecycle delete_after.",
+                    plan.urn,
+                )
+
+
+POLICIES = [
+    StackValidationPolicy(
+        name="dr-database-replica-other-region",
+        description="Every database has a read replica in a region other than its own.",
+        validate=database_replica_in_other_region, enforcement_level=MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="dr-backups-copied-cross-region",
+        description="Database backups are copied to another region (RDS backup replication and AWS Backup).",
+        validate=backups_copied_cross_region, enforcement_level=MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="dr-rpo-consistent",
+        description="Replica lag alarms, S3 replication time and backup schedules and retention honour the RPO.",
+        validate=rpo_consistent, enforcement_level=MANDATORY,
+        config_schema=schema("rpoMinutes", "minBackupRetentionDays"),
+    ),
+]
