@@ -185,11 +185,9 @@ def _options(resource: PlannedResource) -> PolicyResourceOptions:
 
 
 def _stack_resources(plan: Plan, providers: Mapping[str, PolicyProviderResource]) -> list[PolicyResource]:
-    """Resources as AnalyzeStack sees them: their state (outputs with the inputs over them) and links resolved."""
+    """Resources as AnalyzeStack sees them in a preview: planned inputs, with parents and dependencies resolved."""
     resources = {
-        r.urn: PolicyResource(
-            r.type, {**r.outputs, **r.inputs}, r.urn, r.name, _options(r), _provider_of(r, providers), None, [], {}
-        )
+        r.urn: PolicyResource(r.type, r.inputs, r.urn, r.name, _options(r), _provider_of(r, providers), None, [], {})
         for r in plan.resources
         if r.custom
     }

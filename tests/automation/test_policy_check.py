@@ -1,0 +1,131 @@
+"""`scraper-ops policy check` and the verdicts of `scraper-ops plan`, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from automation.cli import main
+from tests.conftest import REPO_ROOT
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def saved_plan(tmp_path, prod_plan_json):
+    def save(change=None, name="plan.json"):
+        document = json.loads(json.dumps(prod_plan_json))
+        if change:
+            change(document)
+        path = tmp_path / name
+        path.write_text(json.dumps(document))
+        return path
+
+    return save
+
+
+def inputs_of(document, name):
+    return next(r for r in document["resources"] if r["name"] == name)["inputs"]
+
+
+def test_the_prod_plan_passes_the_pack(capsys, saved_plan):
+    code, out, _ = run_cli(capsys, "policy", "check", "--plan", str(saved_plan()), "--json")
+    assert code == 0
+    assert json.loads(out) == {"violations": []}
+
+
+def test_a_public_database_fails_the_check_with_the_rule_name(capsys, saved_plan):
+    plan = saved_plan(lambda d: inputs_of(d, "database-primary").update(publiclyAccessible=True))
+    code, out, err = run_cli(capsys, "policy", "check", "--plan", str(plan), "--json")
+    assert code == 1
+    violations = json.loads(out)["violations"]
+    assert violations == [
+        {
+            "policy": "rds-not-public",
+            "level": "mandatory",
+            "urn": "urn:pulumi:prod::social-media-scraper::scraper:data:Database$aws:rds/instance:Instance::database-primary",
+            "message": "RDS instance database-primary is publicly accessible; set publicly_accessible=False.",
+        }
+    ]
+    assert "1 mandatory policy violations" in err
+
+
+def test_advisory_violations_do_not_fail_the_check(capsys, saved_plan):
+    plan = saved_plan(lambda d: inputs_of(d, "messaging-scrape-jobs")["tags"].pop("Project"))
+    code, out, _ = run_cli(capsys, "policy", "check", "--plan", str(plan))
+    assert code == 0
+    assert "0 mandatory, 1 advisory violations" in out and "cost-allocation-tags" in out
+
+
+def test_policy_config_file_tightens_thresholds(capsys, saved_plan, tmp_path):
+    config = tmp_path / "policy-config.json"
+    config.write_text(json.dumps({"hpa-bounds": {"minReplicasInProduction": 4}}))
+    code, out, _ = run_cli(capsys, "policy", "check", "--plan", str(saved_plan()), "--policy-config", str(config), "--json")
+    assert code == 1
+    assert [v["policy"] for v in json.loads(out)["violations"]] == ["hpa-bounds"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "is not JSON: Expecting property name enclosed in double quotes at line 1 column 2"),
+        ('{"project": "p", "stack": "s", "outputs": {}}', "is malformed: resources: Field required"),
+        (
+            '{"project": "p", "stack": "s", "outputs": {}, "resources": [{"urn": "u", "type": "t", "name": "n"}]}',
+            "is malformed: resources.0.parent: Field required (and 2 more problems)",
+        ),
+        ('[1, 2]', "is malformed: (top level): Input should be a valid dictionary"),
+    ],
+)
+def test_a_malformed_plan_file_exits_2_naming_what_is_wrong(capsys, tmp_path, content, message):
+    path = tmp_path / "broken.json"
+    path.write_text(content)
+    code, out, err = run_cli(capsys, "policy", "check", "--plan", str(path))
+    assert code == 2
+    assert f"plan file {path} {message}" in err
+    assert out == ""
+
+
+def test_a_missing_plan_file_exits_2(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "policy", "check", "--plan", str(tmp_path / "absent.json"))
+    assert code == 2
+    assert "cannot read plan file" in err and "No such file or directory" in err
+
+
+def test_plan_shows_the_verdicts(capsys):
+    code, out, _ = run_cli(capsys, "plan", "--stack", "prod")
+    assert code == 0
+    assert "Policy pack: 39 policies over 86 resources: 0 mandatory, 0 advisory violations." in out
+
+
+def test_plan_fails_on_a_mandatory_violation_under_a_stricter_pack_config(capsys, tmp_path):
+    config = tmp_path / "strict.json"
+    config.write_text(json.dumps({"hpa-targets-within-guide": {"maxMemoryTargetPercent": 75}}))
+    code, out, err = run_cli(capsys, "plan", "--policy-config", str(config))
+    assert code == 1
+    assert "hpa-targets-within-guide" in out
+    assert "1 mandatory policy violations" in err
+
+
+def test_ci_check_end_to_end_with_the_console_script(tmp_path):
+    """What CI runs: save the prod plan, check it; then a mutated plan is refused."""
+    plan = tmp_path / "plan.json"
+    saved = subprocess.run([sys.executable, "-m", "automation", "plan", "--json"], cwd=REPO_ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert saved.returncode == 0, saved.stderr
+    plan.write_text(saved.stdout)
+    check = [sys.executable, "-m", "automation", "policy", "check", "--plan", str(plan)]
+    assert subprocess.run(check, cwd=REPO_ROOT, capture_output=True, timeout=120).returncode == 0
+    document = json.loads(saved.stdout)
+    inputs_of(document, "storage-data-versioning")["versioningConfiguration"]["status"] = "Suspended"
+    plan.write_text(json.dumps(document))
+    result = subprocess.run(check, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "s3-buckets-versioned" in result.stdout

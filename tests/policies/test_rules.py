@@ -1,0 +1,254 @@
+"""Every rule of the pack, through the offline evaluator's own path: the prod plan passes it, and a plan
+with one misconfiguration fails it, with that rule alone, on the resource at fault."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from automation.policy_check import load_plan
+from policies.pack import POLICIES
+from tests.policies.conftest import PlanEditor, violated
+
+
+def container(plan: PlanEditor, name: str) -> dict:
+    spec = plan.inputs(name)["spec"]
+    if "jobTemplate" in spec:
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"]["spec"]["containers"][0]
+
+
+def set_input(name: str, key: str, value):
+    return lambda p: p.inputs(name).__setitem__(key, value)
+
+
+def hpa_metric(p: PlanEditor, kind: str) -> dict:
+    for metric in p.inputs("app-hpa")["spec"]["metrics"]:
+        if metric["type"] == "External" and kind == "external" or metric.get("resource", {}).get("name") == kind:
+            return metric
+    raise AssertionError(kind)
+
+
+def add_statement(name: str, statement: dict):
+    def change(p: PlanEditor) -> None:
+        document = json.loads(p.inputs(name)["policy"])
+        document["Statement"].append(statement)
+        p.inputs(name)["policy"] = json.dumps(document)
+
+    return change
+
+
+def backup_rule(p: PlanEditor) -> dict:
+    return p.inputs("backups-plan")["rules"][0]
+
+
+CASES = {
+    # data safety
+    "rds-encrypted": (set_input("database-primary", "storageEncrypted", False), {"database-primary"}),
+    "rds-deletion-protection": (set_input("database-replica", "deletionProtection", False), {"database-replica"}),
+    "rds-backup-retention": (set_input("database-primary", "backupRetentionPeriod", 3), {"database-primary"}),
+    "rds-multi-az-in-production": (set_input("database-primary", "multiAz", False), {"database-primary"}),
+    "rds-not-public": (set_input("database-primary", "publiclyAccessible", True), {"database-primary"}),
+    "rds-copy-tags-to-snapshot": (set_input("database-primary", "copyTagsToSnapshot", False), {"database-primary"}),
+    "rds-final-snapshot": (set_input("database-primary", "skipFinalSnapshot", True), {"database-primary"}),
+    "rds-managed-master-password": (
+        lambda p: p.inputs("database-primary").update(manageMasterUserPassword=False, password="hunter2"),
+        {"database-primary"},
+    ),
+    "stateful-resources-protected": (lambda p: setattr(p.find("storage-data"), "protect", False), {"storage-data"}),
+    "s3-buckets-versioned": (
+        set_input("storage-ops-versioning", "versioningConfiguration", {"status": "Suspended"}), {"storage-ops"},
+    ),
+    "s3-buckets-encrypted": (lambda p: p.remove("storage-data-replica-encryption"), {"storage-data-replica"}),
+    "s3-buckets-public-access-blocked": (
+        set_input("storage-data-public-access-block", "restrictPublicBuckets", False), {"storage-data"},
+    ),
+    "s3-data-buckets-replicated": (
+        lambda p: p.inputs("storage-data-replication")["rules"][0].__setitem__("status", "Disabled"), {"storage-data"},
+    ),
+    # disaster recovery
+    "dr-database-replica-other-region": (
+        lambda p: setattr(p.find("database-replica"), "provider", p.find("database-primary").provider),
+        {"database-primary"},
+    ),
+    "dr-backups-copied-cross-region": (lambda p: p.remove("database-backup-replication"), {"database-primary"}),
+    "dr-rpo-consistent": (set_input("monitoring-replica-lag-high", "threshold", 3600), {"(stack)"}),
+    # alerting
+    "alarms-cover-guide": (set_input("monitoring-app-cpu-high", "threshold", 90), {"(stack)"}),
+    "alarms-page-someone": (set_input("monitoring-db-cpu-high", "okActions", []), {"monitoring-db-cpu-high"}),
+    "sns-topics-encrypted": (lambda p: p.drop_input("messaging-alerts", "kmsMasterKeyId"), {"messaging-alerts"}),
+    "sqs-queues-encrypted": (
+        lambda p: p.drop_input("messaging-scrape-jobs-dlq", "kmsMasterKeyId"), {"messaging-scrape-jobs-dlq"},
+    ),
+    "sqs-queues-dead-letter": (
+        lambda p: p.drop_input("messaging-scrape-jobs", "redrivePolicy"),
+        {"messaging-scrape-jobs", "messaging-scrape-jobs-dlq"},
+    ),
+    # workloads
+    "k8s-resources-set": (lambda p: container(p, "app-deployment")["resources"].pop("limits"), {"app-deployment"}),
+    "k8s-probes-set": (lambda p: container(p, "app-deployment").pop("readinessProbe"), {"app-deployment"}),
+    "k8s-restricted-pod-security": (
+        lambda p: container(p, "ops-jobs-scraper-ops-metrics")["securityContext"].__setitem__(
+            "allowPrivilegeEscalation", True
+        ),
+        {"ops-jobs-scraper-ops-metrics"},
+    ),
+    "k8s-pinned-images": (
+        lambda p: container(p, "app-migration").__setitem__("image", "ghcr.io/social-media-scraper/app:latest"),
+        {"app-migration"},
+    ),
+    "k8s-not-default-namespace": (lambda p: p.inputs("app-service")["metadata"].pop("namespace"), {"app-service"}),
+    "k8s-no-service-account-token": (
+        lambda p: p.inputs("app-deployment")["spec"]["template"]["spec"].__setitem__(
+            "automountServiceAccountToken", True
+        ),
+        {"app-deployment"},
+    ),
+    # autoscaling
+    "hpa-bounds": (lambda p: p.inputs("app-hpa")["spec"].__setitem__("minReplicas", 1), {"app-hpa"}),
+    "hpa-targets-within-guide": (
+        lambda p: hpa_metric(p, "memory")["resource"]["target"].__setitem__("averageUtilization", 95), {"app-hpa"},
+    ),
+    "pdb-allows-eviction": (lambda p: p.remove("app-pdb"), {"app-deployment"}),
+    # CronJobs
+    "cronjob-forbid-concurrency": (
+        lambda p: p.inputs("ops-jobs-scraper-ops-backup")["spec"].__setitem__("concurrencyPolicy", "Allow"),
+        {"ops-jobs-scraper-ops-backup"},
+    ),
+    "cronjob-deadlines": (
+        lambda p: p.inputs("ops-jobs-scraper-ops-metrics")["spec"]["jobTemplate"]["spec"].pop("activeDeadlineSeconds"),
+        {"ops-jobs-scraper-ops-metrics"},
+    ),
+    "cronjob-bounded-retries-and-history": (
+        lambda p: p.inputs("ops-jobs-scraper-ops-backup")["spec"]["jobTemplate"]["spec"].__setitem__(
+            "backoffLimit", 10
+        ),
+        {"ops-jobs-scraper-ops-backup"},
+    ),
+    "cronjob-valid-schedule": (
+        lambda p: p.inputs("ops-jobs-scraper-ops-smoke-tests")["spec"].__setitem__("schedule", "*/5 * * *"),
+        {"ops-jobs-scraper-ops-smoke-tests"},
+    ),
+    "ops-cronjobs-present": (lambda p: p.remove("ops-jobs-scraper-ops-backup-verify"), {"(stack)"}),
+    # IAM, KMS
+    "iam-no-wildcard-actions": (
+        add_statement("app-irsa-policy", {"Effect": "Allow", "Action": "sqs:*", "Resource": ["arn:aws:sqs:*:*:x"]}),
+        {"app-irsa-policy"},
+    ),
+    "iam-no-wildcard-resource-writes": (
+        add_statement(
+            "ops-jobs-scraper-ops-metrics-policy", {"Effect": "Allow", "Action": ["rds:DeleteDBInstance"], "Resource": "*"}
+        ),
+        {"ops-jobs-scraper-ops-metrics-policy"},
+    ),
+    "kms-key-rotation": (set_input("keys-dr", "enableKeyRotation", False), {"keys-dr"}),
+    # cost (advisory)
+    "cost-allocation-tags": (
+        lambda p: p.inputs("messaging-scrape-jobs")["tags"].pop("CostCenter"), {"messaging-scrape-jobs"},
+    ),
+}
+
+
+def test_every_policy_of_the_pack_has_a_case():
+    assert set(CASES) == {p.name for p in POLICIES}
+
+
+def test_the_prod_plan_passes_every_policy(prod_plan):
+    assert violated(prod_plan) == {}
+
+
+@pytest.mark.parametrize("policy", sorted(CASES))
+def test_a_misconfiguration_fails_exactly_its_rule(editor, policy):
+    change, at_fault = CASES[policy]
+    change(editor)
+    assert violated(editor.plan) == {policy: at_fault}
+
+
+MORE_FAILURES = {
+    "dr-backups-copied-cross-region: copy to a vault in the same region": (
+        lambda p: backup_rule(p)["copyActions"][0].__setitem__(
+            "destinationVaultArn", "arn:aws:backup:us-east-1:123456789012:backup-vault:local"
+        ),
+        {"dr-backups-copied-cross-region": {"backups-plan"}},
+    ),
+    "dr-rpo-consistent: S3 replication without time control": (
+        lambda p: p.inputs("storage-data-replication")["rules"][0]["destination"].pop("replicationTime"),
+        {"dr-rpo-consistent": {"storage-data-replication"}},
+    ),
+    "dr-rpo-consistent: weekly backup plan": (
+        lambda p: backup_rule(p).__setitem__("schedule", "cron(0 5 ? * SUN *)"),
+        {"dr-rpo-consistent": {"backups-plan"}},
+    ),
+    "dr-rpo-consistent: copies deleted after 3 days": (
+        lambda p: backup_rule(p)["copyActions"][0].__setitem__("lifecycle", {"deleteAfter": 3}),
+        {"dr-rpo-consistent": {"backups-plan"}},
+    ),
+    "alarms-cover-guide: no smoke-test alarm": (
+        lambda p: p.remove("monitoring-smoke-tests-failing"), {"alarms-cover-guide": {"(stack)"}},
+    ),
+    "alarms-cover-guide: queue depth alarm looser than 1000": (
+        set_input("monitoring-queue-depth-high", "threshold", 5000),
+        {"alarms-cover-guide": {"messaging-scrape-jobs"}},
+    ),
+    "alarms-cover-guide: scraper success alarm below the objective": (
+        set_input("monitoring-scraper-success-low", "threshold", 80), {"alarms-cover-guide": {"(stack)"}},
+    ),
+    "alarms-page-someone: actions disabled": (
+        set_input("monitoring-backup-stale", "actionsEnabled", False),
+        {"alarms-page-someone": {"monitoring-backup-stale"}},
+    ),
+    "hpa-bounds: max not above min": (
+        lambda p: p.inputs("app-hpa")["spec"].__setitem__("maxReplicas", 3), {"hpa-bounds": {"app-hpa"}},
+    ),
+    "hpa-targets-within-guide: queue depth target 5000": (
+        lambda p: hpa_metric(p, "external")["external"]["target"].__setitem__("value", "5000"),
+        {"hpa-targets-within-guide": {"app-hpa"}},
+    ),
+    "hpa-targets-within-guide: slow scale-up": (
+        lambda p: p.inputs("app-hpa")["spec"]["behavior"]["scaleUp"].__setitem__("stabilizationWindowSeconds", 900),
+        {"hpa-targets-within-guide": {"app-hpa"}},
+    ),
+    "pdb-allows-eviction: budget that blocks every eviction": (
+        lambda p: p.inputs("app-pdb")["spec"].__setitem__("maxUnavailable", 0), {"pdb-allows-eviction": {"app-pdb"}},
+    ),
+    "k8s-restricted-pod-security: root filesystem writable": (
+        lambda p: container(p, "app-deployment")["securityContext"].__setitem__("readOnlyRootFilesystem", False),
+        {"k8s-restricted-pod-security": {"app-deployment"}},
+    ),
+    "iam-no-wildcard-resource-writes: PutMetricData on * without a condition": (
+        add_statement(
+            "ops-jobs-scraper-ops-smoke-tests-policy",
+            {"Effect": "Allow", "Action": ["cloudwatch:PutMetricData"], "Resource": ["*"]},
+        ),
+        {"iam-no-wildcard-resource-writes": {"ops-jobs-scraper-ops-smoke-tests-policy"}},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MORE_FAILURES))
+def test_other_misconfigurations_are_caught_too(editor, case):
+    change, expected = MORE_FAILURES[case]
+    change(editor)
+    assert violated(editor.plan) == expected
+
+
+def test_production_only_rules_do_not_apply_to_other_stacks(editor, tmp_path):
+    editor.inputs("database-primary")["multiAz"] = False
+    editor.inputs("app-hpa")["spec"]["minReplicas"] = 1
+    assert set(violated(editor.plan)) == {"rds-multi-az-in-production", "hpa-bounds"}
+    dev = tmp_path / "dev.json"
+    dev.write_text(json.dumps(editor.plan.to_json()).replace("urn:pulumi:prod::", "urn:pulumi:dev::"))
+    assert violated(load_plan(dev)) == {}
+
+
+def test_a_pod_that_needs_the_api_token_can_say_so(editor):
+    deployment = editor.inputs("app-deployment")
+    deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] = True
+    deployment["metadata"]["annotations"] = {"scraper.io/needs-api-token": "true"}
+    assert violated(editor.plan) == {}
+
+
+def test_read_only_actions_may_use_a_wildcard_resource(editor):
+    add_statement("app-irsa-policy", {"Effect": "Allow", "Action": ["ec2:DescribeInstances"], "Resource": "*"})(editor)
+    assert violated(editor.plan) == {}
