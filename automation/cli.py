@@ -7,6 +7,7 @@ usage, 3 the environment is missing something.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -15,9 +16,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from automation import backup as backup_job
+from automation import checklist as checklists
+from automation import dr as dr_job
+from automation import metrics as metrics_job
 from automation import plan as planning
 from automation import policy_check
-from automation.errors import CheckFailed, OpsError
+from automation import smoke as smoke_checks
+from automation.aws import Aws, aws_errors
+from automation.backup import WaitPolicy, newest_backup
+from automation.errors import BadInput, CheckFailed, OpsError
+from automation.outputs import StackOutputs, resolve_outputs
+from automation.reports import Report, Table as ReportTable, utcnow, write_report
 
 app = typer.Typer(
     name="scraper-ops",
@@ -155,6 +165,248 @@ def _print_plan(result: planning.Plan) -> None:
             + (f", multi-AZ {db['multiAz']}, backups kept {db['backupRetentionDays']} days" if db["role"] == "primary" else "")
         )
     stdout.print(f"CloudWatch alarms: {settings['alarms']}")
+
+
+OutputsOption = typer.Option(
+    None, "--outputs", help="Stack outputs JSON (`pulumi stack output --json`); default: $SCRAPER_OPS_OUTPUTS."
+)
+OpsStackOption = typer.Option(None, "--stack", help="Read the outputs of this stack through the stack runner.")
+BackendOption = typer.Option("pulumi", "--backend", help="Stack runner backend: pulumi or offline.")
+JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
+OutDirOption = typer.Option(None, "--out", help="Directory for local report files (default $SCRAPER_OPS_REPORT_DIR or reports/).")
+
+
+def _ops_context(stack: Optional[str], outputs_file: Optional[Path], backend: str) -> tuple[StackOutputs, Aws]:
+    outputs = resolve_outputs(outputs_file, stack, backend)
+    return outputs, Aws(outputs.region, outputs.drRegion)
+
+
+def _emit(as_json: bool, document: dict, table: Table | None, lines: list[str] = ()) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+        return
+    for line in lines:
+        stdout.print(line, markup=False, highlight=False)
+    if table is not None:
+        stdout.print(table)
+
+
+def _mark(ok: bool | None) -> str:
+    return {True: "✓", False: "✗", None: "-"}[ok]
+
+
+@app.command()
+def smoke(
+    suite: str = typer.Argument("all", help="all, health, api or scrapers"),
+    url: Optional[str] = typer.Option(None, "--url", help="Base URL of the app (default: the serviceUrl output)."),
+    no_publish: bool = typer.Option(False, "--no-publish", help="Do not publish the result to CloudWatch."),
+    timeout: float = typer.Option(5.0, "--timeout", min=0.1, max=60, help="Seconds per request."),
+    retries: int = typer.Option(2, "--retries", min=0, max=5, help="Retries on connection errors, timeouts, 5xx."),
+    as_json: bool = JsonOption,
+    stack: Optional[str] = OpsStackOption,
+    outputs_file: Optional[Path] = OutputsOption,
+    backend: str = BackendOption,
+) -> None:
+    """The guide's smoke tests: health, readiness, an API round trip and scraper status, with latency."""
+    if suite not in smoke_checks.SUITES:
+        raise BadInput(f"unknown smoke suite {suite!r}; use one of: {', '.join(smoke_checks.SUITES)}")
+    outputs, aws = _ops_context(stack, outputs_file, backend)
+    result = smoke_checks.run_smoke(url or outputs.serviceUrl, outputs.smokeChecks, suite,
+                                    outputs.objectives.latencyP95Seconds, timeout=timeout, retries=retries)
+    if not no_publish:
+        with aws_errors():
+            smoke_checks.publish(aws.client("cloudwatch"), outputs.metricsNamespace, outputs.stack, result)
+    table = Table(title=f"Smoke tests ({suite}) against {result.base_url}")
+    for column in ("", "check", "status", "latency", "attempts", "detail"):
+        table.add_column(column)
+    for check in result.checks:
+        latency = f"{check.latency_seconds * 1000:.0f} ms" if check.latency_seconds is not None else "-"
+        table.add_row(_mark(check.ok), check.name, str(check.status or "-"), latency, str(check.attempts), check.detail)
+    p95 = f"{result.p95_seconds * 1000:.0f} ms" if result.p95_seconds is not None else "n/a"
+    _emit(as_json, result.to_json(), table,
+          [f"p95 latency {p95} (objective {result.objective_seconds:g} s); "
+           + ("published to CloudWatch" if not no_publish else "not published")])
+    if not result.ok:
+        raise CheckFailed("smoke tests failed: " + "; ".join(result.problems))
+
+
+metrics_app = typer.Typer(help="Operational metrics.", no_args_is_help=True)
+app.add_typer(metrics_app, name="metrics")
+
+
+@metrics_app.command("collect")
+def metrics_collect(
+    hours: int = typer.Option(24, "--hours", min=1, max=24 * 31, help="Window, in hours, ending now."),
+    out: Optional[Path] = OutDirOption,
+    as_json: bool = JsonOption,
+    stack: Optional[str] = OpsStackOption,
+    outputs_file: Optional[Path] = OutputsOption,
+    backend: str = BackendOption,
+) -> None:
+    """The guide's operational metrics and KPIs from CloudWatch; exit 1 when an objective is missed."""
+    outputs, aws = _ops_context(stack, outputs_file, backend)
+    now = utcnow()
+    with aws_errors():
+        newest = newest_backup(aws.client("rds"), outputs.dbInstanceId)
+        age = (now - newest["SnapshotCreateTime"]).total_seconds() / 3600 if newest else None
+        cloudwatch = aws.client("cloudwatch")
+        if age is not None:
+            metrics_job.publish_backup_age(cloudwatch, outputs, age)
+        data, verdicts = metrics_job.collect(cloudwatch, outputs, hours, now, age)
+        missed = [o for o in verdicts if not o.met]
+        report = Report("metrics", "Operational metrics", outputs.stack, not missed, data)
+        written = write_report(report, ("json",), out, aws.client("s3"), outputs.opsBucket,
+                               basename=f"operational-metrics-{now:%Y%m%d}")
+    table = Table(title=f"Operational metrics, last {hours} h")
+    for column in ("", "metric", "value", "objective"):
+        table.add_column(column)
+    targets = {o.name: o for o in verdicts}
+    for key, value in data.items():
+        if key in ("timestamp", "window_hours", "objectives"):
+            continue
+        objective = targets.get(key)
+        table.add_row(_mark(objective.met if objective else None), key,
+                      "no data" if value is None else f"{value:,.3f}", f"{objective.target:g}" if objective else "")
+    _emit(as_json, data, table, [f"written: {', '.join(written)}"])
+    if missed:
+        raise CheckFailed("objectives missed: " + ", ".join(
+            f"{o.name} {'no data' if o.value is None else f'{o.value:.3f}'} (target {o.target:g})" for o in missed))
+
+
+backup_app = typer.Typer(help="Database backups.", no_args_is_help=True)
+app.add_typer(backup_app, name="backup")
+
+
+def _wait_policy() -> WaitPolicy:
+    delay = os.environ.get("SCRAPER_OPS_WAIT_DELAY_SECONDS")
+    return WaitPolicy(delay_seconds=int(delay)) if delay else WaitPolicy()
+
+
+@backup_app.command("create")
+def backup_create(
+    reason: str = typer.Option("manual", "--reason", help="Why: recorded as a tag on the snapshot."),
+    as_json: bool = JsonOption,
+    stack: Optional[str] = OpsStackOption,
+    outputs_file: Optional[Path] = OutputsOption,
+    backend: str = BackendOption,
+) -> None:
+    """Snapshot the database, then copy the snapshot to the DR region under the DR key."""
+    outputs, aws = _ops_context(stack, outputs_file, backend)
+    with aws_errors():
+        result = backup_job.create_backup(aws, outputs, reason, utcnow(), _wait_policy())
+    table = Table(title=f"Backup {result.snapshot_id}")
+    for column in ("", "step", "seconds", "detail"):
+        table.add_column(column)
+    for step in result.steps:
+        table.add_row(_mark(step.ok), step.name, f"{step.seconds:.1f}", step.detail)
+    _emit(as_json, result.to_json(), table)
+    if not result.ok:
+        exists = [s.detail for s in result.steps if s.ok]
+        failed = [f"{s.name} failed: {s.detail}" for s in result.steps if not s.ok]
+        raise CheckFailed("; ".join(failed) + ". Exists: " + ("; ".join(exists) if exists else "nothing"))
+
+
+@backup_app.command("verify")
+def backup_verify(
+    restore_test: bool = typer.Option(False, "--restore-test", help="Restore the newest DR copy to a temporary instance."),
+    out: Optional[Path] = OutDirOption,
+    as_json: bool = JsonOption,
+    stack: Optional[str] = OpsStackOption,
+    outputs_file: Optional[Path] = OutputsOption,
+    backend: str = BackendOption,
+) -> None:
+    """Newest snapshot fresh and encrypted, its DR copy present under the DR key, retention, AWS Backup plan."""
+    outputs, aws = _ops_context(stack, outputs_file, backend)
+    now = utcnow()
+    with aws_errors():
+        result = backup_job.verify_backups(aws, outputs, now, restore_test, _wait_policy())
+        report = Report("backups", "Backup verification", outputs.stack, result.ok, result.to_json(), created=now,
+                        tables=[ReportTable("Checks", ("check", "ok", "evidence"),
+                                      [(c.name, _mark(c.ok), c.evidence) for c in result.checks])])
+        written = write_report(report, ("json", "md"), out, aws.client("s3"), outputs.opsBucket,
+                               basename=f"verify-{report.stamp}")
+    table = Table(title="Backup verification")
+    for column in ("", "check", "evidence"):
+        table.add_column(column)
+    for check in result.checks:
+        table.add_row(_mark(check.ok), check.name, check.evidence)
+    if result.restore:
+        table.add_row(_mark(result.restore.ok), "restore test", result.restore.detail)
+    _emit(as_json, result.to_json(), table, [f"written: {', '.join(written)}"])
+    if not result.ok:
+        raise CheckFailed("backup verification failed")
+
+
+dr_app = typer.Typer(help="Disaster recovery.", no_args_is_help=True)
+app.add_typer(dr_app, name="dr")
+
+
+@dr_app.command("test")
+def dr_test(
+    replication_timeout: Optional[float] = typer.Option(
+        None, "--replication-timeout", min=1, help="Seconds to wait for the sentinel (default: the RPO)."
+    ),
+    out: Optional[Path] = OutDirOption,
+    as_json: bool = JsonOption,
+    stack: Optional[str] = OpsStackOption,
+    outputs_file: Optional[Path] = OutputsOption,
+    backend: str = BackendOption,
+) -> None:
+    """The monthly DR drill: replica lag, bucket replication with a sentinel, a timed restore; RPO and RTO measured."""
+    outputs, aws = _ops_context(stack, outputs_file, backend)
+    now = utcnow()
+    with aws_errors():
+        result = dr_job.run_dr_test(aws, outputs, now, _wait_policy(), replication_timeout)
+        document = result.to_json(outputs)
+        report = Report(
+            "dr", "Disaster recovery test", outputs.stack, result.ok, document, created=now,
+            summary=[
+                f"RPO target {outputs.objectives.rpoMinutes * 60} s, measured "
+                f"{_seconds(result.measured_rpo_seconds)}",
+                f"RTO target {outputs.objectives.rtoMinutes * 60} s, measured {_seconds(result.measured_rto_seconds)}",
+                *result.cleanup,
+            ],
+            tables=[ReportTable("Checks", ("check", "ok", "evidence"), [(c.name, _mark(c.ok), c.evidence) for c in result.checks])],
+        )
+        written = write_report(report, ("md", "json"), out, aws.client("s3"), outputs.opsBucket)
+    table = Table(title="Disaster recovery test")
+    for column in ("", "check", "evidence"):
+        table.add_column(column)
+    for check in result.checks:
+        table.add_row(_mark(check.ok), check.name, check.evidence)
+    _emit(as_json, document, table, [*report.summary, f"written: {', '.join(written)}"])
+    if not result.ok:
+        raise CheckFailed("disaster recovery test failed: " + "; ".join(c.name for c in result.checks if not c.ok))
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} s"
+
+
+@app.command()
+def checklist(
+    name: str = typer.Argument(..., help="daily, weekly or monthly"),
+    as_json: bool = JsonOption,
+    stack: Optional[str] = OpsStackOption,
+    outputs_file: Optional[Path] = OutputsOption,
+    backend: str = BackendOption,
+) -> None:
+    """The guide's operational checklists, each item checked with its evidence."""
+    if name not in checklists.CHECKLISTS:
+        raise BadInput(f"unknown checklist {name!r}; use one of: {', '.join(checklists.CHECKLISTS)}")
+    outputs, aws = _ops_context(stack, outputs_file, backend)
+    with aws_errors():
+        items = checklists.run_checklist(name, checklists.Context(aws, outputs, utcnow()))
+    table = Table(title=f"{name.capitalize()} checklist ({outputs.stack})")
+    for column in ("", "item", "evidence"):
+        table.add_column(column)
+    symbols = {checklists.PASS: "✓", checklists.FAIL: "✗", checklists.MANUAL: "manual"}
+    for item in items:
+        table.add_row(symbols[item.state], item.text, item.evidence)
+    _emit(as_json, {"checklist": name, "items": [i.to_json() for i in items]}, table)
+    failed = [i.text for i in items if i.state == checklists.FAIL]
+    if failed:
+        raise CheckFailed(f"{name} checklist: failed: {', '.join(failed)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from infra import metrics
 from infra.components.base import Platform
 from infra.components.data import Backups, BackupsArgs, Database, DatabaseArgs, OpsLock, OpsLockArgs, Storage, StorageArgs
 from infra.components.messaging import Messaging, MessagingArgs
@@ -122,6 +123,33 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
         "lockTableName": lock.table.name,
         "cronJobs": ops_cron_job_names(),
         "costTags": dict(config.cost.tags),
+        # What the ops commands need beyond physical names: the checks and the objectives they measure against.
+        "stack": stack,
+        "metricsNamespace": metrics.NAMESPACE,
+        "smokeChecks": {
+            "health": config.app.health_path,
+            "readiness": config.app.readiness_path,
+            "api": config.app.api_path,
+            "scrapers": config.app.scrapers_path,
+        },
+        "objectives": {
+            "availabilityPercent": config.slo.availability_percent,
+            "latencyP95Seconds": config.slo.latency_p95_seconds,
+            "scraperSuccessPercent": config.slo.scraper_success_percent,
+            "errorRatePercent": config.alarms.error_rate_percent,
+            "backupMaxAgeHours": config.alarms.backup_max_age_hours,
+            "rpoMinutes": config.dr.rpo_minutes,
+            "rtoMinutes": config.dr.rto_minutes,
+        },
+        "dbBackupRetentionDays": config.database.backup_retention_days,
+        "backupPlanId": backups.plan.id,
+        "drSubnetGroupName": config.dr.subnet_group_name,
+        "drSecurityGroupIds": list(config.dr.security_group_ids),
+        "maintenance": {
+            "windowStart": config.maintenance.window_start,
+            "durationMinutes": config.maintenance.duration_minutes,
+            "cutoffMinutes": config.maintenance.cutoff_minutes,
+        },
     }
     OpsJobs(
         "ops-jobs",

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
+import boto3
 import pytest
+import requests
+from moto.cloudwatch import models as cloudwatch_models
+from moto.server import ThreadedMotoServer
 
 from automation.engine import Plan, PlannedResource, read_stack_file, run_program
+from automation.smoke import percentile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,3 +72,235 @@ def plan_with() -> Callable[..., Plan]:
 @pytest.fixture
 def prod_plan_json(prod_plan: Plan) -> dict[str, Any]:
     return copy.deepcopy(prod_plan.to_json())
+
+
+# ---------------------------------------------------------------------------------------------
+# AWS: a moto server on 127.0.0.1, and the prod stack's resources seeded into it.
+
+REGION, DR_REGION = "us-east-1", "us-west-2"
+
+
+def _with_percentiles(original):
+    """moto computes no pNN statistics (GetMetricData crashes on them); the fake gains nearest-rank percentiles."""
+
+    def get_statistics_for_type(self, stat):
+        if stat.startswith("p") and stat[1:].replace(".", "", 1).isdigit():
+            return percentile(self.metric_single_values_list, float(stat[1:]))
+        return original(self, stat)
+
+    return get_statistics_for_type
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    patched = cloudwatch_models.Statistics.get_statistics_for_type
+    cloudwatch_models.Statistics.get_statistics_for_type = _with_percentiles(patched)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+    cloudwatch_models.Statistics.get_statistics_for_type = patched
+
+
+@pytest.fixture
+def aws_env(moto_endpoint, monkeypatch):
+    """Environment of a process that talks to the moto server; the server is reset for each test."""
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
+    env = {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "SCRAPER_OPS_WAIT_DELAY_SECONDS": "1",
+    }
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "SCRAPER_OPS_OUTPUTS"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def client(service: str, region: str = REGION):
+    return boto3.client(service, region_name=region)
+
+
+def seed_stack(outputs_template: dict[str, Any]) -> dict[str, Any]:
+    """Create in moto what `pulumi up` of the prod stack creates that the ops jobs touch.
+
+    Returns the stack outputs as `pulumi stack output --json` would after that deploy:
+    the plan's outputs with the ids AWS chose (keys, plan id) in place of the offline ones.
+    """
+    outputs = copy.deepcopy(outputs_template)
+    keys = {region: client("kms", region).create_key(Description=f"scraper {region}")["KeyMetadata"]["Arn"]
+            for region in (REGION, DR_REGION)}
+    outputs["drKmsKeyArn"] = keys[DR_REGION]
+    ec2 = client("ec2", DR_REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{DR_REGION}{z}")["Subnet"]["SubnetId"]
+               for i, z in ((1, "a"), (2, "b"))]
+    client("rds", DR_REGION).create_db_subnet_group(
+        DBSubnetGroupName=outputs["drSubnetGroupName"], DBSubnetGroupDescription="dr", SubnetIds=subnets
+    )
+    primary = client("rds").create_db_instance(
+        DBInstanceIdentifier=outputs["dbInstanceId"], Engine="postgres", DBInstanceClass="db.r6g.large",
+        AllocatedStorage=100, MasterUsername="scraper", MasterUserPassword="not-a-real-secret", StorageEncrypted=True,
+        KmsKeyId=keys[REGION], BackupRetentionPeriod=outputs["dbBackupRetentionDays"], MultiAZ=True,
+    )["DBInstance"]
+    client("rds", DR_REGION).create_db_instance_read_replica(
+        DBInstanceIdentifier=outputs["dbReplicaId"], SourceDBInstanceIdentifier=primary["DBInstanceArn"],
+        KmsKeyId=keys[DR_REGION], SourceRegion=REGION,
+    )
+    s3, dr_s3 = client("s3"), client("s3", DR_REGION)
+    s3.create_bucket(Bucket=outputs["dataBucket"])
+    s3.create_bucket(Bucket=outputs["opsBucket"])
+    dr_s3.create_bucket(Bucket=outputs["dataReplicaBucket"], CreateBucketConfiguration={"LocationConstraint": DR_REGION})
+    for bucket, api in ((outputs["dataBucket"], s3), (outputs["opsBucket"], s3), (outputs["dataReplicaBucket"], dr_s3)):
+        api.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_replication(Bucket=outputs["dataBucket"], ReplicationConfiguration={
+        "Role": "arn:aws:iam::123456789012:role/replication",
+        "Rules": [{"ID": "data-to-dr-region", "Status": "Enabled", "Priority": 1, "Filter": {},
+                   "DeleteMarkerReplication": {"Status": "Enabled"},
+                   "Destination": {"Bucket": f"arn:aws:s3:::{outputs['dataReplicaBucket']}"}}],
+    })
+    sqs = client("sqs")
+    outputs["queueUrl"] = sqs.create_queue(QueueName=outputs["queueUrl"].rsplit("/", 1)[1])["QueueUrl"]
+    outputs["deadLetterQueueUrl"] = sqs.create_queue(QueueName=outputs["deadLetterQueueUrl"].rsplit("/", 1)[1])["QueueUrl"]
+    sns = client("sns")
+    outputs["alertsTopicArn"] = sns.create_topic(Name=outputs["alertsTopicArn"].rsplit(":", 1)[1])["TopicArn"]
+    outputs["maintenanceTopicArn"] = sns.create_topic(Name=outputs["maintenanceTopicArn"].rsplit(":", 1)[1])["TopicArn"]
+    client("dynamodb").create_table(
+        TableName=outputs["lockTableName"], KeySchema=[{"AttributeName": "lockId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "lockId", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+    )
+    backup = client("backup")
+    backup.create_backup_vault(BackupVaultName=outputs["backupVaultName"])
+    dr_vault = client("backup", DR_REGION).create_backup_vault(BackupVaultName=outputs["drBackupVaultName"])
+    outputs["backupPlanId"] = backup.create_backup_plan(BackupPlan={
+        "BackupPlanName": "scraper-prod-database",
+        "Rules": [{"RuleName": "daily-database", "TargetBackupVaultName": outputs["backupVaultName"],
+                   "ScheduleExpression": "cron(0 5 * * ? *)", "Lifecycle": {"DeleteAfterDays": 14},
+                   "CopyActions": [{"DestinationBackupVaultArn": dr_vault["BackupVaultArn"],
+                                    "Lifecycle": {"DeleteAfterDays": 14}}]}],
+    })["BackupPlanId"]
+    for name in outputs["alarmNames"]:
+        region = DR_REGION if name.endswith("replica-lag-high") else REGION
+        cloudwatch = client("cloudwatch", region)
+        cloudwatch.put_metric_alarm(AlarmName=name, ComparisonOperator="GreaterThanThreshold", EvaluationPeriods=1,
+                                    MetricName="m", Namespace="n", Period=60, Statistic="Average", Threshold=1)
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="seeded")
+    return outputs
+
+
+@pytest.fixture
+def deployed(aws_env, prod_plan, tmp_path) -> dict[str, Any]:
+    """The prod stack 'deployed' into moto: its outputs, also saved as outputs.json (the CLI's --outputs)."""
+    outputs = seed_stack(prod_plan.outputs)
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    return {"outputs": outputs, "file": path}
+
+
+# ---------------------------------------------------------------------------------------------
+# The app: a real HTTP server on 127.0.0.1 that behaves like the scraper, healthy or not.
+
+
+class FakeApp:
+    """Behaviour per path: (status, json body, delay seconds). `mode` switches all of them at once."""
+
+    def __init__(self):
+        self.mode = "healthy"
+        self.requests: list[str] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def answer(self, path: str) -> tuple[int, Any, float]:
+        scrapers = {"scrapers": [{"name": "twitter", "status": "ok"}, {"name": "reddit", "status": "ok"}]}
+        healthy = {"/health": (200, {"status": "ok"}, 0), "/health/ready": (200, {"ready": True}, 0),
+                   "/api/v1/status": (200, {"version": "2.4.1"}, 0), "/api/v1/scrapers/status": (200, scrapers, 0)}
+        status, body, delay = healthy.get(path, (404, {"error": "not found"}, 0))
+        if self.mode == "slow":
+            delay = 0.3
+        elif self.mode == "hanging":
+            delay = 30
+        elif self.mode == "failing" and path == "/health/ready":
+            status, body = 503, {"ready": False}
+        elif self.mode == "scrapers-failing" and path == "/api/v1/scrapers/status":
+            body = {"scrapers": [{"name": "twitter", "status": "ok"}, {"name": "reddit", "status": "rate-limited"}]}
+        return status, body, delay
+
+    def _handler(self):
+        app = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                app.requests.append(self.path)
+                status, body, delay = app.answer(self.path)
+                time.sleep(delay)
+                payload = json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_app():
+    app = FakeApp()
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def dead_url() -> str:
+    """A URL on which nothing listens."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Running scraper-ops: in-process through main(), or as the real console-script process.
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    from automation.cli import main
+
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def scraper_ops(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 180):
+    """The installed `scraper-ops` entry point in a child process, as an SRE or a CronJob runs it."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "automation", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO_ROOT, env={**os.environ, **(env or {})},
+    )

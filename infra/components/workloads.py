@@ -434,6 +434,7 @@ class OpsJobs(pulumi.ComponentResource):
                                             {"name": "AWS_REGION", "value": config.region},
                                             {"name": "HOME", "value": "/tmp"},
                                             {"name": "SCRAPER_OPS_OUTPUTS", "value": f"{OUTPUTS_DIR}/{OUTPUTS_FILE}"},
+                                            {"name": "SCRAPER_OPS_REPORT_DIR", "value": "/tmp/reports"},
                                         ],
                                         "resources": {
                                             "requests": {"cpu": "100m", "memory": "256Mi"},

@@ -10,15 +10,9 @@ import pytest
 import yaml
 
 from automation import engine
-from automation.cli import main
 from automation.plan import check_manifests, write_manifests
-from tests.conftest import REPO_ROOT, prod_config, resource, with_changes
+from tests.conftest import REPO_ROOT, prod_config, resource, run_cli, with_changes
 
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_plan_json_has_the_documented_shape(capsys):

@@ -8,14 +8,8 @@ import sys
 
 import pytest
 
-from automation.cli import main
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, run_cli
 
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture

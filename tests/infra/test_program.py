@@ -25,6 +25,9 @@ OUTPUT_CONTRACT = {
     "dbReplicaId", "dataBucket", "dataReplicaBucket", "opsBucket", "queueUrl", "deadLetterQueueUrl",
     "alertsTopicArn", "maintenanceTopicArn", "dashboardName", "alarmNames", "backupVaultName",
     "drBackupVaultName", "drKmsKeyArn", "lockTableName", "cronJobs", "costTags",
+    # beyond the DESIGN.md minimum: what the ops commands measure against
+    "stack", "metricsNamespace", "smokeChecks", "objectives", "dbBackupRetentionDays", "backupPlanId",
+    "drSubnetGroupName", "drSecurityGroupIds", "maintenance",
 }
 
 

@@ -1,0 +1,61 @@
+"""AWS clients for the ops commands. boto3 resolves credentials, profile, region and endpoint itself
+(AWS_PROFILE, AWS_ENDPOINT_URL...), so no endpoint is ever hard-coded here."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any, Iterator
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from automation.errors import MissingEnvironment, OpsError
+
+RETRIES = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+
+
+class Aws:
+    """Clients for the stack's two regions, created once each."""
+
+    def __init__(self, region: str, dr_region: str):
+        self.region = region
+        self.dr_region = dr_region
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    @cached_property
+    def session(self) -> boto3.session.Session:
+        return boto3.session.Session()
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self.region)
+        if key not in self._clients:
+            self._clients[key] = self.session.client(service, region_name=key[1], config=RETRIES)
+        return self._clients[key]
+
+    def dr(self, service: str) -> Any:
+        return self.client(service, self.dr_region)
+
+
+def error_code(error: Exception) -> str:
+    if isinstance(error, botocore.exceptions.ClientError):
+        return error.response.get("Error", {}).get("Code", "")
+    return type(error).__name__
+
+
+@contextmanager
+def aws_errors() -> Iterator[None]:
+    """Turn errors that no check can recover from into exit codes: no credentials is exit 3."""
+    try:
+        yield
+    except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError) as error:
+        raise MissingEnvironment(
+            f"no AWS credentials ({error}); set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        ) from None
+    except botocore.exceptions.EndpointConnectionError as error:
+        raise MissingEnvironment(f"cannot reach AWS: {error}; check AWS_ENDPOINT_URL and the network") from None
+    except botocore.exceptions.ClientError as error:
+        if error_code(error) in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"):
+            raise MissingEnvironment(f"AWS rejected the credentials ({error_code(error)}); refresh them") from None
+        raise OpsError(f"AWS call failed: {error}") from None

@@ -1,0 +1,150 @@
+"""`scraper-ops checklist daily|weekly|monthly`: the guide's checklists as checks with evidence.
+
+Items only a person can do are listed as manual and never fail the checklist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from automation.aws import Aws
+from automation.backup import newest_backup
+from automation.metrics import Query, get_metric_data
+from automation.outputs import StackOutputs
+from automation.reports import latest_report
+from automation.smoke import run_smoke
+from infra import metrics as names
+
+PASS, FAIL, MANUAL = "pass", "fail", "manual"
+RESOURCE_ALARMS = ("app-cpu-high", "app-memory-high", "queue-depth-high", "db-cpu-high", "db-free-storage-low")
+
+
+@dataclass
+class Item:
+    text: str
+    state: str
+    evidence: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Context:
+    aws: Aws
+    outputs: StackOutputs
+    now: datetime
+    smoke_timeout: float = 5.0
+
+    def alarm_states(self) -> dict[str, str]:
+        if not hasattr(self, "_alarms"):
+            states: dict[str, str] = {}
+            for client in (self.aws.client("cloudwatch"), self.aws.dr("cloudwatch")):
+                paginator = client.get_paginator("describe_alarms")
+                for page in paginator.paginate(AlarmNames=self.outputs.alarmNames):
+                    states.update({a["AlarmName"]: a["StateValue"] for a in page["MetricAlarms"]})
+            self._alarms = states
+        return self._alarms
+
+
+def health_checks(ctx: Context) -> Item:
+    result = run_smoke(ctx.outputs.serviceUrl, ctx.outputs.smokeChecks, "all",
+                       ctx.outputs.objectives.latencyP95Seconds, timeout=ctx.smoke_timeout, retries=1)
+    evidence = "all smoke checks pass" if result.ok else "; ".join(result.problems)
+    return Item("Health checks pass", PASS if result.ok else FAIL, evidence)
+
+
+def no_alarms(ctx: Context) -> Item:
+    states = ctx.alarm_states()
+    missing = [n for n in ctx.outputs.alarmNames if n not in states]
+    firing = sorted(n for n, s in states.items() if s == "ALARM")
+    if missing:
+        return Item("No critical errors", FAIL, f"alarms missing from CloudWatch: {', '.join(missing)}")
+    if firing:
+        return Item("No critical errors", FAIL, f"in ALARM: {', '.join(firing)}")
+    return Item("No critical errors", PASS, f"none of {len(states)} alarms in ALARM")
+
+
+def resource_usage(ctx: Context) -> Item:
+    states = ctx.alarm_states()
+    watched = {n: s for n, s in states.items() if n.endswith(RESOURCE_ALARMS)}
+    high = sorted(n for n, s in watched.items() if s == "ALARM")
+    if high:
+        return Item("Resource usage normal", FAIL, f"in ALARM: {', '.join(high)}")
+    evidence = ", ".join(f"{name} {state}" for name, state in sorted(watched.items()))
+    return Item("Resource usage normal", PASS, evidence or "no resource alarms")
+
+
+def scraper_success(ctx: Context) -> Item:
+    outputs = ctx.outputs
+    app = (("Stack", outputs.stack),)
+    series = get_metric_data(
+        ctx.aws.client("cloudwatch"),
+        [Query("attempts", outputs.metricsNamespace, names.SCRAPE_ATTEMPTS, "Sum", app),
+         Query("ok", outputs.metricsNamespace, names.SCRAPE_SUCCESSES, "Sum", app)],
+        ctx.now - timedelta(hours=24), ctx.now, 24 * 3600,
+    )
+    attempts = sum(v for _, v in series["attempts"])
+    target = outputs.objectives.scraperSuccessPercent
+    text = f"Scraper success rate > {target:g}%"
+    if not attempts:
+        return Item(text, FAIL, "no scrape attempts recorded in 24 h")
+    rate = 100 * sum(v for _, v in series["ok"]) / attempts
+    return Item(text, PASS if rate > target else FAIL, f"{rate:.2f}% of {attempts:.0f} scrapes in 24 h")
+
+
+def backups_completed(ctx: Context) -> Item:
+    newest = newest_backup(ctx.aws.client("rds"), ctx.outputs.dbInstanceId)
+    limit = ctx.outputs.objectives.backupMaxAgeHours
+    if newest is None:
+        return Item("Backups completed", FAIL, f"no snapshot of {ctx.outputs.dbInstanceId}")
+    age = (ctx.now - newest["SnapshotCreateTime"]).total_seconds() / 3600
+    return Item("Backups completed", PASS if age <= limit else FAIL,
+                f"newest {newest['DBSnapshotIdentifier']} is {age:.1f} h old (limit {limit:g} h)")
+
+
+def recent_report(kind: str, text: str, max_days: int, must_pass: bool) -> Callable[[Context], Item]:
+    """A review counts as done when its report is in the ops bucket, recent (and passed, where it can fail)."""
+
+    def check(ctx: Context) -> Item:
+        found = latest_report(ctx.aws.client("s3"), ctx.outputs.opsBucket, kind)
+        if found is None:
+            return Item(text, FAIL, f"no {kind} report in s3://{ctx.outputs.opsBucket}/{kind}/")
+        report, written = found
+        age_days = (ctx.now - written).total_seconds() / 86400
+        if age_days > max_days:
+            return Item(text, FAIL, f"last {kind} report is {age_days:.0f} days old (limit {max_days})")
+        if must_pass and not report.get("ok"):
+            return Item(text, FAIL, f"last {kind} report ({written:%Y-%m-%d}) FAILED")
+        return Item(text, PASS, f"{kind} report of {written:%Y-%m-%d %H:%M} UTC" + (", passed" if must_pass else ""))
+
+    return check
+
+
+def manual(text: str, how: str) -> Callable[[Context], Item]:
+    return lambda ctx: Item(text, MANUAL, how)
+
+
+CHECKLISTS: dict[str, list[Callable[[Context], Item]]] = {
+    "daily": [health_checks, no_alarms, resource_usage, scraper_success, backups_completed],
+    "weekly": [
+        recent_report("backups", "Backup verification", 8, must_pass=True),
+        manual("Security review", "review access logs and anomalies; apply security patches"),
+        manual("Performance review", "review the dashboard's response times and error rates"),
+        recent_report("capacity", "Capacity planning", 8, must_pass=False),
+        manual("Documentation updates", "update runbooks touched this week"),
+    ],
+    "monthly": [
+        recent_report("dr", "Disaster recovery test", 35, must_pass=True),
+        manual("Performance optimization", "pick optimizations from the capacity report"),
+        recent_report("cost", "Cost review", 35, must_pass=False),
+        manual("Security audit", "audit IAM, network policies and dependencies"),
+        recent_report("capacity", "Capacity planning review", 35, must_pass=False),
+    ],
+}
+
+
+def run_checklist(name: str, ctx: Context) -> list[Item]:
+    return [item(ctx) for item in CHECKLISTS[name]]
