@@ -74,7 +74,7 @@ def _describe(error: Exception) -> str:
         info = error.response.get("Error", {})
         return f"{info.get('Code')}: {info.get('Message')}"
     if isinstance(error, WaiterError):
-        return f"did not become ready: {error.last_response.get('Error', {}).get('Message') or error.reason}"
+        return f"did not become ready: {error.last_response.get('Error', {}).get('Message') or error.kwargs.get('reason')}"
     return str(error)
 
 
