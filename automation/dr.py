@@ -90,6 +90,7 @@ def check_bucket_replication(aws: Aws, outputs: StackOutputs, now: datetime, res
     key = f"{SENTINEL_PREFIX}{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}.txt"
     s3.put_object(Bucket=outputs.dataBucket, Key=key, Body=f"dr test {now.isoformat()}".encode())
     started = time.monotonic()
+    delay = min(0.5, poll_seconds)
     try:
         while True:
             try:
@@ -105,7 +106,8 @@ def check_bucket_replication(aws: Aws, outputs: StackOutputs, now: datetime, res
                 result.checks.append(Check("sentinel replicated", False,
                                            f"{key} not replicated in time ({timeout_seconds:.0f} s)"))
                 return
-            time.sleep(poll_seconds)
+            time.sleep(delay)
+            delay = min(delay * 2, poll_seconds)
     finally:
         for bucket, client in ((outputs.dataBucket, s3), (outputs.dataReplicaBucket, dr_s3)):
             result.cleanup.append(_remove_all_versions(client, bucket, key))

@@ -1,0 +1,97 @@
+"""`scraper-ops metrics collect`: seeded CloudWatch data with known answers."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from automation import metrics as metrics_job
+from automation.aws import Aws
+from automation.outputs import parse_outputs
+from tests.conftest import client, run_cli, scraper_ops
+
+
+def put(metric: str, values: list[float], namespace: str = "SocialMediaScraper", dimensions=None, region="us-east-1"):
+    when = datetime.now(timezone.utc) - timedelta(minutes=10)
+    dimensions = dimensions or [{"Name": "Stack", "Value": "prod"}]
+    cloudwatch = client("cloudwatch", region)
+    for start in range(0, len(values), 150):
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=[
+            {"MetricName": metric, "Dimensions": dimensions, "Value": v, "Timestamp": when} for v in values[start:start + 150]
+        ])
+
+
+def seed_traffic(deployed, successes: int = 194):
+    put("RequestCount", [250.0] * 4)
+    put("ErrorCount", [5.0] * 4)
+    put("ResponseTime", [i / 100 for i in range(1, 101)])
+    put("ScrapeAttempts", [100.0, 100.0])
+    put("ScrapeSuccesses", [successes / 2, successes / 2])
+    put("JobsCompleted", [90.0])
+    put("JobsFailed", [10.0])
+    put("SmokeTestSuccess", [1.0] * 999 + [0.0])
+    queue = deployed["outputs"]["queueUrl"].rsplit("/", 1)[1]
+    put("ApproximateNumberOfMessagesVisible", [120.0, 340.0], "AWS/SQS", [{"Name": "QueueName", "Value": queue}])
+    client("rds").create_db_snapshot(DBSnapshotIdentifier="scraper-prod-20261128-030000", DBInstanceIdentifier="scraper-prod")
+
+
+def test_collect_reports_the_guides_metrics_and_kpis(capsys, deployed, tmp_path):
+    seed_traffic(deployed)
+    code, out, _ = run_cli(capsys, "metrics", "collect", "--hours", "1", "--outputs", str(deployed["file"]),
+                           "--out", str(tmp_path), "--json")
+    report = json.loads(out)
+    assert code == 0, out
+    assert report["uptime"] == 99.9
+    assert report["error_rate"] == 2.0
+    assert report["scraper_success_rate"] == 97.0
+    assert (report["response_time_p50"], report["response_time_p95"], report["response_time_p99"]) == (0.5, 0.95, 0.99)
+    assert report["request_rate_per_second"] == 1000 / 3600
+    assert report["job_completion_rate"] == 90.0
+    assert report["queue_depth"] == 340.0
+    assert report["dead_letter_depth"] is None
+    assert report["backup_age_hours"] < 0.1
+    assert all(o["met"] for o in report["objectives"].values())
+    today = datetime.now(timezone.utc).strftime("%Y%m%d")
+    local = json.loads((tmp_path / f"operational-metrics-{today}.json").read_text())
+    assert local["timestamp"] == report["timestamp"] and local["ok"] is True
+    body = client("s3").get_object(Bucket=deployed["outputs"]["opsBucket"], Key=f"metrics/operational-metrics-{today}.json")
+    assert json.loads(body["Body"].read())["scraper_success_rate"] == 97.0
+
+
+def test_collect_publishes_the_backup_age_heartbeat(capsys, deployed, tmp_path):
+    seed_traffic(deployed)
+    assert run_cli(capsys, "metrics", "collect", "--outputs", str(deployed["file"]), "--out", str(tmp_path))[0] == 0
+    metrics = client("cloudwatch").list_metrics(Namespace="SocialMediaScraper", MetricName="BackupAgeHours")["Metrics"]
+    assert metrics and metrics[0]["Dimensions"] == [{"Name": "Stack", "Value": "prod"}]
+
+
+def test_a_missed_objective_exits_1_and_names_it(capsys, deployed, tmp_path):
+    seed_traffic(deployed, successes=180)
+    code, out, err = run_cli(capsys, "metrics", "collect", "--outputs", str(deployed["file"]), "--out", str(tmp_path), "--json")
+    assert code == 1
+    assert json.loads(out)["objectives"]["scraper_success_rate"] == {"target": 95.0, "value": 90.0, "met": False}
+    assert "objectives missed: scraper_success_rate 90.000 (target 95)" in err
+
+
+def test_no_smoke_data_means_unknown_uptime_and_fails(capsys, deployed, tmp_path):
+    client("rds").create_db_snapshot(DBSnapshotIdentifier="scraper-prod-20261128-030000", DBInstanceIdentifier="scraper-prod")
+    code, out, err = run_cli(capsys, "metrics", "collect", "--outputs", str(deployed["file"]), "--out", str(tmp_path), "--json")
+    report = json.loads(out)
+    assert code == 1
+    assert report["uptime"] is None and report["error_rate"] is None
+    assert "uptime no data" in err
+
+
+def test_all_metrics_come_from_one_get_metric_data_call(deployed):
+    seed_traffic(deployed)
+    calls: list[int] = []
+    cloudwatch = Aws("us-east-1", "us-west-2").client("cloudwatch")
+    metrics_job.collect(cloudwatch, parse_outputs(deployed["outputs"], "t"), 24, datetime.now(timezone.utc), 1.0, calls)
+    assert len(calls) == 1
+
+
+def test_metrics_end_to_end_through_the_console_script(deployed, aws_env, tmp_path):
+    seed_traffic(deployed)
+    result = scraper_ops("metrics", "collect", "--outputs", str(deployed["file"]), env={**aws_env, "SCRAPER_OPS_REPORT_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert list(tmp_path.glob("operational-metrics-*.json"))
