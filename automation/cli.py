@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -19,6 +20,8 @@ from rich.table import Table
 from automation import backup as backup_job
 from automation import checklist as checklists
 from automation import dr as dr_job
+from automation import maintenance as maintenance_job
+from automation import scale as scale_job
 from automation import metrics as metrics_job
 from automation import plan as planning
 from automation import policy_check
@@ -26,7 +29,10 @@ from automation import smoke as smoke_checks
 from automation.aws import Aws, aws_errors
 from automation.backup import WaitPolicy, newest_backup
 from automation.errors import BadInput, CheckFailed, OpsError
-from automation.outputs import StackOutputs, resolve_outputs
+from automation.engine import StackNotFound
+from automation.outputs import Maintenance, StackOutputs, parse_outputs, read_outputs_file, resolve_outputs
+from automation.runner import OfflineRunner, stack_runner
+from infra.config import ConfigError, StackConfig, parse_stack_config
 from automation.reports import Report, Table as ReportTable, utcnow, write_report
 
 app = typer.Typer(
@@ -407,6 +413,140 @@ def checklist(
     failed = [i.text for i in items if i.state == checklists.FAIL]
     if failed:
         raise CheckFailed(f"{name} checklist: failed: {', '.join(failed)}")
+
+
+maintenance_app = typer.Typer(help="The monthly maintenance window.", no_args_is_help=True)
+app.add_typer(maintenance_app, name="maintenance")
+
+
+def _stack_config(runner) -> StackConfig:
+    try:
+        return parse_stack_config(runner.get_config())
+    except StackNotFound as error:
+        raise BadInput(str(error)) from None
+    except ConfigError as error:
+        raise BadInput(f"invalid config of stack {runner.stack_name}:\n" + "\n".join(error.problems)) from None
+
+
+def _window_model(config: StackConfig) -> Maintenance:
+    window = config.maintenance
+    return Maintenance(windowStart=window.window_start, durationMinutes=window.duration_minutes,
+                       cutoffMinutes=window.cutoff_minutes)
+
+
+def _progress(line: str) -> None:
+    stderr.print(line, markup=False, highlight=False)
+
+
+@maintenance_app.command("next")
+def maintenance_next(
+    count: int = typer.Option(3, "--count", min=1, max=24, help="How many windows."),
+    stack: str = StackOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The next maintenance windows of a stack, in UTC and in local time."""
+    config = _stack_config(OfflineRunner(stack))
+    windows = maintenance_job.next_windows(_window_model(config), utcnow(), count)
+    table = Table(title=f"Next maintenance windows of {stack}")
+    for column in ("start (UTC)", "end (UTC)", "cutoff (UTC)", "start (local)"):
+        table.add_column(column)
+    for w in windows:
+        table.add_row(f"{w.start:%a %Y-%m-%d %H:%M}", f"{w.end:%H:%M}", f"{w.cutoff:%H:%M}",
+                      f"{w.start.astimezone():%a %Y-%m-%d %H:%M %Z}")
+    _emit(as_json, {"windows": [{"start": w.start.isoformat(), "end": w.end.isoformat(), "cutoff": w.cutoff.isoformat(),
+                                 "startLocal": w.start.astimezone().isoformat()} for w in windows]}, table)
+
+
+@maintenance_app.command("run")
+def maintenance_run(
+    stack: str = typer.Option(..., "--stack", help="The stack to maintain."),
+    image_tag: Optional[str] = typer.Option(None, "--image-tag", help="Deploy this release of the app image."),
+    backend: str = BackendOption,
+    force: bool = typer.Option(False, "--force", help="Run outside the window (emergency maintenance); needs --reason."),
+    reason: str = typer.Option("", "--reason", help="Why: in the notices, the audit message and the record."),
+    allow_replace: list[str] = typer.Option([], "--allow-replace", help="Logical name of a stateful resource that may be replaced."),
+    url: Optional[str] = typer.Option(None, "--url", help="Smoke-test this base URL instead of the serviceUrl output."),
+    outputs_file: Optional[Path] = OutputsOption,
+    out: Optional[Path] = OutDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The maintenance window: lock, notice, backup, preview, update, smoke test, rollback on failure, record."""
+    if force and not reason.strip():
+        raise BadInput("--force needs --reason TEXT: emergency maintenance must say why")
+    if image_tag is not None and (image_tag == "latest" or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", image_tag)):
+        raise BadInput(f"--image-tag {image_tag!r}: give a release tag (letters, digits, . _ -), never 'latest'")
+    runner = stack_runner(stack, backend, on_event=_progress)
+    config = _stack_config(runner)
+    outputs = read_outputs_file(outputs_file) if outputs_file else parse_outputs(runner.outputs(), f"stack {stack}")
+    aws = Aws(outputs.region, outputs.drRegion)
+    run = maintenance_job.MaintenanceRun(
+        runner, aws, outputs, _window_model(config), config.app.image,
+        maintenance_job.Options(image_tag=image_tag, force=force, reason=reason, allow_replace=tuple(allow_replace),
+                                smoke_url=url),
+        wait=_wait_policy(), say=_progress,
+    )
+    with aws_errors():
+        try:
+            record = run.run()
+        except maintenance_job.Aborted as error:
+            raise CheckFailed(str(error)) from None
+        written = write_report(record.report(utcnow()), ("json", "md"), out, aws.client("s3"), outputs.opsBucket,
+                               basename=f"maintenance-{record.run_id}")
+    table = Table(title=f"Maintenance {record.run_id} of {stack} ({backend} backend): {record.outcome}")
+    for column in ("step", "outcome", "detail"):
+        table.add_column(column)
+    for step in record.steps:
+        table.add_row(step.name, step.outcome, step.detail)
+    lines = [f"written: {', '.join(written)}"]
+    if backend == "offline":
+        lines.insert(0, "offline backend: the update was recorded under .scraper-ops/, nothing was deployed")
+    _emit(as_json, record.to_json(), table, lines)
+    if record.outcome != "succeeded" or record.problems:
+        raise CheckFailed(f"maintenance {record.outcome}: " + "; ".join(record.problems))
+
+
+@maintenance_app.command("rehearse")
+def maintenance_rehearse(
+    stack: str = typer.Option(..., "--stack", help="The stack to rehearse."),
+    image_tag: Optional[str] = typer.Option(None, "--image-tag", help="Rehearse deploying this release."),
+    backend: str = BackendOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Everything up to the preview, nothing changed: no lock kept, no backup, no update."""
+    runner = stack_runner(stack, backend, on_event=_progress)
+    config = _stack_config(runner)
+    result = maintenance_job.rehearse(runner, _window_model(config), config.app.image, image_tag, utcnow())
+    table = Table(title=f"Rehearsal of maintenance on {stack} ({backend} backend): changes the update would make")
+    for column in ("op", "type", "name", "changed keys"):
+        table.add_column(column)
+    for change in result["preview"]["changes"]:
+        table.add_row(change["op"], change["type"], change["name"], ", ".join(change["keys"]))
+    lines = [f"{'in' if result['inWindow'] else 'outside'} the maintenance window; next window {result['nextWindow']}",
+             "steps a run would take:", *[f"  {i}. {step}" for i, step in enumerate(result["steps"], 1)]]
+    if result["wouldStop"]:
+        lines.append("the run would STOP at the preview: " + "; ".join(result["wouldStop"]))
+    if backend == "offline":
+        lines.insert(0, "offline backend: nothing is deployed")
+    _emit(as_json, result, table, lines)
+
+
+@app.command("scale")
+def scale_command(
+    stack: str = typer.Option(..., "--stack", help="The stack whose HPA bounds change."),
+    minimum: int = typer.Option(..., "--min", help="New HPA minReplicas."),
+    maximum: Optional[int] = typer.Option(None, "--max", help="New HPA maxReplicas."),
+    backend: str = BackendOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The guide's scale.sh as IaC: change the HPA bounds in stack config and update only the HPA."""
+    runner = stack_runner(stack, backend, on_event=_progress)
+    result = scale_job.scale(runner, minimum, maximum,
+                             f"scraper-ops scale by {maintenance_job.lock_owner()}: min {minimum}"
+                             + (f", max {maximum}" if maximum is not None else ""))
+    _emit(as_json, result, None, [
+        f"HPA bounds of {stack}: {result['previous']['minReplicas']}-{result['previous']['maxReplicas']} -> "
+        f"{result['minReplicas']}-{result['maxReplicas']} (update {result['update']}, {backend} backend)"
+    ])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,74 +1,409 @@
 """The stack runner: the one place that talks to Pulumi, with one interface and two backends.
 
-- `pulumi`: the Automation API over this repository's project (LocalWorkspace, the
-  policy pack attached to every preview and update).
-- `offline`: the program run in-process by the offline engine, state kept under
-  `.scraper-ops/`; it deploys nothing.
+- `pulumi`: the Automation API over this repository's project (LocalWorkspace).
+  The policy pack is attached to every preview and update, every update carries
+  an audit message, engine events stream to the terminal, and the CLI's errors
+  become clear messages: no CLI (exit 3), a locked stack (named, retried with
+  backoff, never cancelled), an unknown stack (the existing ones listed).
+- `offline`: the program run in-process by the offline engine, its state kept
+  under `.scraper-ops/`. It deploys nothing; every message it prints says so.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Protocol
 
+import yaml
 from pulumi import automation as auto
+from ruamel.yaml import YAML
 
-from automation.engine import project_dir
-from automation.errors import BadInput, MissingEnvironment
+from automation.engine import Plan, PlannedResource, project_dir, read_stack_file, run_program
+from automation.errors import BadInput, CheckFailed, MissingEnvironment, OpsError
+from infra.config import ConfigError
+from policies.common import STATEFUL
 
 BACKENDS = ("pulumi", "offline")
 STATE_DIR = ".scraper-ops"
 INSTALL_HINT = "install the Pulumi CLI (https://www.pulumi.com/docs/install/) and put it on PATH"
+SHOWN_OPS = {"create", "update", "delete", "replace"}
+
+
+@dataclass
+class Change:
+    urn: str
+    type: str
+    name: str
+    op: str  # create, update, delete, replace (or same)
+    keys: list[str] = field(default_factory=list)
+    protected: bool = False
+
+    @property
+    def stateful(self) -> bool:
+        return self.protected or self.type in STATEFUL
+
+    @property
+    def destructive(self) -> bool:
+        return self.op in ("delete", "replace")
+
+
+@dataclass
+class Preview:
+    changes: list[Change]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for change in self.changes:
+            counts[change.op] = counts.get(change.op, 0) + 1
+        return counts
+
+    def pending(self) -> list[Change]:
+        return [c for c in self.changes if c.op in SHOWN_OPS]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counts": self.counts, "changes": [asdict(c) for c in self.pending()]}
+
+
+@dataclass
+class Update:
+    version: int | None
+    result: str
+    counts: dict[str, int]
+    outputs: dict[str, Any]
+
+
+class StackRunner(Protocol):
+    backend: str
+    stack_name: str
+
+    def get_config(self) -> dict[str, str]: ...
+    def set_config(self, path: str, value: str) -> None: ...
+    def preview(self, message: str) -> Preview: ...
+    def up(self, message: str, targets: list[str] | None = None) -> Update: ...
+    def refresh_preview(self) -> dict[str, int]: ...
+    def outputs(self) -> dict[str, Any]: ...
+    def history(self, limit: int = 10) -> list[dict[str, Any]]: ...
+
+
+def _name_of(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
+def _type_of(urn: str) -> str:
+    return urn.split("::")[2].rsplit("$", 1)[-1]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The Automation API backend
+
+
+@dataclass
+class LockRetry:
+    """A stack locked by another update is retried with backoff, never cancelled."""
+
+    attempts: int = 4
+    first_delay_seconds: float = 30.0
 
 
 class PulumiRunner:
     backend = "pulumi"
 
-    def __init__(self, stack: str, pulumi_command: auto.PulumiCommand | None = None, work_dir: Path | None = None):
+    def __init__(
+        self,
+        stack: str,
+        pulumi_command: auto.PulumiCommand | None = None,
+        work_dir: Path | None = None,
+        on_event: Callable[[str], None] | None = None,
+        lock_retry: LockRetry | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.stack_name = stack
         self.work_dir = work_dir or project_dir()
+        self.policy_pack = str(self.work_dir / "policies")
         self._command = pulumi_command
         self._stack: auto.Stack | None = None
+        self._on_event = on_event or (lambda line: None)
+        self._lock_retry = lock_retry or LockRetry()
+        self._sleep = sleep
+
+    def _workspace_options(self) -> auto.LocalWorkspaceOptions:
+        return auto.LocalWorkspaceOptions(work_dir=str(self.work_dir), pulumi_command=self._command)
 
     @property
     def stack(self) -> auto.Stack:
         if self._stack is None:
-            options = auto.LocalWorkspaceOptions(work_dir=str(self.work_dir), pulumi_command=self._command)
             try:
-                self._stack = auto.select_stack(stack_name=self.stack_name, work_dir=str(self.work_dir), opts=options)
+                self._stack = auto.select_stack(
+                    stack_name=self.stack_name, work_dir=str(self.work_dir), opts=self._workspace_options()
+                )
             except FileNotFoundError:
                 raise MissingEnvironment(f"no Pulumi CLI: {INSTALL_HINT}") from None
             except auto.StackNotFoundError:
-                raise BadInput(f"no stack {self.stack_name}; stacks: {', '.join(self._stack_names()) or 'none'}") from None
+                workspace = self._stack_workspace()
+                known = sorted(s.name for s in workspace.list_stacks())
+                raise BadInput(f"no stack {self.stack_name}; stacks: {', '.join(known) or 'none'}") from None
         return self._stack
 
-    def _stack_names(self) -> list[str]:
-        workspace = auto.LocalWorkspace(
-            work_dir=str(self.work_dir),
-            pulumi_command=self._command,
-        )
-        return sorted(s.name for s in workspace.list_stacks())
+    def _stack_workspace(self) -> auto.LocalWorkspace:
+        return auto.LocalWorkspace(work_dir=str(self.work_dir), pulumi_command=self._command)
+
+    def _event(self, event: auto.EngineEvent) -> None:
+        pre = event.resource_pre_event
+        if pre is not None and pre.metadata.op.value in SHOWN_OPS:
+            self._on_event(f"{pre.metadata.op.value:>8} {_type_of(pre.metadata.urn)} {_name_of(pre.metadata.urn)}")
+        if event.diagnostic_event is not None and event.diagnostic_event.severity in ("error", "warning"):
+            self._on_event(f"{event.diagnostic_event.severity}: {event.diagnostic_event.message.strip()}")
+
+    def _retrying(self, what: str, action: Callable[[], Any]) -> Any:
+        delay = self._lock_retry.first_delay_seconds
+        for attempt in range(1, self._lock_retry.attempts + 1):
+            try:
+                return action()
+            except auto.ConcurrentUpdateError as error:
+                holder = _first_error_line(error)
+                if attempt == self._lock_retry.attempts:
+                    raise OpsError(
+                        f"stack {self.stack_name} is locked by another update ({holder}); gave up after "
+                        f"{attempt} attempts. Wait for it to finish; never cancel it from here."
+                    ) from None
+                self._on_event(f"stack {self.stack_name} is locked ({holder}); {what} retried in {delay:.0f} s")
+                self._sleep(delay)
+                delay *= 2
+            except auto.CommandError as error:
+                raise OpsError(f"pulumi {what} of stack {self.stack_name} failed: {_first_error_line(error)}") from None
+        raise AssertionError("unreachable")
+
+    def get_config(self) -> dict[str, str]:
+        return {key: value.value for key, value in self.stack.get_all_config().items()}
+
+    def set_config(self, path: str, value: str) -> None:
+        self.stack.set_config(path, auto.ConfigValue(value=value), path=True)
+
+    def preview(self, message: str) -> Preview:
+        changes: dict[str, Change] = {}
+
+        def collect(event: auto.EngineEvent) -> None:
+            self._event(event)
+            pre = event.resource_pre_event
+            if pre is None:
+                return
+            meta = pre.metadata
+            op = {"create-replacement": "replace", "delete-replaced": "replace"}.get(meta.op.value, meta.op.value)
+            if meta.type.startswith("pulumi:providers:") or op not in SHOWN_OPS | {"same"}:
+                return
+            state = meta.old or meta.new
+            changes[meta.urn] = Change(meta.urn, meta.type, _name_of(meta.urn), op,
+                                       sorted(meta.diffs or meta.keys or []), bool(state and state.protect))
+
+        self._retrying("preview", lambda: self.stack.preview(
+            diff=True, policy_packs=[self.policy_pack], message=message, on_event=collect, color="never"
+        ))
+        return Preview(list(changes.values()))
+
+    def up(self, message: str, targets: list[str] | None = None) -> Update:
+        result = self._retrying("update", lambda: self.stack.up(
+            message=message, policy_packs=[self.policy_pack], target=targets, on_event=self._event, color="never"
+        ))
+        summary = result.summary
+        return Update(summary.version, summary.result, dict(summary.resource_changes or {}),
+                      {k: v.value for k, v in result.outputs.items()})
+
+    def refresh_preview(self) -> dict[str, int]:
+        """Drift between the state and the cloud, as counts of what a refresh would change."""
+        result = self._retrying("refresh preview", lambda: self.stack.preview_refresh(color="never"))
+        return {op: n for op, n in (result.change_summary or {}).items() if op in SHOWN_OPS and n}
 
     def outputs(self) -> dict[str, Any]:
         return {key: value.value for key, value in self.stack.outputs().items()}
 
+    def history(self, limit: int = 10) -> list[dict[str, Any]]:
+        return [
+            {"version": h.version, "kind": h.kind, "result": h.result, "message": h.message,
+             "startTime": str(h.start_time)}
+            for h in self.stack.history(page_size=limit)
+        ]
+
+
+def _first_error_line(error: auto.CommandError) -> str:
+    text = getattr(error, "stderr", "") or str(error)
+    lines = [line.strip() for line in text.splitlines() if "error" in line.lower()] or [text.strip()]
+    return lines[0][:300]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The offline backend
+
+# Inputs whose change makes the provider replace the resource, by type (kubernetes: for every kind).
+REPLACE_KEYS: dict[str, set[str]] = {
+    "aws:rds/instance:Instance": {"identifier", "engine", "dbName", "username", "kmsKeyId", "storageEncrypted",
+                                  "availabilityZone", "replicateSourceDb"},
+    "aws:s3/bucket:Bucket": {"bucket", "bucketPrefix"},
+    "aws:kms/key:Key": {"customerMasterKeySpec", "keyUsage", "multiRegion"},
+    "aws:dynamodb/table:Table": {"name", "hashKey", "rangeKey"},
+    "aws:backup/vault:Vault": {"name", "kmsKeyArn"},
+    "aws:sqs/queue:Queue": {"name", "fifoQueue"},
+    "aws:sns/topic:Topic": {"name", "fifoTopic"},
+    "aws:cloudwatch/metricAlarm:MetricAlarm": {"name"},
+    "aws:iam/role:Role": {"name"},
+    "kubernetes:": {"metadata.name", "metadata.namespace"},
+    "kubernetes:batch/v1:Job": {"spec"},
+    "kubernetes:apps/v1:Deployment": {"spec.selector"},
+}
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any], kubernetes: bool) -> list[str]:
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) == new.get(key):
+            continue
+        nested_old, nested_new = old.get(key), new.get(key)
+        if kubernetes and isinstance(nested_old, dict) and isinstance(nested_new, dict):
+            keys += [f"{key}.{sub}" for sub in sorted(set(nested_old) | set(nested_new))
+                     if nested_old.get(sub) != nested_new.get(sub)]
+        else:
+            keys.append(key)
+    return keys
+
+
+def _replaces(resource_type: str, keys: list[str]) -> bool:
+    triggers = set(REPLACE_KEYS.get(resource_type, set()))
+    if resource_type.startswith("kubernetes:"):
+        triggers |= REPLACE_KEYS["kubernetes:"]
+    return any(key in triggers or key.split(".", 1)[0] in triggers for key in keys)
+
+
+def diff(old: list[PlannedResource], new: list[PlannedResource]) -> Preview:
+    """What an update from `old` to `new` would do, resource by resource."""
+    before = {r.urn: r for r in old if r.custom and not r.type.startswith("pulumi:providers:")}
+    after = {r.urn: r for r in new if r.custom and not r.type.startswith("pulumi:providers:")}
+    changes = []
+    for urn in sorted(set(before) | set(after)):
+        previous, planned = before.get(urn), after.get(urn)
+        if previous is None:
+            changes.append(Change(urn, planned.type, planned.name, "create", [], planned.protect))
+            continue
+        if planned is None:
+            changes.append(Change(urn, previous.type, previous.name, "delete", [], previous.protect))
+            continue
+        keys = _changed_keys(previous.inputs, planned.inputs, planned.type.startswith("kubernetes:"))
+        op = "same" if not keys else ("replace" if _replaces(planned.type, keys) else "update")
+        changes.append(Change(urn, planned.type, planned.name, op, keys, previous.protect or planned.protect))
+    return Preview(changes)
+
 
 class OfflineRunner:
+    """The offline engine as a stack backend. State: `.scraper-ops/<stack>.json` (resources, outputs, history)."""
+
     backend = "offline"
 
-    def __init__(self, stack: str, work_dir: Path | None = None):
+    def __init__(self, stack: str, work_dir: Path | None = None, on_event: Callable[[str], None] | None = None):
         self.stack_name = stack
         self.work_dir = work_dir or project_dir()
+        self._on_event = on_event or (lambda line: None)
 
     @property
     def state_file(self) -> Path:
         return self.work_dir / STATE_DIR / f"{self.stack_name}.json"
 
+    @property
+    def stack_file(self) -> Path:
+        return self.work_dir / f"Pulumi.{self.stack_name}.yaml"
+
     def state(self) -> dict[str, Any] | None:
         if not self.state_file.is_file():
             return None
         return json.loads(self.state_file.read_text())
+
+    def _old_resources(self) -> list[PlannedResource]:
+        from automation.policy_check import load_plan
+
+        return load_plan(self.state_file).resources if self.state_file.is_file() else []
+
+    def get_config(self) -> dict[str, str]:
+        return read_stack_file(self.stack_name, self.work_dir)
+
+    def set_config(self, path: str, value: str) -> None:
+        """`pulumi config set --path` on the stack file: `ns:key.sub` sets a field inside an object value.
+
+        A round-trip edit: comments, order and quoting of everything else stay as they were.
+        """
+        key, _, inner = path.partition(".")
+        editor = YAML()
+        editor.preserve_quotes = True
+        editor.indent(mapping=2, sequence=4, offset=2)
+        document = editor.load(self.stack_file.read_text()) or {}
+        config = document.setdefault("config", {})
+        parsed = yaml.safe_load(value)
+        if inner:
+            target = config.setdefault(key, {})
+            parts = inner.split(".")
+            for part in parts[:-1]:
+                target = target.setdefault(part, {})
+            target[parts[-1]] = parsed
+        else:
+            config[key] = parsed
+        buffer = io.StringIO()
+        editor.dump(document, buffer)
+        self.stack_file.write_text(buffer.getvalue())
+
+    def _plan(self) -> Plan:
+        try:
+            return run_program(self.stack_name, self.get_config())
+        except ConfigError as error:
+            raise BadInput(f"invalid config of stack {self.stack_name}:\n" + "\n".join(error.problems)) from None
+
+    def _check_policies(self, plan: Plan) -> None:
+        from automation.policy_check import evaluate
+
+        mandatory = [v for v in evaluate(plan) if v.level == "mandatory"]
+        if mandatory:
+            raise CheckFailed("policy pack refused the stack (offline): " + "; ".join(
+                f"{v.policy}: {v.message}" for v in mandatory))
+
+    def preview(self, message: str) -> Preview:
+        plan = self._plan()
+        self._check_policies(plan)
+        result = diff(self._old_resources(), plan.resources)
+        for change in result.pending():
+            self._on_event(f"{change.op:>8} {change.type} {change.name} (offline: nothing deployed)")
+        return result
+
+    def up(self, message: str, targets: list[str] | None = None) -> Update:
+        plan = self._plan()
+        self._check_policies(plan)
+        old = {r.urn: r for r in self._old_resources()}
+        if targets:
+            unknown = [t for t in targets if t not in {r.urn for r in plan.resources}]
+            if unknown:
+                raise BadInput(f"no resource to target: {', '.join(unknown)}")
+            chosen = {r.urn: r for r in plan.resources if r.urn in targets}
+            resources = [chosen.get(urn, resource) for urn, resource in old.items()]
+            resources += [r for urn, r in chosen.items() if urn not in old]
+        else:
+            resources = plan.resources
+        changes = diff(list(old.values()), resources)
+        state = self.state() or {"history": []}
+        version = len(state["history"]) + 1
+        outputs = plan.outputs if not targets else state.get("outputs", plan.outputs)
+        document = {**Plan(plan.project, plan.stack, sorted(resources, key=lambda r: r.urn), outputs).to_json(),
+                    "history": [*state["history"], {"version": version, "kind": "update", "result": "succeeded",
+                                                     "message": message, "changes": changes.counts,
+                                                     "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]}
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(document, indent=1))
+        temporary.replace(self.state_file)
+        for change in changes.pending():
+            self._on_event(f"{change.op:>8} {change.type} {change.name} (offline: recorded, nothing deployed)")
+        return Update(version, "succeeded", changes.counts, outputs)
+
+    def refresh_preview(self) -> dict[str, int]:
+        return {}  # nothing is deployed, so nothing can drift
 
     def outputs(self) -> dict[str, Any]:
         state = self.state()
@@ -79,10 +414,14 @@ class OfflineRunner:
             )
         return state["outputs"]
 
+    def history(self, limit: int = 10) -> list[dict[str, Any]]:
+        state = self.state() or {"history": []}
+        return list(reversed(state["history"]))[:limit]
 
-def stack_runner(stack: str, backend: str) -> PulumiRunner | OfflineRunner:
+
+def stack_runner(stack: str, backend: str, on_event: Callable[[str], None] | None = None) -> StackRunner:
     if backend == "pulumi":
-        return PulumiRunner(stack)
+        return PulumiRunner(stack, on_event=on_event)
     if backend == "offline":
-        return OfflineRunner(stack)
+        return OfflineRunner(stack, on_event=on_event)
     raise BadInput(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)}")

@@ -1,0 +1,435 @@
+"""`scraper-ops maintenance next|run|rehearse`: the guide's monthly maintenance window as one unattended run.
+
+Order: window check, operations lock, start notice, alarm actions silenced, backup
+(snapshot and DR copy), preview with diff (stop on a stateful replace or delete),
+update (migrations run in it), smoke tests, rollback to the previous image on a
+failure after the update, completion notice, record. The lock, the alarm actions
+and the record are taken care of on every exit path. The database is never
+restored by this code: the pre-maintenance snapshot id is in the record.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from botocore.exceptions import BotoCoreError, ClientError
+from croniter import croniter
+
+from automation import backup as backup_job
+from automation import smoke as smoke_checks
+from automation.aws import Aws
+from automation.errors import OpsError
+from automation.outputs import Maintenance, StackOutputs
+from automation.reports import Report, Table
+from automation.runner import Preview, StackRunner
+from infra.config import image_tag
+
+# Alarms on the app's own behaviour, which a deploy disturbs; data-safety alarms keep paging.
+APP_ALARMS = ("app-cpu-high", "app-memory-high", "error-rate-high", "latency-p95-high", "smoke-tests-failing",
+              "scraper-success-low", "queue-depth-high")
+STEP_BUDGET_MINUTES = {"backup": 30, "preview": 10, "update": 45}
+IMAGE_CONFIG_PATH = "social-media-scraper:app.image"
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+    cutoff: datetime  # no step starts that cannot end before this
+
+
+def _window(maintenance: Maintenance, start: datetime) -> Window:
+    end = start + timedelta(minutes=maintenance.durationMinutes)
+    return Window(start, end, end - timedelta(minutes=maintenance.cutoffMinutes))
+
+
+def next_windows(maintenance: Maintenance, after: datetime, count: int) -> list[Window]:
+    schedule = croniter(maintenance.windowStart, after)
+    return [_window(maintenance, schedule.get_next(datetime)) for _ in range(count)]
+
+
+def current_window(maintenance: Maintenance, now: datetime) -> Window | None:
+    start = croniter(maintenance.windowStart, now + timedelta(seconds=1)).get_prev(datetime)
+    window = _window(maintenance, start)
+    return window if window.start <= now < window.end else None
+
+
+@dataclass
+class StepRecord:
+    name: str
+    started: str
+    ended: str
+    outcome: str  # ok, failed, skipped
+    detail: str
+    ids: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Options:
+    image_tag: str | None = None
+    force: bool = False
+    reason: str = ""
+    allow_replace: tuple[str, ...] = ()
+    smoke_url: str | None = None
+    smoke_timeout: float = 5.0
+
+
+@dataclass
+class Record:
+    run_id: str
+    stack: str
+    backend: str
+    reason: str
+    owner: str
+    window: dict[str, str] | None = None
+    steps: list[StepRecord] = field(default_factory=list)
+    snapshot_id: str | None = None
+    previous_image: str | None = None
+    new_image: str | None = None
+    diff: dict[str, Any] | None = None
+    update_version: int | None = None
+    rollback: dict[str, Any] | None = None
+    outcome: str = "failed"
+    problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def report(self, created: datetime) -> Report:
+        return Report(
+            kind="maintenance",
+            title=f"Maintenance {self.run_id}",
+            stack=self.stack,
+            ok=self.outcome == "succeeded",
+            data=self.to_json(),
+            created=created,
+            summary=[f"backend {self.backend}; reason: {self.reason}; by {self.owner}",
+                     f"pre-maintenance snapshot: {self.snapshot_id or 'none'}",
+                     f"image: {self.previous_image} -> {self.new_image or 'unchanged'}",
+                     *[f"problem: {p}" for p in self.problems]],
+            tables=[Table("Steps", ("step", "outcome", "started", "ended", "detail"),
+                          [(s.name, s.outcome, s.started, s.ended, s.detail) for s in self.steps])]
+            + ([Table("Changes", ("op", "type", "name", "keys"),
+                      [(c["op"], c["type"], c["name"], ", ".join(c["keys"])) for c in self.diff["changes"]])]
+               if self.diff else []),
+        )
+
+
+class Aborted(Exception):
+    """A step failed before the update: stop, change nothing more."""
+
+
+class OperationsLock:
+    """A DynamoDB item with an owner and an expiry, taken with a conditional write: two runs never overlap."""
+
+    def __init__(self, dynamodb: Any, table: str, lock_id: str, owner: str):
+        self.dynamodb, self.table, self.lock_id, self.owner = dynamodb, table, lock_id, owner
+
+    def acquire(self, expires: datetime, reason: str) -> None:
+        now = int(time.time())
+        try:
+            self.dynamodb.put_item(
+                TableName=self.table,
+                Item={"lockId": {"S": self.lock_id}, "owner": {"S": self.owner}, "reason": {"S": reason or "-"},
+                      "expiresAt": {"N": str(int(expires.timestamp()))}, "acquiredAt": {"N": str(now)}},
+                ConditionExpression="attribute_not_exists(lockId) OR expiresAt < :now",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            held = self.dynamodb.get_item(TableName=self.table, Key={"lockId": {"S": self.lock_id}}).get("Item", {})
+            until = datetime.fromtimestamp(int(held.get("expiresAt", {}).get("N", "0")), timezone.utc)
+            raise Aborted(f"operations lock {self.lock_id} is held by {held.get('owner', {}).get('S', '?')} "
+                          f"until {until:%Y-%m-%d %H:%M} UTC ({held.get('reason', {}).get('S', '-')})") from None
+
+    def release(self) -> None:
+        try:
+            self.dynamodb.delete_item(
+                TableName=self.table, Key={"lockId": {"S": self.lock_id}},
+                ConditionExpression="#owner = :me", ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":me": {"S": self.owner}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+
+def lock_owner() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}:{os.getpid()}"
+
+
+def _with_tag(image: str, tag: str) -> str:
+    """The image reference with its tag (or digest) replaced by `tag`."""
+    name = image.split("@", 1)[0]
+    current = image_tag(image)
+    if current is not None:
+        name = name[: -(len(current) + 1)]
+    return f"{name}:{tag}"
+
+
+class MaintenanceRun:
+    def __init__(
+        self,
+        runner: StackRunner,
+        aws: Aws,
+        outputs: StackOutputs,
+        maintenance: Maintenance,
+        current_image: str,
+        options: Options,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        wait: backup_job.WaitPolicy | None = None,
+        say: Callable[[str], None] = print,
+    ):
+        self.runner, self.aws, self.outputs = runner, aws, outputs
+        self.maintenance, self.options, self.clock = maintenance, options, clock
+        self.wait = wait or backup_job.WaitPolicy()
+        self.say = say
+        self.record = Record(
+            run_id=f"{clock():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}", stack=outputs.stack, backend=runner.backend,
+            reason=options.reason, owner=lock_owner(), previous_image=current_image,
+            new_image=_with_tag(current_image, options.image_tag) if options.image_tag else None,
+        )
+        self.window: Window | None = None
+        self._silenced: list[str] = []
+        self._config_changed = False
+
+    # -- steps --------------------------------------------------------------------------------------------------
+
+    def _step(self, name: str, action: Callable[[], tuple[str, dict[str, Any]]], budget: str | None = None) -> None:
+        started = self.clock()
+        if budget and self.window and started + timedelta(minutes=STEP_BUDGET_MINUTES[budget]) > self.window.cutoff:
+            self.record.steps.append(StepRecord(name, started.isoformat(), started.isoformat(), "skipped",
+                                                f"cannot end before the window's cutoff {self.window.cutoff:%H:%M} UTC"))
+            raise Aborted(f"{name} not started: it cannot end before the cutoff {self.window.cutoff:%H:%M} UTC")
+        self.say(f"[{self.record.run_id}] {name}...")
+        try:
+            detail, ids = action()
+        except (Aborted, OpsError, ClientError, BotoCoreError) as error:
+            self.record.steps.append(StepRecord(name, started.isoformat(), self.clock().isoformat(), "failed", str(error)))
+            raise Aborted(f"{name} failed: {error}") from None
+        self.record.steps.append(StepRecord(name, started.isoformat(), self.clock().isoformat(), "ok", detail, ids))
+
+    def _notify(self, subject: str, message: str) -> tuple[str, dict[str, Any]]:
+        response = self.aws.client("sns").publish(
+            TopicArn=self.outputs.maintenanceTopicArn, Subject=subject[:100], Message=message
+        )
+        return f"published to {self.outputs.maintenanceTopicArn}", {"messageId": response["MessageId"]}
+
+    def _app_alarms(self) -> list[str]:
+        return [n for n in self.outputs.alarmNames if n.endswith(APP_ALARMS)]
+
+    def _silence_alarms(self) -> tuple[str, dict[str, Any]]:
+        cloudwatch = self.aws.client("cloudwatch")
+        names = self._app_alarms()
+        alarms = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+        armed = [a["AlarmName"] for a in alarms if a.get("ActionsEnabled")]
+        if armed:
+            cloudwatch.disable_alarm_actions(AlarmNames=armed)
+        self._silenced = armed
+        return f"actions disabled on {len(armed)} app alarms", {"alarms": armed}
+
+    def _restore_alarms(self) -> tuple[str, dict[str, Any]]:
+        if self._silenced:
+            self.aws.client("cloudwatch").enable_alarm_actions(AlarmNames=self._silenced)
+        restored, self._silenced = self._silenced, []
+        return f"actions re-enabled on {len(restored)} app alarms", {"alarms": restored}
+
+    def _backup(self) -> tuple[str, dict[str, Any]]:
+        result = backup_job.create_backup(self.aws, self.outputs, f"maintenance {self.record.run_id}", self.clock(), self.wait)
+        if not result.ok:
+            failed = next(s for s in result.steps if not s.ok)
+            raise Aborted(f"{failed.name}: {failed.detail}; no change is made without an available snapshot and its DR copy")
+        self.record.snapshot_id = result.snapshot_id
+        return f"snapshot {result.snapshot_id} and its DR copy available", {"snapshot": result.snapshot_id}
+
+    def _message(self, what: str) -> str:
+        return (f"scraper-ops maintenance {self.record.run_id} {what}: {self.options.reason or 'scheduled window'} "
+                f"(by {self.record.owner})")
+
+    def _preview(self) -> tuple[str, dict[str, Any]]:
+        if self.record.new_image:
+            self.runner.set_config(IMAGE_CONFIG_PATH, self.record.new_image)
+            self._config_changed = True
+        preview = self.runner.preview(self._message("preview"))
+        self.record.diff = preview.to_json()
+        blocked = [c for c in preview.changes if c.destructive and c.stateful and c.name not in self.options.allow_replace]
+        if blocked:
+            raise Aborted("would " + ", ".join(f"{c.op} {c.type} {c.name}" for c in blocked)
+                          + "; stateful resources are never replaced or deleted by maintenance "
+                          "(pass --allow-replace NAME after a deliberate review)")
+        return _counts(preview), {"counts": preview.counts}
+
+    def _update(self) -> tuple[str, dict[str, Any]]:
+        update = self.runner.up(self._message("update"))
+        self.record.update_version = update.version
+        return f"update {update.version} {update.result}: {update.counts}", {"version": update.version}
+
+    def _smoke(self) -> tuple[str, dict[str, Any]]:
+        result = smoke_checks.run_smoke(self.options.smoke_url or self.outputs.serviceUrl, self.outputs.smokeChecks,
+                                        "all", self.outputs.objectives.latencyP95Seconds,
+                                        timeout=self.options.smoke_timeout)
+        if not result.ok:
+            raise Aborted("; ".join(result.problems))
+        return f"all smoke checks pass (p95 {result.p95_seconds or 0:.3f} s)", {}
+
+    def _undo_config(self) -> None:
+        if self._config_changed and self.record.previous_image:
+            self.runner.set_config(IMAGE_CONFIG_PATH, self.record.previous_image)
+            self._config_changed = False
+
+    def _rollback(self, cause: str) -> None:
+        self.record.rollback = {"cause": cause, "image": self.record.previous_image}
+        if not self._config_changed:
+            self.record.rollback["outcome"] = "not possible: the update changed no image to return from"
+            self.record.problems.append("no rollback: nothing to roll back to; check the service by hand")
+            return
+        try:
+            self._step("rollback-config", self._rollback_config)
+            self._step("rollback-update", self._rollback_update)
+            self._step("rollback-smoke", self._smoke)
+            self.record.rollback["outcome"] = "rolled back"
+        except Aborted as error:
+            self.record.rollback["outcome"] = f"ROLLBACK FAILED: {error}"
+            self.record.problems.append(
+                f"ROLLBACK FAILED ({error}); production may be degraded. The pre-maintenance snapshot is "
+                f"{self.record.snapshot_id}; the database is not restored automatically."
+            )
+
+    def _rollback_config(self) -> tuple[str, dict[str, Any]]:
+        self._undo_config()
+        return f"image back to {self.record.previous_image}", {}
+
+    def _rollback_update(self) -> tuple[str, dict[str, Any]]:
+        update = self.runner.up(self._message(f"rollback to {self.record.previous_image}"))
+        return f"update {update.version} {update.result}", {"version": update.version}
+
+    # -- the run ------------------------------------------------------------------------------------------------
+
+    def run(self) -> Record:
+        now = self.clock()
+        self.window = current_window(self.maintenance, now)
+        if self.window is None:
+            if not self.options.force:
+                upcoming = next_windows(self.maintenance, now, 1)[0]
+                raise Aborted(f"outside the maintenance window; the next one starts {upcoming.start:%Y-%m-%d %H:%M} UTC "
+                              "(use --force --reason TEXT for emergency maintenance)")
+            self.window = _window(self.maintenance, now)
+        self.record.window = {k: v.isoformat() for k, v in asdict(self.window).items()}
+        lock = OperationsLock(self.aws.client("dynamodb"), self.outputs.lockTableName,
+                              f"maintenance/{self.outputs.stack}", f"{self.record.owner}/{self.record.run_id}")
+        def acquire() -> tuple[str, dict[str, Any]]:
+            lock.acquire(self.window.end + timedelta(minutes=15), self.options.reason)
+            return f"held until {self.window.end:%H:%M} UTC", {"lock": lock.lock_id}
+
+        def release() -> tuple[str, dict[str, Any]]:
+            lock.release()
+            return "released", {}
+
+        try:
+            self._step("lock", acquire)
+        except Aborted as error:
+            self.record.problems.append(str(error))
+            return self.record
+        try:
+            self._body()
+        finally:
+            self._finish(release)
+        return self.record
+
+    def _body(self) -> None:
+        try:
+            self._step("announce-start", lambda: self._notify(
+                f"Maintenance starting: {self.outputs.stack}",
+                f"Maintenance {self.record.run_id} of {self.outputs.stack} starts now and ends by "
+                f"{self.window.end:%H:%M} UTC. Reason: {self.options.reason or 'scheduled window'}."))
+            self._step("silence-alarms", self._silence_alarms)
+            self._step("backup", self._backup, budget="backup")
+            self._step("preview", self._preview, budget="preview")
+        except Aborted as error:
+            self.record.problems.append(str(error))
+            self._undo_config()
+            return
+        try:
+            self._step("update", self._update, budget="update")
+        except Aborted as error:
+            self.record.problems.append(str(error))
+            self._rollback(str(error))
+            return
+        try:
+            self._step("smoke", self._smoke)
+        except Aborted as error:
+            self.record.problems.append(str(error))
+            self._rollback(str(error))
+            return
+        self.record.outcome = "succeeded"
+
+    def _finish(self, release: Callable[[], tuple[str, dict[str, Any]]]) -> None:
+        """Every exit path: alarm actions back, the outcome announced, the lock released."""
+        if self.record.outcome != "succeeded" and self.record.rollback and self.record.rollback.get("outcome") == "rolled back":
+            self.record.outcome = "rolled back"
+        for name, action in (
+            ("restore-alarms", self._restore_alarms),
+            ("announce-end", lambda: self._notify(
+                f"Maintenance {self.record.outcome}: {self.outputs.stack}",
+                f"Maintenance {self.record.run_id} of {self.outputs.stack}: {self.record.outcome}. "
+                f"Snapshot {self.record.snapshot_id or 'none'}. Problems: {'; '.join(self.record.problems) or 'none'}.")),
+            ("unlock", release),
+        ):
+            try:
+                self._step(name, action)
+            except Aborted as error:
+                self.record.problems.append(str(error))
+
+
+def _counts(preview: Preview) -> str:
+    counts = {op: n for op, n in preview.counts.items() if op != "same"}
+    return ", ".join(f"{n} to {op}" for op, n in sorted(counts.items())) or "no changes"
+
+
+RUN_STEPS = (
+    "take the operations lock (DynamoDB conditional write, released on every exit)",
+    "announce the start on the maintenance topic",
+    "silence the app alarms' actions (restored on every exit)",
+    "back up: snapshot the database and copy it to the DR region",
+    "preview with diff; stop if a stateful resource would be replaced or deleted",
+    "update (the migration Job runs inside it)",
+    "smoke-test the deployed app",
+    "on a failure after the update: roll back to the previous image and smoke-test again",
+    "announce the outcome, write the record locally and to the ops bucket",
+)
+
+
+def rehearse(runner: StackRunner, maintenance: Maintenance, current_image: str, tag: str | None,
+             now: datetime) -> dict[str, Any]:
+    """Everything up to and including the preview; the config is put back, nothing else is touched."""
+    window = current_window(maintenance, now)
+    new_image = _with_tag(current_image, tag) if tag else None
+    if new_image:
+        runner.set_config(IMAGE_CONFIG_PATH, new_image)
+    try:
+        preview = runner.preview(f"scraper-ops maintenance rehearsal by {lock_owner()}")
+    finally:
+        if new_image:
+            runner.set_config(IMAGE_CONFIG_PATH, current_image)
+    blocked = [f"{c.op} {c.type} {c.name}" for c in preview.changes if c.destructive and c.stateful]
+    return {
+        "backend": runner.backend,
+        "inWindow": window is not None,
+        "nextWindow": next_windows(maintenance, now, 1)[0].start.isoformat(),
+        "image": {"current": current_image, "new": new_image},
+        "steps": list(RUN_STEPS),
+        "preview": preview.to_json(),
+        "wouldStop": blocked,
+    }
