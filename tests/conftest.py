@@ -14,8 +14,13 @@ from typing import Any, Callable
 import boto3
 import pytest
 import requests
+import yaml
 from moto.cloudwatch import models as cloudwatch_models
 from moto.server import ThreadedMotoServer
+from pulumi import automation as auto
+from pulumi.automation._cmd import CommandResult
+from pulumi.automation.errors import create_command_error
+from semver import VersionInfo
 
 from automation.engine import Plan, PlannedResource, read_stack_file, run_program
 from automation.smoke import percentile
@@ -304,3 +309,110 @@ def scraper_ops(*args: str, env: dict[str, str] | None = None, cwd: Path | None 
         [sys.executable, "-m", "automation", *args],
         capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO_ROOT, env={**os.environ, **(env or {})},
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The Pulumi CLI: a recording PulumiCommand that answers like the CLI for one stack.
+
+CONFLICT = "error: [409] Conflict: Another update is currently in progress."
+
+
+class RecordingPulumi(auto.PulumiCommand):
+    """Stands in for the `pulumi` binary: records every call and answers as the CLI would.
+
+    `preview_changes` are the steps the engine would report (op, type, name, protect);
+    `up_outcomes` are consumed one per `up` ("ok" or stderr text of a failure);
+    `conflicts` is how many calls answer that another update holds the stack.
+    Skips `super().__init__`, which would exec `pulumi version`.
+    """
+
+    def __init__(self, stack: str, config: dict[str, str], outputs: dict[str, Any]):
+        self.command = "pulumi"
+        self.version = VersionInfo(3, 200, 0)  # file-based event log
+        self.stack = stack
+        self.config = dict(config)
+        self.outputs = outputs
+        self.calls: list[list[str]] = []
+        self.history: list[dict[str, Any]] = []
+        self.preview_changes: list[tuple[str, str, str, bool]] = [
+            ("update", "kubernetes:apps/v1:Deployment", "app-deployment", False),
+            ("replace", "kubernetes:batch/v1:Job", "app-migration", False),
+        ]
+        self.up_outcomes: list[str] = []
+        self.conflicts = 0
+        self.on_up: Callable[[int], None] = lambda count: None
+
+    def urn(self, resource_type: str, name: str) -> str:
+        return f"urn:pulumi:{self.stack}::social-media-scraper::{resource_type}::{name}"
+
+    def run(self, args, cwd, additional_env, on_output=None, on_error=None):
+        self.calls.append(list(args))
+        code, stdout, stderr = self._answer(list(args))
+        result = CommandResult(stdout=stdout, stderr=stderr, code=code)
+        if code != 0:
+            raise create_command_error(result)
+        return result
+
+    def _answer(self, args: list[str]) -> tuple[int, str, str]:
+        if args[:2] == ["stack", "select"]:
+            name = args[args.index("--stack") + 1]
+            return (0, "", "") if name == self.stack else (255, "", f"error: no stack named '{name}' found")
+        if args[:2] == ["stack", "ls"]:
+            return 0, json.dumps([{"name": self.stack, "current": True}]), ""
+        if args[:2] == ["stack", "output"]:
+            return 0, json.dumps(self.outputs), ""
+        if args[:1] == ["config"] and "--json" in args:
+            return 0, json.dumps({k: {"value": v, "secret": False} for k, v in self.config.items()}), ""
+        if args[:2] == ["config", "set"]:
+            key, value = args[args.index("--path") + 1 if "--path" in args else 2], args[-1]
+            namespace_key, _, inner = key.partition(".")
+            if inner:
+                document = json.loads(self.config.get(namespace_key, "{}"))
+                document[inner] = yaml.safe_load(value)
+                self.config[namespace_key] = json.dumps(document)
+            else:
+                self.config[key] = value
+            return 0, "", ""
+        if args[:2] == ["stack", "history"]:
+            return 0, json.dumps(list(reversed(self.history))[:1]), ""
+        if args[0] in ("preview", "up") and self.conflicts:
+            self.conflicts -= 1
+            self._write_events(args, [])
+            return 255, "", CONFLICT
+        if args[0] == "preview":
+            self._write_events(args, [
+                {"resourcePreEvent": {"metadata": {"op": op, "urn": self.urn(t, n), "type": t, "provider": "",
+                                                   "diffs": ["spec"], "old": {"type": t, "urn": self.urn(t, n),
+                                                   "protect": protect, "custom": True, "id": n, "parent": "",
+                                                   "provider": "", "inputs": {}, "outputs": {}}}}}
+                for op, t, n, protect in self.preview_changes
+            ] + [{"summaryEvent": {"maybeCorrupt": False, "durationSeconds": 1, "PolicyPacks": {},
+                                   "resourceChanges": {op: 1 for op, *_ in self.preview_changes}}}])
+            return 0, "", ""
+        if args[0] == "up":
+            count = sum(1 for call in self.calls if call[0] == "up")
+            self.on_up(count)
+            self._write_events(args, [])
+            outcome = self.up_outcomes.pop(0) if self.up_outcomes else "ok"
+            if outcome != "ok":
+                return 255, "", outcome
+            message = args[args.index("--message") + 1] if "--message" in args else ""
+            self.history.append({"version": len(self.history) + 1, "kind": "update", "result": "succeeded",
+                                 "message": message, "startTime": "2026-11-28T02:00:00.000Z",
+                                 "endTime": "2026-11-28T02:05:00.000Z", "environment": {}, "config": {},
+                                 "resourceChanges": {"update": 1}})
+            return 0, "", ""
+        raise AssertionError(f"unexpected pulumi call: {args}")
+
+    @staticmethod
+    def _write_events(args: list[str], events: list[dict[str, Any]]) -> None:
+        """The engine's event log, which the CLI always ends with a cancel event."""
+        if "--event-log" not in args:
+            return
+        path = args[args.index("--event-log") + 1]
+        with open(path, "w") as log:
+            for sequence, event in enumerate([*events, {"cancelEvent": {}}], 1):
+                log.write(json.dumps({"sequence": sequence, "timestamp": sequence, **event}) + "\n")
+
+    def of(self, subcommand: str) -> list[list[str]]:
+        return [call for call in self.calls if call[0] == subcommand or call[:2] == subcommand.split()]
