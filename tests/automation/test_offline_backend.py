@@ -1,0 +1,143 @@
+"""The offline backend end to end: rehearsal on a fresh machine, a full window through the real CLI
+against a moto server, and `scale` refusing what the policy pack would reject."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from automation.runner import OfflineRunner, PulumiRunner
+from automation.scale import scale
+from automation.errors import BadInput
+from tests.conftest import REPO_ROOT, RecordingPulumi, client, prod_config, run_cli, scraper_ops
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A copy of the project files: the offline backend writes its state and, like `pulumi config set`,
+    the stack file."""
+    for name in ("Pulumi.yaml", "Pulumi.prod.yaml"):
+        shutil.copy(REPO_ROOT / name, tmp_path / name)
+    monkeypatch.setenv("SCRAPER_OPS_PROJECT_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_rehearsal_on_a_fresh_machine_previews_and_changes_nothing(capsys, project):
+    before = (project / "Pulumi.prod.yaml").read_text()
+    code, out, _ = run_cli(capsys, "maintenance", "rehearse", "--stack", "prod", "--backend", "offline",
+                           "--image-tag", "2.5.0", "--json")
+    result = json.loads(out)
+    assert code == 0
+    assert result["preview"]["counts"] == {"create": 86}
+    assert result["image"] == {"current": "ghcr.io/social-media-scraper/app:2.4.1",
+                               "new": "ghcr.io/social-media-scraper/app:2.5.0"}
+    assert len(result["steps"]) == 9 and result["wouldStop"] == []
+    assert (project / "Pulumi.prod.yaml").read_text() == before
+    assert not (project / ".scraper-ops").exists()
+
+
+def test_offline_preview_reports_updates_with_keys_and_replaces(project):
+    runner = OfflineRunner("prod", project)
+    runner.up("initial")
+    runner.set_config("social-media-scraper:app.image", "ghcr.io/social-media-scraper/app:2.5.0")
+    changes = {c.name: (c.op, c.keys) for c in runner.preview("p").pending()}
+    assert changes == {
+        "app-deployment": ("update", ["spec.template"]),
+        "app-migration": ("replace", ["metadata.annotations", "metadata.name", "spec.template"]),
+    }
+    runner.set_config("social-media-scraper:database.dbName", "scraping")
+    database = next(c for c in runner.preview("p").changes if c.name == "database-primary")
+    assert (database.op, database.keys, database.stateful) == ("replace", ["dbName"], True)
+
+
+def test_maintenance_run_offline_through_the_real_cli_against_moto(project, deployed, fake_app, aws_env):
+    OfflineRunner("prod", project).up("initial deploy")
+    result = scraper_ops("maintenance", "run", "--stack", "prod", "--backend", "offline", "--force", "--reason", "test",
+                         "--image-tag", "2.5.0", "--url", fake_app.url, "--outputs", str(deployed["file"]),
+                         "--out", str(project / "records"), "--json",
+                         env={**aws_env, "SCRAPER_OPS_PROJECT_DIR": str(project)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads(result.stdout)
+    assert record["outcome"] == "succeeded" and record["backend"] == "offline"
+    assert [s["name"] for s in record["steps"]][:7] == [
+        "lock", "announce-start", "silence-alarms", "backup", "preview", "update", "smoke"]
+    assert record["diff"]["counts"] == {"same": 84, "update": 1, "replace": 1}
+    state = json.loads((project / ".scraper-ops" / "prod.json").read_text())
+    assert state["history"][-1]["message"].startswith(f"scraper-ops maintenance {record['run_id']} update: test")
+    assert "image: ghcr.io/social-media-scraper/app:2.5.0" in (project / "Pulumi.prod.yaml").read_text()
+    assert list((project / "records").glob("maintenance-*.md"))
+    keys = [o["Key"] for o in client("s3").list_objects_v2(Bucket=deployed["outputs"]["opsBucket"],
+                                                            Prefix="maintenance/")["Contents"]]
+    assert sorted(k.rsplit(".", 1)[1] for k in keys) == ["json", "md"]
+    assert "(offline: recorded, nothing deployed)" in result.stderr
+
+
+def test_maintenance_run_writes_its_record_even_when_refused_by_the_lock(capsys, project, deployed, fake_app):
+    OfflineRunner("prod", project).up("initial deploy")
+    client("dynamodb").put_item(TableName=deployed["outputs"]["lockTableName"], Item={
+        "lockId": {"S": "maintenance/prod"}, "owner": {"S": "bob"}, "expiresAt": {"N": "9999999999"}})
+    code, out, err = run_cli(capsys, "maintenance", "run", "--stack", "prod", "--backend", "offline", "--force",
+                             "--reason", "t", "--outputs", str(deployed["file"]), "--out", str(project / "r"))
+    assert code == 1 and "held by bob" in err
+    assert json.loads(next((project / "r").glob("maintenance-*.json")).read_text())["outcome"] == "failed"
+
+
+def test_force_needs_a_reason(capsys, project, deployed):
+    code, _, err = run_cli(capsys, "maintenance", "run", "--stack", "prod", "--backend", "offline", "--force",
+                           "--outputs", str(deployed["file"]))
+    assert code == 2 and "--force needs --reason TEXT" in err
+
+
+def test_scale_changes_the_hpa_bounds_with_a_targeted_update(capsys, project):
+    runner = OfflineRunner("prod", project)
+    runner.up("initial deploy")
+    code, out, _ = run_cli(capsys, "scale", "--stack", "prod", "--min", "5", "--max", "20", "--backend", "offline", "--json")
+    result = json.loads(out)
+    assert code == 0
+    assert (result["minReplicas"], result["maxReplicas"], result["previous"]) == (5, 20, {"minReplicas": 3, "maxReplicas": 12})
+    assert "minReplicas: 5" in (project / "Pulumi.prod.yaml").read_text()
+    state = json.loads(runner.state_file.read_text())
+    hpa = next(r for r in state["resources"] if r["name"] == "app-hpa")["inputs"]["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (5, 20)
+    assert state["history"][-1]["changes"] == {"same": 85, "update": 1}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--min", "1"], "refused, the policy pack would reject it: hpa-bounds: HPA app-hpa allows 1 replica(s) in production"),
+    (["--min", "8", "--max", "4"], "refused: social-media-scraper:autoscaling.maxReplicas = 4: must be >= minReplicas (8)"),
+    (["--min", "12"], "refused, the policy pack would reject it: hpa-bounds: HPA app-hpa cannot scale"),
+])
+def test_scale_refuses_values_the_pack_or_config_would_reject(capsys, project, args, message):
+    before = (project / "Pulumi.prod.yaml").read_text()
+    code, _, err = run_cli(capsys, "scale", "--stack", "prod", *args, "--backend", "offline")
+    assert code == 2 and message in err
+    assert (project / "Pulumi.prod.yaml").read_text() == before
+
+
+def test_scale_through_the_automation_api_targets_only_the_hpa(deployed):
+    pulumi = RecordingPulumi("prod", prod_config(), deployed["outputs"])
+    runner = PulumiRunner("prod", pulumi_command=pulumi, work_dir=REPO_ROOT)
+    scale(runner, 4, None, "scraper-ops scale by test: min 4")
+    assert ["config", "set", "--path", "social-media-scraper:autoscaling.minReplicas", "--plaintext", "--stack",
+            "prod", "--non-interactive", "--", "4"] in pulumi.calls
+    up = pulumi.of("up")[0]
+    assert up[up.index("--target") + 1] == (
+        "urn:pulumi:prod::social-media-scraper::scraper:k8s:App$kubernetes:autoscaling/v2:HorizontalPodAutoscaler::app-hpa")
+    assert up[up.index("--message") + 1] == "scraper-ops scale by test: min 4"
+    assert up[up.index("--policy-pack") + 1] == str(REPO_ROOT / "policies")
+
+
+def test_a_failed_scale_update_puts_the_config_back(deployed):
+    pulumi = RecordingPulumi("prod", prod_config(), deployed["outputs"])
+    pulumi.up_outcomes = ["error: the cluster is unreachable"]
+    runner = PulumiRunner("prod", pulumi_command=pulumi, work_dir=REPO_ROOT)
+    with pytest.raises(Exception, match="cluster is unreachable"):
+        scale(runner, 4, None, "m")
+    assert json.loads(pulumi.config["social-media-scraper:autoscaling"])["minReplicas"] == 3
+
+
+def test_offline_outputs_need_an_offline_update_first(project):
+    with pytest.raises(BadInput, match="no state for stack prod"):
+        OfflineRunner("prod", project).outputs()
