@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from automation import backup as backup_job
+from automation import capacity as capacity_job
+from automation import cost as cost_job
 from automation import checklist as checklists
 from automation import dr as dr_job
 from automation import maintenance as maintenance_job
@@ -33,7 +35,7 @@ from automation.engine import StackNotFound
 from automation.outputs import Maintenance, StackOutputs, parse_outputs, read_outputs_file, resolve_outputs
 from automation.runner import OfflineRunner, stack_runner
 from infra.config import ConfigError, StackConfig, parse_stack_config
-from automation.reports import Report, Table as ReportTable, utcnow, write_report
+from automation.reports import FORMATS, Report, Table as ReportTable, utcnow, write_report
 
 app = typer.Typer(
     name="scraper-ops",
@@ -547,6 +549,153 @@ def scale_command(
         f"HPA bounds of {stack}: {result['previous']['minReplicas']}-{result['previous']['maxReplicas']} -> "
         f"{result['minReplicas']}-{result['maxReplicas']} (update {result['update']}, {backend} backend)"
     ])
+
+
+capacity_app = typer.Typer(help="Capacity planning.", no_args_is_help=True)
+app.add_typer(capacity_app, name="capacity")
+cost_app = typer.Typer(help="Cost reviews and estimates.", no_args_is_help=True)
+app.add_typer(cost_app, name="cost")
+FormatOption = typer.Option(list(FORMATS), "--format", help="Report format: md, html or json (repeatable).")
+
+
+def _formats(formats: list[str]) -> tuple[str, ...]:
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise BadInput(f"unknown report format {', '.join(unknown)}; use md, html or json")
+    return tuple(dict.fromkeys(formats))
+
+
+def _stack_and_outputs(stack: str, backend: str, outputs_file: Optional[Path]) -> tuple[StackConfig, StackOutputs, Aws]:
+    """The stack's config from its stack file; its outputs from --outputs or the stack runner."""
+    config = _stack_config(OfflineRunner(stack))
+    outputs = read_outputs_file(outputs_file) if outputs_file else parse_outputs(
+        stack_runner(stack, backend).outputs(), f"stack {stack}")
+    return config, outputs, Aws(outputs.region, outputs.drRegion)
+
+
+@capacity_app.command("report")
+def capacity_report(
+    stack: str = typer.Option(..., "--stack", help="The stack: its config gives requests, limits and thresholds."),
+    days: int = typer.Option(30, "--days", min=2, max=455, help="Window in days, ending now."),
+    formats: list[str] = FormatOption,
+    out: Optional[Path] = OutDirOption,
+    outputs_file: Optional[Path] = OutputsOption,
+    backend: str = BackendOption,
+) -> None:
+    """Usage percentiles, trends and days to each threshold, time at HPA max, triggers, rightsizing, charts."""
+    chosen = _formats(formats)
+    config, outputs, aws = _stack_and_outputs(stack, backend, outputs_file)
+    now = utcnow()
+    with aws_errors():
+        result = capacity_job.build_report(aws.client("cloudwatch"), outputs, config, days, now)
+        charts = {s.title: capacity_job.chart(s) for s in result.series if s.points} if {"md", "html"} & set(chosen) else {}
+        rows = [(s.title, s.unit, s.p50, s.p95, s.max, s.slope_per_day, s.threshold, s.days_to_threshold)
+                for s in result.series]
+        report = Report("capacity", f"Capacity report, last {days} days", outputs.stack, True, result.to_json(),
+                        created=now, charts=charts,
+                        summary=[f"{result.hours_at_max:.0f} h ({100 * result.share_at_max:.1f}%) at the HPA maximum "
+                                 f"of {config.autoscaling.max_replicas} replicas",
+                                 *[f"trigger {name}: {t['hours']} h" + (f", last {t['last']}" if t['last'] else "")
+                                   for name, t in result.triggers.items()],
+                                 f"GetMetricData calls: {result.api_calls}"],
+                        tables=[ReportTable("Metrics", ("metric", "unit", "p50", "p95", "max", "trend/day", "threshold",
+                                                        "days to threshold"), rows)])
+        written = write_report(report, chosen, out, aws.client("s3"), outputs.opsBucket)
+    table = Table(title=report.title)
+    for column in ("metric", "p50", "p95", "max", "trend/day", "threshold", "days to threshold"):
+        table.add_column(column)
+    for title, unit, p50, p95, peak, slope, threshold, days_left in rows:
+        table.add_row(f"{title} ({unit})", *(_num(v) for v in (p50, p95, peak, slope, threshold, days_left)))
+    stdout.print(table)
+    for line in [*report.summary, f"written: {', '.join(written)}"]:
+        stdout.print(line, markup=False, highlight=False)
+
+
+def _num(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+@cost_app.command("review")
+def cost_review(
+    stack: str = typer.Option(..., "--stack", help="The stack: its cost tags and monthly budget."),
+    months: int = typer.Option(3, "--months", min=1, max=12, help="Full months to review before this one."),
+    formats: list[str] = FormatOption,
+    out: Optional[Path] = OutDirOption,
+    outputs_file: Optional[Path] = OutputsOption,
+    backend: str = BackendOption,
+) -> None:
+    """Cost by service and by cost tag, month over month, forecast, cost per 1,000 scrapes; exit 1 over budget."""
+    chosen = _formats(formats)
+    config, outputs, aws = _stack_and_outputs(stack, backend, outputs_file)
+    now = utcnow()
+    with aws_errors():
+        capacity = capacity_job.build_report(aws.client("cloudwatch"), outputs, config, 30, now)
+        savings = cost_job.savings_from_capacity(capacity.rightsizing, config.autoscaling.min_replicas, outputs.region)
+        result = cost_job.review(aws.client("ce", "us-east-1"), aws.client("cloudwatch"), outputs,
+                                 config.cost.monthly_budget_usd, months, now.date(), savings)
+        services = sorted({s for m in result.months for s in result.by_service[m]})
+        report = Report(
+            "cost", f"Cost review, {result.months[0] if result.months else '-'} to {result.months[-1] if result.months else '-'}",
+            outputs.stack, not result.over_budget, result.to_json(), created=now,
+            charts={"Monthly cost by service": cost_job.chart(result)} if result.months and {"md", "html"} & set(chosen) else {},
+            summary=[f"budget {result.budget:,.2f} USD/month", f"forecast this month: "
+                     + (f"{result.forecast:,.2f} USD" if result.forecast is not None else result.forecast_note),
+                     *[f"over budget: {r}" for r in result.over_budget],
+                     *[f"saving: {s['resource']} {s['from']} -> {s['to']}: {s['monthlySavingUsd']:,.2f} USD/month"
+                       for s in result.savings]],
+            tables=[
+                ReportTable("Cost by service (USD)", ("service", *result.months),
+                            [(s, *(result.by_service[m].get(s, 0.0) for m in result.months)) for s in services]
+                            + [("total", *(result.totals[m] for m in result.months))]),
+                ReportTable("Top movers", ("service", "from", "to", "change", "%"),
+                            [(m["service"], m["from"], m["to"], m["change"], m["percent"]) for m in result.movers]),
+                ReportTable("Cost per 1,000 successful scrapes (USD)", ("month", "cost"),
+                            list(result.cost_per_1000_scrapes.items())),
+            ],
+        )
+        written = write_report(report, chosen, out, aws.client("s3"), outputs.opsBucket)
+    for table in report.tables:
+        rich_table = Table(title=table.title)
+        for column in table.columns:
+            rich_table.add_column(str(column))
+        for row in table.rows:
+            rich_table.add_row(*(_num(v) if isinstance(v, float) or v is None else str(v) for v in row))
+        stdout.print(rich_table)
+    for line in [*report.summary, f"written: {', '.join(written)}"]:
+        stdout.print(line, markup=False, highlight=False)
+    if result.over_budget:
+        raise CheckFailed("over budget: " + "; ".join(result.over_budget))
+
+
+@cost_app.command("estimate")
+def cost_estimate(
+    stack: str = typer.Option("prod", "--stack", help="Price the offline plan of this stack."),
+    plan_file: Optional[Path] = typer.Option(None, "--plan", help="Price a saved plan instead of planning the stack."),
+    against: Optional[Path] = typer.Option(None, "--against", help="An earlier plan JSON: show the cost difference."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Monthly cost of the planned resources from the shipped price table, and the cost diff against an earlier plan."""
+    current = policy_check.load_plan(plan_file) if plan_file else planning.offline_plan(stack)
+    priced = cost_job.estimate(current)
+    document: dict = {"estimate": priced}
+    if against is not None:
+        document["diff"] = cost_job.estimate_diff(cost_job.estimate(policy_check.load_plan(against)), priced)
+    table = Table(title=f"Monthly estimate of {priced['stack']}: {priced['totalMonthlyUsd']:,.2f} USD "
+                        f"(prices of {priced['prices']['date']})")
+    for column in ("component", "resource", "type", "region", "USD/month", "basis"):
+        table.add_column(column)
+    for line in sorted(priced["resources"], key=lambda l: (l["component"], -l["monthlyUsd"])):
+        table.add_row(line["component"], line["name"], line["type"].rsplit(":", 1)[-1], line["region"] or "-",
+                      f"{line['monthlyUsd']:,.2f}", line["basis"])
+    lines = [f"by component: " + ", ".join(f"{c} {v:,.2f}" for c, v in sorted(priced["byComponent"].items())),
+             f"{priced['usageBasedResources']} usage-based resources are not estimated; source: {priced['prices']['source']}"]
+    if "diff" in document:
+        diff = document["diff"]
+        lines.append(f"against {against}: {diff['fromUsd']:,.2f} -> {diff['toUsd']:,.2f} USD/month "
+                     f"({diff['changeUsd']:+,.2f})")
+        lines += [f"  {c['name']}: {c['fromUsd']:,.2f} -> {c['toUsd']:,.2f} ({c['changeUsd']:+,.2f}) {c['basis']}"
+                  for c in diff["changes"]]
+    _emit(as_json, document, table, lines)
 
 
 def main(argv: list[str] | None = None) -> int:
