@@ -113,9 +113,9 @@ def _queries(outputs: StackOutputs) -> list[tuple[Query, str, str]]:
     db = (("DBInstanceIdentifier", outputs.dbInstanceId),)
     insights = names.CONTAINER_INSIGHTS
     return [
-        (Query("pod_cpu", insights, "pod_cpu_utilization_over_pod_limit", "Average", pods), "Pod CPU (% of request)", "%"),
+        (Query("pod_cpu", insights, "pod_cpu_utilization_over_pod_limit", "Average", pods), "Pod CPU", "% of request"),
         (Query("pod_memory", insights, "pod_memory_utilization_over_pod_limit", "Average", pods),
-         "Pod memory (% of request)", "%"),
+         "Pod memory", "% of request"),
         (Query("node_cpu", insights, "node_cpu_utilization", "Average", nodes), "Node CPU", "%"),
         (Query("node_memory", insights, "node_memory_utilization", "Average", nodes), "Node memory", "%"),
         (Query("pods", insights, "service_number_of_running_pods", "Average",

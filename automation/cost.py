@@ -152,17 +152,31 @@ def _cost_per_scrapes(cloudwatch: Any, outputs: StackOutputs, months: list[str],
     return {m: (round(1000 * totals[m] / per_month[m], 4) if per_month.get(m) else None) for m in months}
 
 
-def savings_from_capacity(rightsizing: dict[str, Any], min_replicas: int, region: str) -> list[dict[str, Any]]:
-    """Monthly saving if the app's requests were rightsized, at Fargate prices for the HPA minimum of pods."""
-    saved_cpu, saved_memory = rightsizing.get("cpuCoresSavedPerPod"), rightsizing.get("memoryGiBSavedPerPod")
-    if saved_cpu is None or saved_memory is None or (saved_cpu <= 0 and saved_memory <= 0):
-        return []
+IDLE_DATABASE_CPU_P95 = 25.0
+
+
+def savings_from_capacity(rightsizing: dict[str, Any], min_replicas: int, region: str,
+                          db_cpu_p95: float | None, db_class: str, db_copies: int) -> list[dict[str, Any]]:
+    """Monthly savings the capacity analysis points at: the app's requests rightsized (Fargate prices at the
+    HPA minimum of pods), and a database whose p95 CPU stays under 25 % moved one size down."""
     prices = price_table()
-    regional = prices["regions"][region]
-    monthly = prices["hoursPerMonth"] * min_replicas * (
-        max(saved_cpu, 0) * regional["fargateVcpuHour"] + max(saved_memory, 0) * regional["fargateGbHour"])
-    return [{"resource": "app pods (requests)", "from": rightsizing["current"]["requests"],
-             "to": rightsizing["recommended"]["requests"], "monthlySavingUsd": round(monthly, 2)}]
+    regional, hours = prices["regions"][region], prices["hoursPerMonth"]
+    savings = []
+    saved_cpu, saved_memory = rightsizing.get("cpuCoresSavedPerPod"), rightsizing.get("memoryGiBSavedPerPod")
+    if saved_cpu is not None and saved_memory is not None and (saved_cpu > 0 or saved_memory > 0):
+        monthly = hours * min_replicas * (
+            max(saved_cpu, 0) * regional["fargateVcpuHour"] + max(saved_memory, 0) * regional["fargateGbHour"])
+        savings.append({"resource": "app pods (requests)", "from": rightsizing["current"]["requests"],
+                        "to": rightsizing["recommended"]["requests"], "monthlySavingUsd": round(monthly, 2)})
+    classes = regional["rdsInstanceHour"]
+    family = db_class.rsplit(".", 1)[0]
+    smaller = sorted((price, name) for name, price in classes.items()
+                     if name.startswith(family + ".") and price < classes.get(db_class, 0))
+    if db_cpu_p95 is not None and db_cpu_p95 < IDLE_DATABASE_CPU_P95 and smaller:
+        price, name = smaller[-1]
+        savings.append({"resource": f"database ({db_class}, p95 CPU {db_cpu_p95:.0f}%)", "from": db_class, "to": name,
+                        "monthlySavingUsd": round((classes[db_class] - price) * hours * db_copies, 2)})
+    return savings
 
 
 def chart(review_result: CostReview) -> bytes:

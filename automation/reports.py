@@ -6,6 +6,7 @@ import base64
 import html
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,7 +98,7 @@ class Report:
         return "\n".join(parts) + "\n"
 
     def _chart_name(self, caption: str) -> str:
-        slug = "".join(c if c.isalnum() else "-" for c in caption.lower()).strip("-")
+        slug = re.sub(r"[^a-z0-9]+", "-", caption.lower()).strip("-")
         return f"{self.kind}-{self.stamp}-{slug}.png"
 
     def render(self, fmt: str) -> str:

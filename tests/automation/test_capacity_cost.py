@@ -81,7 +81,7 @@ def test_capacity_report_gives_the_known_answers_in_every_format(capsys, usage, 
     html = next(out.glob("capacity-*.html")).read_text()
     assert html.count("data:image/png;base64,") == 5, "a chart for each metric with data"
     markdown = next(out.glob("capacity-*.md")).read_text()
-    assert "| Pod CPU (% of request) | % |" in markdown and len(list(out.glob("capacity-*.png"))) == 5
+    assert "| Pod CPU | % of request |" in markdown and len(list(out.glob("capacity-*.png"))) == 5
     keys = [o["Key"] for o in client("s3").list_objects_v2(Bucket=usage["outputs"]["opsBucket"], Prefix="capacity/")["Contents"]]
     assert sorted(k.rsplit(".", 1)[1] for k in keys) == ["html", "json", "md"]
 
@@ -133,6 +133,9 @@ def put_scrapes(successes_per_day: float):
 
 
 def test_cost_review_month_over_month_movers_and_cost_per_scrape(capsys, usage, project, moto_endpoint):
+    stack_file = project / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text().replace("instanceClass: db.r6g.large", "instanceClass: db.r6g.xlarge", 1))
+    put_series("CPUUtilization", "AWS/RDS", [{"Name": "DBInstanceIdentifier", "Value": "scraper-prod"}], lambda h: 12.0)
     queue_costs(moto_endpoint)
     days = put_scrapes(10000.0)
     out = project / "reports"
@@ -149,7 +152,9 @@ def test_cost_review_month_over_month_movers_and_cost_per_scrape(capsys, usage, 
     assert document["costPer1000SuccessfulScrapes"][last_full] == pytest.approx(1120 / (days * 10), rel=1e-3)
     assert document["forecastUsd"] is None and document["forecastNote"].startswith("forecast unavailable")
     assert document["overBudget"] == [] and document["monthlyBudgetUsd"] == 3000
-    assert document["savings"][0]["monthlySavingUsd"] > 0
+    assert document["savings"][0]["resource"] == "app pods (requests)" and document["savings"][0]["monthlySavingUsd"] > 0
+    assert document["savings"][1] == {"resource": "database (db.r6g.xlarge, p95 CPU 12%)", "from": "db.r6g.xlarge",
+                                      "to": "db.r6g.large", "monthlySavingUsd": 328.5}  # (0.45 - 0.225) x 730 x 2 (multi-AZ)
     assert "data:image/png;base64," in next(out.glob("cost-*.html")).read_text()
 
 

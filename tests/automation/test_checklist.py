@@ -86,3 +86,11 @@ def test_monthly_checklist_needs_a_passed_dr_test(capsys, live, tmp_path):
 def test_an_unknown_checklist_is_bad_input(capsys, live):
     code, _, err = run_cli(capsys, "checklist", "hourly", "--outputs", str(live["file"]))
     assert code == 2 and "unknown checklist 'hourly'; use one of: daily, weekly, monthly" in err
+
+
+def test_checklist_end_to_end_through_the_console_script(live, aws_env):
+    from tests.conftest import scraper_ops
+
+    result = scraper_ops("checklist", "daily", "--outputs", str(live["file"]), env=aws_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Daily checklist (prod)" in result.stdout and "✗" not in result.stdout
