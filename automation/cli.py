@@ -641,7 +641,7 @@ def cost_review(
             "cost", f"Cost review, {result.months[0] if result.months else '-'} to {result.months[-1] if result.months else '-'}",
             outputs.stack, not result.over_budget, result.to_json(), created=now,
             charts={"Monthly cost by service": cost_job.chart(result)} if result.months and {"md", "html"} & set(chosen) else {},
-            summary=[f"budget {result.budget:,.2f} USD/month", f"forecast this month: "
+            summary=[f"budget {result.budget:,.2f} USD/month", "forecast this month: "
                      + (f"{result.forecast:,.2f} USD" if result.forecast is not None else result.forecast_note),
                      *[f"over budget: {r}" for r in result.over_budget],
                      *[f"saving: {s['resource']} {s['from']} -> {s['to']}: {s['monthlySavingUsd']:,.2f} USD/month"
@@ -690,7 +690,7 @@ def cost_estimate(
     for line in sorted(priced["resources"], key=lambda l: (l["component"], -l["monthlyUsd"])):
         table.add_row(line["component"], line["name"], line["type"].rsplit(":", 1)[-1], line["region"] or "-",
                       f"{line['monthlyUsd']:,.2f}", line["basis"])
-    lines = [f"by component: " + ", ".join(f"{c} {v:,.2f}" for c, v in sorted(priced["byComponent"].items())),
+    lines = ["by component: " + ", ".join(f"{c} {v:,.2f}" for c, v in sorted(priced["byComponent"].items())),
              f"{priced['usageBasedResources']} usage-based resources are not estimated; source: {priced['prices']['source']}"]
     if "diff" in document:
         diff = document["diff"]

@@ -3,7 +3,6 @@ ConfigMap mount, or a stack through the stack runner. Automation never guesses a
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from automation.errors import BadInput
+from automation.jsonfile import read_json
 
 OUTPUTS_ENV = "SCRAPER_OPS_OUTPUTS"
 IN_CLUSTER_OUTPUTS = Path("/etc/scraper-ops/outputs.json")
@@ -97,15 +97,7 @@ def parse_outputs(document: Any, source: str) -> StackOutputs:
 
 
 def read_outputs_file(path: Path) -> StackOutputs:
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise BadInput(f"cannot read outputs file {path}: {error.strerror}") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise BadInput(f"outputs file {path} is not JSON: {error.msg} at line {error.lineno}") from None
-    return parse_outputs(document, str(path))
+    return parse_outputs(read_json(path, "outputs file"), str(path))
 
 
 def resolve_outputs(outputs_file: Path | None, stack: str | None, backend: str = "pulumi") -> StackOutputs:

@@ -11,7 +11,6 @@ schema, whose defaults apply when nothing is given.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -33,6 +32,7 @@ from pulumi_policy import (
 
 from automation.engine import Plan, PlannedResource
 from automation.errors import BadInput
+from automation.jsonfile import read_json
 from policies.pack import POLICIES
 from policies.thresholds import defaults
 
@@ -76,12 +76,7 @@ class _PlanDocument(BaseModel):
 
 def load_plan(path: Path) -> Plan:
     """Read a `scraper-ops plan --json` file; anything unreadable or malformed is BadInput naming what is wrong."""
-    try:
-        document = json.loads(path.read_text())
-    except OSError as error:
-        raise BadInput(f"cannot read plan file {path}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise BadInput(f"plan file {path} is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    document = read_json(path, "plan file")
     try:
         parsed = _PlanDocument.model_validate(document)
     except ValidationError as error:
@@ -103,12 +98,7 @@ def load_plan(path: Path) -> Plan:
 def load_policy_config(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
-    try:
-        config = json.loads(path.read_text())
-    except OSError as error:
-        raise BadInput(f"cannot read policy config {path}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise BadInput(f"policy config {path} is not JSON: {error.msg} at line {error.lineno}") from None
+    config = read_json(path, "policy config")
     if not isinstance(config, dict):
         raise BadInput(f"policy config {path} must be a JSON object keyed by policy name")
     return config

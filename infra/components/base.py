@@ -34,8 +34,12 @@ class Platform:
         return f"scraper-{self.stack}"
 
 
-def policy_document(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+def service_trust(service: str) -> str:
+    """An assume-role policy that lets one AWS service assume the role."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    })
 
 
 def json_output(value: Any) -> pulumi.Output[str]:

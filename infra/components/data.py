@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.base import Platform, json_output
+from infra.components.base import Platform, json_output, service_trust
 from infra.schedules import aws_cron
 
 NONCURRENT_VERSION_DAYS = 90
@@ -147,14 +147,7 @@ class Storage(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-replication-role",
             description="S3 replication of the scraped data to the DR region",
-            assume_role_policy=json_output(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
+            assume_role_policy=service_trust("s3.amazonaws.com"),
             tags=platform.tags,
             opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
         )
@@ -331,18 +324,7 @@ class Backups(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role",
             description="AWS Backup service role of the database plan",
-            assume_role_policy=json_output(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "backup.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=service_trust("backup.amazonaws.com"),
             tags=platform.tags,
             opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
         )

@@ -12,7 +12,6 @@ from botocore.stub import Stubber
 
 from automation import cost as cost_job
 from automation.aws import Aws
-from automation.outputs import parse_outputs
 from tests.conftest import REPO_ROOT, client, run_cli, scraper_ops
 
 DAYS = 30

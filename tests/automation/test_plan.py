@@ -109,7 +109,6 @@ def test_a_secret_in_stack_config_is_refused_offline(tmp_path):
 
 
 def test_an_unexpected_invoke_is_an_error_not_an_empty_answer():
-    import pulumi
     import pulumi_aws as aws
 
     def program(config, stack):
