@@ -1,5 +1,9 @@
 """The `scraper-ops` command: the operations guide's scripts as one CLI.
 
+Command modules are imported inside their commands, so that `plan` (the main
+job, with a start-up budget) does not load the HTTP, Automation API and
+charting stacks it does not use.
+
 Exit codes (DESIGN.md): 0 done and healthy, 1 a check failed, 2 bad input or
 usage, 3 the environment is missing something.
 """
@@ -11,31 +15,23 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from automation import backup as backup_job
-from automation import capacity as capacity_job
-from automation import cost as cost_job
-from automation import checklist as checklists
-from automation import dr as dr_job
-from automation import maintenance as maintenance_job
-from automation import scale as scale_job
-from automation import metrics as metrics_job
 from automation import plan as planning
 from automation import policy_check
-from automation import smoke as smoke_checks
 from automation.aws import Aws, aws_errors
-from automation.backup import WaitPolicy, newest_backup
 from automation.errors import BadInput, CheckFailed, OpsError
 from automation.engine import StackNotFound
 from automation.outputs import Maintenance, StackOutputs, parse_outputs, read_outputs_file, resolve_outputs
-from automation.runner import OfflineRunner, stack_runner
-from infra.config import ConfigError, StackConfig, parse_stack_config
 from automation.reports import FORMATS, Report, Table as ReportTable, utcnow, write_report
+from infra.config import ConfigError, StackConfig, parse_stack_config
+
+if TYPE_CHECKING:
+    from automation.backup import WaitPolicy
 
 app = typer.Typer(
     name="scraper-ops",
@@ -216,6 +212,7 @@ def smoke(
     backend: str = BackendOption,
 ) -> None:
     """The guide's smoke tests: health, readiness, an API round trip and scraper status, with latency."""
+    from automation import smoke as smoke_checks
     if suite not in smoke_checks.SUITES:
         raise BadInput(f"unknown smoke suite {suite!r}; use one of: {', '.join(smoke_checks.SUITES)}")
     outputs, aws = _ops_context(stack, outputs_file, backend)
@@ -252,6 +249,8 @@ def metrics_collect(
     backend: str = BackendOption,
 ) -> None:
     """The guide's operational metrics and KPIs from CloudWatch; exit 1 when an objective is missed."""
+    from automation import metrics as metrics_job
+    from automation.backup import newest_backup
     outputs, aws = _ops_context(stack, outputs_file, backend)
     now = utcnow()
     with aws_errors():
@@ -286,6 +285,7 @@ app.add_typer(backup_app, name="backup")
 
 
 def _wait_policy() -> WaitPolicy:
+    from automation.backup import WaitPolicy
     delay = os.environ.get("SCRAPER_OPS_WAIT_DELAY_SECONDS")
     return WaitPolicy(delay_seconds=int(delay)) if delay else WaitPolicy()
 
@@ -299,6 +299,7 @@ def backup_create(
     backend: str = BackendOption,
 ) -> None:
     """Snapshot the database, then copy the snapshot to the DR region under the DR key."""
+    from automation import backup as backup_job
     outputs, aws = _ops_context(stack, outputs_file, backend)
     with aws_errors():
         result = backup_job.create_backup(aws, outputs, reason, utcnow(), _wait_policy())
@@ -324,6 +325,7 @@ def backup_verify(
     backend: str = BackendOption,
 ) -> None:
     """Newest snapshot fresh and encrypted, its DR copy present under the DR key, retention, AWS Backup plan."""
+    from automation import backup as backup_job
     outputs, aws = _ops_context(stack, outputs_file, backend)
     now = utcnow()
     with aws_errors():
@@ -361,6 +363,7 @@ def dr_test(
     backend: str = BackendOption,
 ) -> None:
     """The monthly DR drill: replica lag, bucket replication with a sentinel, a timed restore; RPO and RTO measured."""
+    from automation import dr as dr_job
     outputs, aws = _ops_context(stack, outputs_file, backend)
     now = utcnow()
     with aws_errors():
@@ -400,6 +403,7 @@ def checklist(
     backend: str = BackendOption,
 ) -> None:
     """The guide's operational checklists, each item checked with its evidence."""
+    from automation import checklist as checklists
     if name not in checklists.CHECKLISTS:
         raise BadInput(f"unknown checklist {name!r}; use one of: {', '.join(checklists.CHECKLISTS)}")
     outputs, aws = _ops_context(stack, outputs_file, backend)
@@ -447,6 +451,8 @@ def maintenance_next(
     as_json: bool = JsonOption,
 ) -> None:
     """The next maintenance windows of a stack, in UTC and in local time."""
+    from automation import maintenance as maintenance_job
+    from automation.runner import OfflineRunner
     config = _stack_config(OfflineRunner(stack))
     windows = maintenance_job.next_windows(_window_model(config), utcnow(), count)
     table = Table(title=f"Next maintenance windows of {stack}")
@@ -473,6 +479,8 @@ def maintenance_run(
     as_json: bool = JsonOption,
 ) -> None:
     """The maintenance window: lock, notice, backup, preview, update, smoke test, rollback on failure, record."""
+    from automation import maintenance as maintenance_job
+    from automation.runner import stack_runner
     if force and not reason.strip():
         raise BadInput("--force needs --reason TEXT: emergency maintenance must say why")
     if image_tag is not None and (image_tag == "latest" or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", image_tag)):
@@ -515,6 +523,8 @@ def maintenance_rehearse(
     as_json: bool = JsonOption,
 ) -> None:
     """Everything up to the preview, nothing changed: no lock kept, no backup, no update."""
+    from automation import maintenance as maintenance_job
+    from automation.runner import stack_runner
     runner = stack_runner(stack, backend, on_event=_progress)
     config = _stack_config(runner)
     result = maintenance_job.rehearse(runner, _window_model(config), config.app.image, image_tag, utcnow())
@@ -541,6 +551,9 @@ def scale_command(
     as_json: bool = JsonOption,
 ) -> None:
     """The guide's scale.sh as IaC: change the HPA bounds in stack config and update only the HPA."""
+    from automation import maintenance as maintenance_job
+    from automation import scale as scale_job
+    from automation.runner import stack_runner
     runner = stack_runner(stack, backend, on_event=_progress)
     result = scale_job.scale(runner, minimum, maximum,
                              f"scraper-ops scale by {maintenance_job.lock_owner()}: min {minimum}"
@@ -567,6 +580,7 @@ def _formats(formats: list[str]) -> tuple[str, ...]:
 
 def _stack_and_outputs(stack: str, backend: str, outputs_file: Optional[Path]) -> tuple[StackConfig, StackOutputs, Aws]:
     """The stack's config from its stack file; its outputs from --outputs or the stack runner."""
+    from automation.runner import OfflineRunner, stack_runner
     config = _stack_config(OfflineRunner(stack))
     outputs = read_outputs_file(outputs_file) if outputs_file else parse_outputs(
         stack_runner(stack, backend).outputs(), f"stack {stack}")
@@ -583,6 +597,7 @@ def capacity_report(
     backend: str = BackendOption,
 ) -> None:
     """Usage percentiles, trends and days to each threshold, time at HPA max, triggers, rightsizing, charts."""
+    from automation import capacity as capacity_job
     chosen = _formats(formats)
     config, outputs, aws = _stack_and_outputs(stack, backend, outputs_file)
     now = utcnow()
@@ -625,6 +640,8 @@ def cost_review(
     backend: str = BackendOption,
 ) -> None:
     """Cost by service and by cost tag, month over month, forecast, cost per 1,000 scrapes; exit 1 over budget."""
+    from automation import capacity as capacity_job
+    from automation import cost as cost_job
     chosen = _formats(formats)
     config, outputs, aws = _stack_and_outputs(stack, backend, outputs_file)
     now = utcnow()
@@ -678,6 +695,7 @@ def cost_estimate(
     as_json: bool = JsonOption,
 ) -> None:
     """Monthly cost of the planned resources from the shipped price table, and the cost diff against an earlier plan."""
+    from automation import cost as cost_job
     current = policy_check.load_plan(plan_file) if plan_file else planning.offline_plan(stack)
     priced = cost_job.estimate(current)
     document: dict = {"estimate": priced}
