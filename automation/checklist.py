@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, Callable
 
 from automation.aws import Aws
@@ -38,15 +39,15 @@ class Context:
     now: datetime
     smoke_timeout: float = 5.0
 
+    @cached_property
     def alarm_states(self) -> dict[str, str]:
-        if not hasattr(self, "_alarms"):
-            states: dict[str, str] = {}
-            for client in (self.aws.client("cloudwatch"), self.aws.dr("cloudwatch")):
-                paginator = client.get_paginator("describe_alarms")
-                for page in paginator.paginate(AlarmNames=self.outputs.alarmNames):
-                    states.update({a["AlarmName"]: a["StateValue"] for a in page["MetricAlarms"]})
-            self._alarms = states
-        return self._alarms
+        """Every alarm of the stack by name, from both regions (the replica's lives in the DR region)."""
+        states: dict[str, str] = {}
+        for client in (self.aws.client("cloudwatch"), self.aws.dr("cloudwatch")):
+            paginator = client.get_paginator("describe_alarms")
+            for page in paginator.paginate(AlarmNames=self.outputs.alarmNames):
+                states.update({a["AlarmName"]: a["StateValue"] for a in page["MetricAlarms"]})
+        return states
 
 
 def health_checks(ctx: Context) -> Item:
@@ -57,7 +58,7 @@ def health_checks(ctx: Context) -> Item:
 
 
 def no_alarms(ctx: Context) -> Item:
-    states = ctx.alarm_states()
+    states = ctx.alarm_states
     missing = [n for n in ctx.outputs.alarmNames if n not in states]
     firing = sorted(n for n, s in states.items() if s == "ALARM")
     if missing:
@@ -68,7 +69,7 @@ def no_alarms(ctx: Context) -> Item:
 
 
 def resource_usage(ctx: Context) -> Item:
-    states = ctx.alarm_states()
+    states = ctx.alarm_states
     watched = {n: s for n, s in states.items() if n.endswith(RESOURCE_ALARMS)}
     high = sorted(n for n, s in watched.items() if s == "ALARM")
     if high:

@@ -251,8 +251,8 @@ class Database(pulumi.ComponentResource):
             deletion_protection=True,
             backup_retention_period=db.backup_retention_days,
             copy_tags_to_snapshot=True,
-            skip_final_snapshot=False,
-            final_snapshot_identifier=f"{platform.prefix}-dr-final",
+            # RDS takes no final snapshot of a read replica; its data lives on in the primary and the DR copies.
+            skip_final_snapshot=True,
             performance_insights_enabled=True,
             performance_insights_kms_key_id=args.dr_key.arn,
             performance_insights_retention_period=7,

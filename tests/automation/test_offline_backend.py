@@ -141,3 +141,15 @@ def test_a_failed_scale_update_puts_the_config_back(deployed):
 def test_offline_outputs_need_an_offline_update_first(project):
     with pytest.raises(BadInput, match="no state for stack prod"):
         OfflineRunner("prod", project).outputs()
+
+
+def test_history_lists_updates_with_their_audit_messages(project, deployed):
+    runner = OfflineRunner("prod", project)
+    runner.up("first")
+    runner.up("second")
+    assert [(h["version"], h["message"]) for h in runner.history()] == [(2, "second"), (1, "first")]
+    pulumi = RecordingPulumi("prod", prod_config(), deployed["outputs"])
+    automation_api = PulumiRunner("prod", pulumi_command=pulumi, work_dir=REPO_ROOT)
+    automation_api.up("audited update")
+    assert automation_api.history(limit=1)[0]["message"] == "audited update"
+    assert pulumi.of("stack history")[-1][:4] == ["stack", "history", "--json", "--show-secrets"]
