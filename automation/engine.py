@@ -15,11 +15,11 @@ import os
 import threading
 import uuid
 import warnings
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumi_aws(\.|$)")
 
@@ -75,42 +75,38 @@ def read_stack_file(stack: str, root: Path) -> dict[str, str]:
     return values
 
 
-@dataclass
-class PlannedResource:
+class PlannedResource(BaseModel):
+    """One registration as the engine receives it; also the schema of a resource in `plan --json`."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
     urn: str
     type: str
     name: str
     parent: str | None
     region: str | None
     inputs: dict[str, Any]
-    custom: bool
+    custom: bool = True
     provider: str | None = None
     protect: bool = False
-    dependencies: list[str] = field(default_factory=list)
-    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
-    outputs: dict[str, Any] = field(default_factory=dict)  # the physical state the engine answered with
-
-    def to_json(self) -> dict[str, Any]:
-        fields = asdict(self)
-        fields["propertyDependencies"] = fields.pop("property_dependencies")
-        return fields
+    dependencies: list[str] = []
+    property_dependencies: dict[str, list[str]] = Field(default_factory=dict, alias="propertyDependencies")
+    outputs: dict[str, Any] = {}  # the physical state the engine answered with
 
 
-@dataclass
-class Plan:
+class Plan(BaseModel):
+    """What a program declared: the document `plan --json` prints and `policy check --plan` reads."""
+
+    model_config = ConfigDict(extra="ignore")
+
     project: str
     stack: str
     resources: list[PlannedResource]
     outputs: dict[str, Any]
-    config: StackConfig | None = None  # present when the plan was made here, absent when read from a file
+    config: StackConfig | None = Field(default=None, exclude=True)  # only when the plan was made here
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "project": self.project,
-            "stack": self.stack,
-            "resources": [r.to_json() for r in self.resources],
-            "outputs": self.outputs,
-        }
+        return self.model_dump(by_alias=True)
 
 
 def _digest(*parts: str, length: int = 7) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import jsonschema
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -50,49 +50,16 @@ class Violation:
         return {"policy": self.policy, "level": self.level, "urn": self.urn, "message": self.message}
 
 
-class _ResourceDocument(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    urn: str
-    type: str
-    name: str
-    parent: str | None
-    region: str | None
-    inputs: dict[str, Any]
-    custom: bool = True
-    provider: str | None = None
-    protect: bool = False
-    dependencies: list[str] = []
-    propertyDependencies: dict[str, list[str]] = {}
-    outputs: dict[str, Any] = {}
-
-
-class _PlanDocument(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    project: str
-    stack: str
-    resources: list[_ResourceDocument]
-    outputs: dict[str, Any]
-
-
 def load_plan(path: Path) -> Plan:
     """Read a `scraper-ops plan --json` file; anything unreadable or malformed is BadInput naming what is wrong."""
     document = read_json(path, "plan file")
     try:
-        parsed = _PlanDocument.model_validate(document)
+        return Plan.model_validate(document)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         more = f" (and {error.error_count() - 1} more problems)" if error.error_count() > 1 else ""
         raise BadInput(f"plan file {path} is malformed: {where}: {first['msg']}{more}") from None
-    resources = [
-        PlannedResource(
-            urn=r.urn, type=r.type, name=r.name, parent=r.parent, region=r.region, inputs=r.inputs, custom=r.custom,
-            provider=r.provider, protect=r.protect, dependencies=r.dependencies,
-            property_dependencies=r.propertyDependencies, outputs=r.outputs,
-        )
-        for r in parsed.resources
-    ]
-    return Plan(project=parsed.project, stack=parsed.stack, resources=resources, outputs=parsed.outputs)
 
 
 def load_policy_config(path: Path | None) -> dict[str, Any]:

@@ -390,7 +390,9 @@ class OfflineRunner:
         state = self.state() or {"history": []}
         version = len(state["history"]) + 1
         outputs = plan.outputs if not targets else state.get("outputs", plan.outputs)
-        document = {**Plan(plan.project, plan.stack, sorted(resources, key=lambda r: r.urn), outputs).to_json(),
+        saved = Plan(project=plan.project, stack=plan.stack, resources=sorted(resources, key=lambda r: r.urn),
+                     outputs=outputs)
+        document = {**saved.to_json(),
                     "history": [*state["history"], {"version": version, "kind": "update", "result": "succeeded",
                                                      "message": message, "changes": changes.counts,
                                                      "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]}

@@ -68,14 +68,9 @@ def test_manifests_are_written_one_file_each_and_valid(capsys, tmp_path):
 
 
 def test_an_invalid_manifest_fails_the_plan_and_nothing_is_written(prod_plan, tmp_path):
-    broken = engine.Plan(**{**prod_plan.__dict__, "resources": [
-        *[r for r in prod_plan.resources if r.name != "app-hpa"],
-        engine.PlannedResource(**{
-            **resource(prod_plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "app-hpa").__dict__,
-            "inputs": {**resource(prod_plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "app-hpa").inputs,
-                       "spec": {**resource(prod_plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "app-hpa").inputs["spec"], "maxReplica": 12}},
-        }),
-    ]})
+    broken = prod_plan.model_copy(deep=True)
+    hpa = resource(broken, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "app-hpa")
+    hpa.inputs["spec"]["maxReplica"] = 12
     checks = check_manifests(broken, "1.31")
     invalid = [c for c in checks if c.errors]
     assert [c.filename for c in invalid] == ["horizontalpodautoscaler-social-media-scraper-social-media-scraper-app.yaml"]
