@@ -132,16 +132,19 @@ class OperationsLock:
     def __init__(self, dynamodb: Any, table: str, lock_id: str, owner: str):
         self.dynamodb, self.table, self.lock_id, self.owner = dynamodb, table, lock_id, owner
 
-    def acquire(self, expires: datetime, reason: str) -> None:
+    def acquire(self, expires: datetime, reason: str) -> list[str]:
+        """Take the lock; returns the alarms an expired holder had silenced and never re-armed (it was killed)."""
         now = int(time.time())
         try:
-            self.dynamodb.put_item(
+            response = self.dynamodb.put_item(
                 TableName=self.table,
                 Item={"lockId": {"S": self.lock_id}, "owner": {"S": self.owner}, "reason": {"S": reason or "-"},
                       "expiresAt": {"N": str(int(expires.timestamp()))}, "acquiredAt": {"N": str(now)}},
                 ConditionExpression="attribute_not_exists(lockId) OR expiresAt < :now",
                 ExpressionAttributeValues={":now": {"N": str(now)}},
+                ReturnValues="ALL_OLD",
             )
+            return response.get("Attributes", {}).get("silencedAlarms", {}).get("SS", [])
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
@@ -149,6 +152,14 @@ class OperationsLock:
             until = datetime.fromtimestamp(int(held.get("expiresAt", {}).get("N", "0")), timezone.utc)
             raise Aborted(f"operations lock {self.lock_id} is held by {held.get('owner', {}).get('S', '?')} "
                           f"until {until:%Y-%m-%d %H:%M} UTC ({held.get('reason', {}).get('S', '-')})") from None
+
+    def remember_silenced(self, alarms: list[str]) -> None:
+        """Kept in the lock item, so that a run killed before re-arming them is repaired by the next one."""
+        if alarms:
+            self.dynamodb.update_item(
+                TableName=self.table, Key={"lockId": {"S": self.lock_id}},
+                UpdateExpression="SET silencedAlarms = :alarms", ExpressionAttributeValues={":alarms": {"SS": alarms}},
+            )
 
     def release(self) -> None:
         try:
@@ -202,6 +213,8 @@ class MaintenanceRun:
             new_image=_with_tag(current_image, options.image_tag) if options.image_tag else None,
         )
         self.window: Window | None = None
+        self._lock = OperationsLock(aws.client("dynamodb"), outputs.lockTableName, f"maintenance/{outputs.stack}",
+                                    f"{self.record.owner}/{self.record.run_id}")
         self._silenced: list[str] = []
         self._config_changed = False
 
@@ -236,6 +249,7 @@ class MaintenanceRun:
         alarms = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
         armed = [a["AlarmName"] for a in alarms if a.get("ActionsEnabled")]
         if armed:
+            self._lock.remember_silenced(armed)
             cloudwatch.disable_alarm_actions(AlarmNames=armed)
         self._silenced = armed
         return f"actions disabled on {len(armed)} app alarms", {"alarms": armed}
@@ -327,25 +341,15 @@ class MaintenanceRun:
                               "(use --force --reason TEXT for emergency maintenance)")
             self.window = _window(self.maintenance, now)
         self.record.window = {k: v.isoformat() for k, v in asdict(self.window).items()}
-        lock = OperationsLock(self.aws.client("dynamodb"), self.outputs.lockTableName,
-                              f"maintenance/{self.outputs.stack}", f"{self.record.owner}/{self.record.run_id}")
-        def acquire() -> tuple[str, dict[str, Any]]:
-            lock.acquire(self.window.end + timedelta(minutes=15), self.options.reason)
-            return f"held until {self.window.end:%H:%M} UTC", {"lock": lock.lock_id}
-
-        def release() -> tuple[str, dict[str, Any]]:
-            lock.release()
-            return "released", {}
-
         try:
-            self._step("lock", acquire)
+            self._step("lock", self._acquire)
         except Aborted as error:
             self.record.problems.append(str(error))
             return self.record
         try:
             self._body()
         finally:
-            self._finish(release)
+            self._finish()
         return self.record
 
     def _body(self) -> None:
@@ -375,7 +379,19 @@ class MaintenanceRun:
             return
         self.record.outcome = "succeeded"
 
-    def _finish(self, release: Callable[[], tuple[str, dict[str, Any]]]) -> None:
+    def _acquire(self) -> tuple[str, dict[str, Any]]:
+        left_silenced = self._lock.acquire(self.window.end + timedelta(minutes=15), self.options.reason)
+        detail = f"held until {self.window.end:%H:%M} UTC"
+        if left_silenced:
+            self.aws.client("cloudwatch").enable_alarm_actions(AlarmNames=left_silenced)
+            detail += f"; re-armed {', '.join(left_silenced)}, left silenced by an earlier run that was killed"
+        return detail, {"lock": self._lock.lock_id, "rearmed": left_silenced}
+
+    def _release(self) -> tuple[str, dict[str, Any]]:
+        self._lock.release()
+        return "released", {}
+
+    def _finish(self) -> None:
         """Every exit path: alarm actions back, the outcome announced, the lock released."""
         if self.record.outcome != "succeeded" and self.record.rollback and self.record.rollback.get("outcome") == "rolled back":
             self.record.outcome = "rolled back"
@@ -385,7 +401,7 @@ class MaintenanceRun:
                 f"Maintenance {self.record.outcome}: {self.outputs.stack}",
                 f"Maintenance {self.record.run_id} of {self.outputs.stack}: {self.record.outcome}. "
                 f"Snapshot {self.record.snapshot_id or 'none'}. Problems: {'; '.join(self.record.problems) or 'none'}.")),
-            ("unlock", release),
+            ("unlock", self._release),
         ):
             try:
                 self._step(name, action)

@@ -274,3 +274,18 @@ def test_no_pulumi_cli_says_how_to_install_it(monkeypatch, tmp_path):
 
 def test_config_of_the_stack_parses(harness):
     assert parse_stack_config(harness.runner.get_config()).app.image == OLD_IMAGE
+
+
+def test_a_killed_run_is_repaired_by_the_next_one(harness):
+    """A run killed after silencing the alarms leaves an expired lock naming them; the next run re-arms them."""
+    cloudwatch = client("cloudwatch")
+    silenced = ["scraper-prod-app-cpu-high", "scraper-prod-error-rate-high"]
+    cloudwatch.disable_alarm_actions(AlarmNames=silenced)
+    client("dynamodb").put_item(TableName=harness.outputs.lockTableName, Item={
+        "lockId": {"S": "maintenance/prod"}, "owner": {"S": "killed-run"}, "expiresAt": {"N": "1"},
+        "silencedAlarms": {"SS": silenced}})
+    record = harness.run()
+    assert record.steps[0].ids["rearmed"] == silenced
+    assert "re-armed scraper-prod-app-cpu-high, scraper-prod-error-rate-high" in record.steps[0].detail
+    assert record.outcome == "succeeded" and record.problems == []
+    harness.assert_safe_exit(record)
