@@ -535,6 +535,9 @@ def maintenance_rehearse(
         table.add_row(change["op"], change["type"], change["name"], ", ".join(change["keys"]))
     lines = [f"{'in' if result['inWindow'] else 'outside'} the maintenance window; next window {result['nextWindow']}",
              "steps a run would take:", *[f"  {i}. {step}" for i, step in enumerate(result["steps"], 1)]]
+    if result["drift"]:
+        lines.append("drift between the state and the cloud (a refresh would change): "
+                     + ", ".join(f"{n} to {op}" for op, n in result["drift"].items()))
     if result["wouldStop"]:
         lines.append("the run would STOP at the preview: " + "; ".join(result["wouldStop"]))
     if backend == "offline":

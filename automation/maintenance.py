@@ -441,6 +441,7 @@ def rehearse(runner: StackRunner, maintenance: Maintenance, current_image: str, 
             runner.set_config(IMAGE_CONFIG_PATH, current_image)
     blocked = [f"{c.op} {c.type} {c.name}" for c in preview.changes if c.destructive and c.stateful]
     return {
+        "drift": runner.refresh_preview(),
         "backend": runner.backend,
         "inWindow": window is not None,
         "nextWindow": next_windows(maintenance, now, 1)[0].start.isoformat(),

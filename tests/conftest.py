@@ -340,6 +340,7 @@ class RecordingPulumi(auto.PulumiCommand):
         ]
         self.up_outcomes: list[str] = []
         self.conflicts = 0
+        self.drift: dict[str, int] = {"same": 85}
         self.on_up: Callable[[int], None] = lambda count: None
 
     def urn(self, resource_type: str, name: str) -> str:
@@ -388,6 +389,10 @@ class RecordingPulumi(auto.PulumiCommand):
                 for op, t, n, protect in self.preview_changes
             ] + [{"summaryEvent": {"maybeCorrupt": False, "durationSeconds": 1, "PolicyPacks": {},
                                    "resourceChanges": {op: 1 for op, *_ in self.preview_changes}}}])
+            return 0, "", ""
+        if args[:2] == ["refresh", "--preview-only"]:
+            self._write_events(args, [{"summaryEvent": {"maybeCorrupt": False, "durationSeconds": 1, "PolicyPacks": {},
+                                                        "resourceChanges": self.drift}}])
             return 0, "", ""
         if args[0] == "up":
             count = sum(1 for call in self.calls if call[0] == "up")

@@ -33,7 +33,7 @@ def test_rehearsal_on_a_fresh_machine_previews_and_changes_nothing(capsys, proje
     assert result["preview"]["counts"] == {"create": 86}
     assert result["image"] == {"current": "ghcr.io/social-media-scraper/app:2.4.1",
                                "new": "ghcr.io/social-media-scraper/app:2.5.0"}
-    assert len(result["steps"]) == 9 and result["wouldStop"] == []
+    assert len(result["steps"]) == 9 and result["wouldStop"] == [] and result["drift"] == {}
     assert (project / "Pulumi.prod.yaml").read_text() == before
     assert not (project / ".scraper-ops").exists()
 
@@ -153,3 +153,11 @@ def test_history_lists_updates_with_their_audit_messages(project, deployed):
     automation_api.up("audited update")
     assert automation_api.history(limit=1)[0]["message"] == "audited update"
     assert pulumi.of("stack history")[-1][:4] == ["stack", "history", "--json", "--show-secrets"]
+
+
+def test_refresh_preview_reports_drift_without_changing_state(deployed):
+    pulumi = RecordingPulumi("prod", prod_config(), deployed["outputs"])
+    pulumi.drift = {"same": 84, "update": 2}
+    runner = PulumiRunner("prod", pulumi_command=pulumi, work_dir=REPO_ROOT)
+    assert runner.refresh_preview() == {"update": 2}
+    assert pulumi.of("refresh")[0][:2] == ["refresh", "--preview-only"] and pulumi.of("up") == []
