@@ -4,7 +4,7 @@ with a fault matrix where each fault is a test of its own."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -20,6 +20,13 @@ FAST = backup.WaitPolicy(delay_seconds=1, snapshot_timeout_seconds=5, instance_t
 WINDOW = Maintenance(windowStart="0 2 * * 0#1", durationMinutes=120, cutoffMinutes=15)
 NEW_IMAGE = "ghcr.io/social-media-scraper/app:2.5.0"
 OLD_IMAGE = "ghcr.io/social-media-scraper/app:2.4.1"
+
+
+def outside_the_window() -> datetime:
+    """Now, or a week later when the tests happen to run inside a real window: forced runs get a window of
+    their own, and the refusal outside the window must not depend on the day the suite runs."""
+    now = datetime.now(timezone.utc)
+    return now if current_window(WINDOW, now) is None else now + timedelta(days=7)
 
 
 class Harness:
@@ -39,7 +46,8 @@ class Harness:
     def run(self, image_tag="2.5.0", window=WINDOW, outputs=None, **options):
         options = {"force": True, "reason": "test", "smoke_url": self.fake_app.url, **options}
         return MaintenanceRun(self.runner, self.aws, outputs or self.outputs, window, OLD_IMAGE,
-                              Options(image_tag=image_tag, **options), wait=FAST, say=lambda line: None).run()
+                              Options(image_tag=image_tag, **options), clock=outside_the_window,
+                              wait=FAST, say=lambda line: None).run()
 
     def subjects(self) -> list[str]:
         messages = client("sqs").receive_message(QueueUrl=self.notices, MaxNumberOfMessages=10).get("Messages", [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime, timezone
 
 import pytest
 
@@ -17,9 +18,13 @@ from tests.conftest import REPO_ROOT, RecordingPulumi, client, prod_config, run_
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A copy of the project files: the offline backend writes its state and, like `pulumi config set`,
-    the stack file."""
+    the stack file. Its maintenance window starts 12 hours from now, so forced runs get a window of their own
+    whatever the day the suite runs."""
     for name in ("Pulumi.yaml", "Pulumi.prod.yaml"):
         shutil.copy(REPO_ROOT / name, tmp_path / name)
+    hour = (datetime.now(timezone.utc).hour + 12) % 24
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text().replace('windowStart: "0 2 * * 0#1"', f'windowStart: "0 {hour} * * *"'))
     monkeypatch.setenv("SCRAPER_OPS_PROJECT_DIR", str(tmp_path))
     return tmp_path
 
