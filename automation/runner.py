@@ -319,10 +319,9 @@ class OfflineRunner:
             return None
         return json.loads(self.state_file.read_text())
 
-    def _old_resources(self) -> list[PlannedResource]:
-        from automation.policy_check import load_plan
-
-        return load_plan(self.state_file).resources if self.state_file.is_file() else []
+    @staticmethod
+    def _resources_of(state: dict[str, Any] | None) -> list[PlannedResource]:
+        return Plan.model_validate(state).resources if state else []
 
     def get_config(self) -> dict[str, str]:
         return read_stack_file(self.stack_name, self.work_dir)
@@ -368,7 +367,7 @@ class OfflineRunner:
     def preview(self, message: str) -> Preview:
         plan = self._plan()
         self._check_policies(plan)
-        result = diff(self._old_resources(), plan.resources)
+        result = diff(self._resources_of(self.state()), plan.resources)
         for change in result.pending():
             self._on_event(f"{change.op:>8} {change.type} {change.name} (offline: nothing deployed)")
         return result
@@ -376,7 +375,8 @@ class OfflineRunner:
     def up(self, message: str, targets: list[str] | None = None) -> Update:
         plan = self._plan()
         self._check_policies(plan)
-        old = {r.urn: r for r in self._old_resources()}
+        state = self.state()
+        old = {r.urn: r for r in self._resources_of(state)}
         if targets:
             unknown = [t for t in targets if t not in {r.urn for r in plan.resources}]
             if unknown:
@@ -387,13 +387,13 @@ class OfflineRunner:
         else:
             resources = plan.resources
         changes = diff(list(old.values()), resources)
-        state = self.state() or {"history": []}
-        version = len(state["history"]) + 1
-        outputs = plan.outputs if not targets else state.get("outputs", plan.outputs)
+        history = (state or {}).get("history", [])
+        version = len(history) + 1
+        outputs = plan.outputs if not targets else (state or {}).get("outputs", plan.outputs)
         saved = Plan(project=plan.project, stack=plan.stack, resources=sorted(resources, key=lambda r: r.urn),
                      outputs=outputs)
         document = {**saved.to_json(),
-                    "history": [*state["history"], {"version": version, "kind": "update", "result": "succeeded",
+                    "history": [*history, {"version": version, "kind": "update", "result": "succeeded",
                                                      "message": message, "changes": changes.counts,
                                                      "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]}
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
