@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from automation.engine import Plan
 from automation.metrics import Query, get_metric_data
+from automation.plan import scaling_of
 from automation.outputs import StackOutputs
 from infra import metrics as names
 from infra.quantities import parse_cpu, parse_memory
@@ -214,12 +215,8 @@ def _component_of(resource: Any, by_urn: dict[str, Any]) -> str:
 
 
 def _hpa_minimum(plan: Plan, deployment_name: str) -> int:
-    for resource in plan.resources:
-        if resource.type == "kubernetes:autoscaling/v2:HorizontalPodAutoscaler":
-            spec = resource.inputs.get("spec", {})
-            if spec.get("scaleTargetRef", {}).get("name") == deployment_name:
-                return int(spec.get("minReplicas", 1))
-    return 1
+    scaling = scaling_of(plan, deployment_name)
+    return scaling.min_replicas if scaling else 1
 
 
 def price_resource(resource: Any, plan: Plan, prices: dict[str, Any], default_region: str) -> tuple[float | None, str]:

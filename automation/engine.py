@@ -120,9 +120,10 @@ class OfflineMocks(pulumi_mocks.Mocks):
     data-source call cannot silently get an empty answer.
     """
 
-    def __init__(self, stack: str, default_region: str):
+    def __init__(self, stack: str, default_region: str, oidc_provider_registered: bool = True):
         self.stack = stack
         self.default_region = default_region
+        self.oidc_provider_registered = oidc_provider_registered
         self.provider_regions: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -154,6 +155,15 @@ class OfflineMocks(pulumi_mocks.Mocks):
                 "version": "1.31",
                 "status": "ACTIVE",
             }
+        if args.token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
+            url = args.args["url"]
+            if not self.oidc_provider_registered:  # answered as the engine answers a failed invoke
+                return {}, [("url", f"finding IAM OIDC Provider by url ({url}): couldn't find resource")]
+            arn = f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:oidc-provider/{url.removeprefix('https://')}"
+            return {"arn": arn, "id": arn, "url": url.removeprefix("https://"), "clientIdLists": ["sts.amazonaws.com"]}
+        if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
+            length = int(args.args.get("passwordLength", 32))
+            return {"randomPassword": ("Offline0" + _digest(self.stack, "password", length=64))[:length], "id": "offline"}
         raise NotImplementedError(f"the offline engine has no answer for the invoke {args.token}")
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):
@@ -217,11 +227,14 @@ class OfflineMocks(pulumi_mocks.Mocks):
             "aws:backup/vault:Vault": f":backup-vault:{name}",
             "aws:cloudwatch/metricAlarm:MetricAlarm": f":alarm:{name}",
             "aws:cloudwatch/dashboard:Dashboard": f":dashboard/{inputs.get('dashboardName', name)}",
+            "aws:secretsmanager/secret:Secret": f":secret:{name}-{_digest(name, length=6)}",
         }.get(typ, f":{typ.rsplit(':', 1)[-1].lower()}/{name}")
         arn_region = "" if service == "iam" else region
         arn = f"arn:aws:{service}:{arn_region}:{account}{arn_suffix}"
         state.update(name=name, arn=arn)
-        resource_id = {"aws:sns/topic:Topic": arn, "aws:iam/role:Role": name}.get(typ, physical)
+        resource_id = {"aws:sns/topic:Topic": arn, "aws:iam/role:Role": name, "aws:secretsmanager/secret:Secret": arn}.get(
+            typ, physical
+        )
         return resource_id, state
 
 
@@ -267,11 +280,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+SECRET_PLACEHOLDER = "[secret]"
+
+
 def _plain(value: Any) -> Any:
-    """JSON-ready copy of deserialized properties (secrets unwrapped, unknowns as None)."""
+    """JSON-ready copy of deserialized properties (secrets masked, unknowns as None).
+
+    A plan is printed and saved, so a secret's value never enters it, not even the offline engine's fake one.
+    """
     if isinstance(value, Mapping):
         if rpc._special_sig_key in value and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return _plain(value.get("value"))
+            return SECRET_PLACEHOLDER
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
@@ -290,6 +309,7 @@ def run_program(
     raw_config: Mapping[str, str],
     program: Callable[[StackConfig, str], Mapping[str, Any]] | None = None,
     project: str = PROJECT,
+    oidc_provider_registered: bool = True,
 ) -> Plan:
     """Validate the config, run the program under the mock monitor and return what it declared.
 
@@ -301,7 +321,7 @@ def run_program(
     program = program or build_stack
     with _RUN_LOCK:  # the SDK's runtime settings are process-global
         pulumi.runtime.reset_options(project=project, stack=stack, preview=False)
-        mocks = OfflineMocks(stack, config.region)
+        mocks = OfflineMocks(stack, config.region, oidc_provider_registered)
         monitor = RecordingMonitor(mocks)
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
         resolved: dict[str, Any] = {}

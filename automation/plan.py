@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
 import yaml
 
+from automation import custom_resources
 from automation.engine import Plan, PlannedResource, StackNotFound, project_dir, read_stack_file, run_program
 from automation.errors import BadInput
 from infra.config import ConfigError
@@ -29,7 +29,13 @@ def offline_plan(stack: str) -> Plan:
 
 
 def is_kubernetes_object(resource: PlannedResource) -> bool:
-    return resource.custom and resource.type.startswith("kubernetes:")
+    """A manifest the cluster stores (a Helm release is a Pulumi resource that renders many, not one)."""
+    return (
+        resource.custom
+        and resource.type.startswith("kubernetes:")
+        and "apiVersion" in resource.inputs
+        and "kind" in resource.inputs
+    )
 
 
 def component_of(resource: PlannedResource, by_urn: dict[str, PlannedResource]) -> PlannedResource | None:
@@ -73,26 +79,62 @@ def _first(plan: Plan, type_: str) -> list[PlannedResource]:
     return [r for r in plan.resources if r.type == type_]
 
 
+SCALED_OBJECT_TYPE = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """What the app's ScaledObject declares: the bounds and triggers of the HPA that KEDA derives from it."""
+
+    resource: PlannedResource
+    name: str
+    target: str
+    min_replicas: int
+    max_replicas: int
+    targets: dict[str, str]
+    scale_up_stabilization_seconds: int
+
+
+def scaling_of(plan: Plan, deployment_name: str | None = None) -> Scaling | None:
+    """The ScaledObject scaling `deployment_name` (or the first one)."""
+    for resource in _first(plan, SCALED_OBJECT_TYPE):
+        spec = resource.inputs.get("spec") or {}
+        target = (spec.get("scaleTargetRef") or {}).get("name", "")
+        if deployment_name is not None and target != deployment_name:
+            continue
+        triggers = {}
+        for trigger in spec.get("triggers") or []:
+            metadata = trigger.get("metadata") or {}
+            if trigger.get("type") in ("cpu", "memory"):
+                triggers[trigger["type"]] = f"{metadata.get('value')}%"
+            elif trigger.get("type") == "aws-sqs-queue":
+                triggers["queue depth"] = str(metadata.get("queueLength"))
+        hpa = (spec.get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {}
+        return Scaling(
+            resource=resource,
+            name=hpa.get("name") or f"keda-hpa-{resource.inputs['metadata']['name']}",
+            target=target,
+            min_replicas=int(spec.get("minReplicaCount", 1)),
+            max_replicas=int(spec.get("maxReplicaCount", 100)),
+            targets=triggers,
+            scale_up_stabilization_seconds=int(
+                ((hpa.get("behavior") or {}).get("scaleUp") or {}).get("stabilizationWindowSeconds", 0)
+            ),
+        )
+    return None
+
+
 def key_settings(plan: Plan) -> dict[str, Any]:
     """What the SRE wants to see at a glance, read from the declared resources themselves."""
     settings: dict[str, Any] = {}
-    for hpa in _first(plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"):
-        spec = hpa.inputs["spec"]
-        targets = {}
-        for metric in spec["metrics"]:
-            if metric["type"] == "Resource":
-                targets[metric["resource"]["name"]] = f"{metric['resource']['target']['averageUtilization']}%"
-            else:
-                external = metric["external"]
-                targets[external["metric"]["name"]] = external["target"].get("value") or external["target"].get(
-                    "averageValue"
-                )
+    scaling = scaling_of(plan)
+    if scaling is not None:
         settings["hpa"] = {
-            "name": hpa.inputs["metadata"]["name"],
-            "minReplicas": spec["minReplicas"],
-            "maxReplicas": spec["maxReplicas"],
-            "targets": targets,
-            "scaleUpStabilizationSeconds": spec["behavior"]["scaleUp"]["stabilizationWindowSeconds"],
+            "name": scaling.name,
+            "minReplicas": scaling.min_replicas,
+            "maxReplicas": scaling.max_replicas,
+            "targets": scaling.targets,
+            "scaleUpStabilizationSeconds": scaling.scale_up_stabilization_seconds,
         }
     settings["cronJobs"] = {
         c.inputs["metadata"]["name"]: c.inputs["spec"]["schedule"] for c in _first(plan, "kubernetes:batch/v1:CronJob")
@@ -125,12 +167,19 @@ class ManifestCheck:
 
 
 def check_manifests(plan: Plan, kubernetes_version: str) -> list[ManifestCheck]:
-    """Validate every Kubernetes object in strict mode against the cluster's version."""
+    """Validate every Kubernetes object in strict mode against the cluster's version (custom resources against
+    their documented schemas)."""
+    import kubernetes_validate  # loads its schemas: only when manifests are asked for
+
     checks = []
     for resource in plan.resources:
         if not is_kubernetes_object(resource):
             continue
         manifest = resource.inputs
+        if custom_resources.has_schema(manifest):
+            errors = tuple(custom_resources.validate(manifest, kubernetes_version))
+            checks.append(ManifestCheck(manifest_filename(manifest), manifest, errors))
+            continue
         try:
             kubernetes_validate.validate(manifest, kubernetes_version, strict=True)
             errors: tuple[str, ...] = ()

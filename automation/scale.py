@@ -1,5 +1,5 @@
-"""`scraper-ops scale`: the guide's scale.sh as a change of the HPA bounds in stack config, applied by a
-targeted update. Values the policy pack would reject are refused before anything changes."""
+"""`scraper-ops scale`: the guide's scale.sh as a change of the replica bounds in stack config, applied by a
+targeted update of the ScaledObject (KEDA updates the HPA it owns). Values the policy pack would reject are refused before anything changes."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 from automation.engine import run_program
 from automation.errors import BadInput
+from automation.plan import scaling_of
 from automation.policy_check import evaluate
 from automation.runner import StackRunner
 from infra.config import ConfigError
 
-HPA_TYPE = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 AUTOSCALING_KEY = "social-media-scraper:autoscaling"
 
 
@@ -27,17 +27,19 @@ def scale(runner: StackRunner, minimum: int, maximum: int | None, message: str) 
     rejected = [v for v in evaluate(plan) if v.level == "mandatory"]
     if rejected:
         raise BadInput("refused, the policy pack would reject it: " + "; ".join(f"{v.policy}: {v.message}" for v in rejected))
-    hpa = next(r for r in plan.resources if r.type == HPA_TYPE)
+    scaling = scaling_of(plan)
+    if scaling is None:
+        raise BadInput(f"stack {runner.stack_name} declares no ScaledObject to scale")
     changed = {k: v for k, v in wanted.items() if current.get(k) != v and k in ("minReplicas", "maxReplicas")}
     for key, value in changed.items():
         runner.set_config(f"{AUTOSCALING_KEY}.{key}", str(value))
     try:
-        update = runner.up(message, targets=[hpa.urn])
+        update = runner.up(message, targets=[scaling.resource.urn])
     except Exception:
         for key in changed:
             if key in current:
                 runner.set_config(f"{AUTOSCALING_KEY}.{key}", str(current[key]))
         raise
-    spec = hpa.inputs["spec"]
-    return {"hpa": hpa.urn, "minReplicas": spec["minReplicas"], "maxReplicas": spec["maxReplicas"],
+    return {"scaledObject": scaling.resource.urn, "hpa": scaling.name, "minReplicas": scaling.min_replicas,
+            "maxReplicas": scaling.max_replicas,
             "previous": {k: current.get(k) for k in ("minReplicas", "maxReplicas")}, "update": update.version}

@@ -1,9 +1,16 @@
 """Pulumi entry point: read the config once, declare the stack, export its outputs."""
 
-import pulumi
+import sys
+from pathlib import Path
 
-from infra.config import ConfigError, load_from_pulumi
-from infra.program import build_stack
+# The Pulumi CLI runs this directory with runpy, so only infra/ itself is on sys.path; the project root goes first
+# so that `infra` imports from this checkout in the venv Pulumi.yaml names, with no editable install of the project.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pulumi  # noqa: E402
+
+from infra.config import ConfigError, load_from_pulumi  # noqa: E402
+from infra.program import build_stack  # noqa: E402
 
 try:
     _config = load_from_pulumi()

@@ -49,6 +49,8 @@ def _check_region(value: str) -> str:
 
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_MAJOR = re.compile(r"^\d+$")
+_MAJOR_MINOR = re.compile(r"^\d+\.\d+$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -59,17 +61,22 @@ def image_tag(image: str) -> str | None:
     return last_segment.split(":", 1)[1] if ":" in last_segment else None
 
 
-def _check_pinned_image(value: str) -> str:
+def check_pinned_image(value: str) -> str:
+    """An image pinned by content: `registry/repo:1.2.3@sha256:<64 hex>`.
+
+    A tag alone can be moved to other content; only the digest pins what runs (the checkov checks
+    CKV_K8S_43 and the policy `k8s-pinned-images` ask for it too). The tag stays for the humans reading it.
+    """
     name, _, digest = value.partition("@")
     if not name or any(c.isspace() for c in value):
-        raise ValueError("must be an image reference like registry/repo:1.2.3 or repo@sha256:<digest>")
-    if digest and not _DIGEST.match(digest):
-        raise ValueError("digest must be sha256:<64 hex characters>")
+        raise ValueError("must be an image reference like registry/repo:1.2.3@sha256:<64 hex characters>")
+    if not digest:
+        raise ValueError("image is not pinned by digest; use registry/repo:1.2.3@sha256:<64 hex characters>")
+    if not _DIGEST.match(digest):
+        raise ValueError("digest must be sha256:<64 lowercase hex characters>")
     tag = image_tag(value)
-    if tag is None and not digest:
-        raise ValueError("image has no tag or digest; pin a release tag (not 'latest') or a sha256 digest")
     if tag is not None and (tag == "latest" or not _TAG.match(tag)):
-        raise ValueError("tag 'latest' or a malformed tag is not allowed; pin a release tag or a sha256 digest")
+        raise ValueError("tag 'latest' or a malformed tag is not allowed; pin a release tag and a sha256 digest")
     return value
 
 
@@ -79,9 +86,41 @@ def _check_k8s_cron(value: str) -> str:
     return value
 
 
+# The KEDA Helm chart release installed for each Kubernetes minor version: the newest KEDA release whose tested
+# window includes it (KEDA docs, "Operate > Cluster > Kubernetes Compatibility": v2.20 tests 1.33-1.35, v2.19
+# 1.32-1.34, v2.18 1.31-1.33, v2.17 1.30-1.32, v2.16 1.29-1.31, v2.15 1.28-1.30, v2.14 1.27-1.29). Chart versions are
+# kedacore/charts releases. Kubernetes 1.26 and older would need KEDA 2.12 or older, which lacks the `aws` pod
+# identity provider the TriggerAuthentication uses (added in 2.13), so they are refused.
+KEDA_CHART_FOR_KUBERNETES = {
+    "1.27": "2.14.2",
+    "1.28": "2.15.2",
+    "1.29": "2.16.1",
+    "1.30": "2.17.2",
+    "1.31": "2.18.3",
+    "1.32": "2.19.0",
+    "1.33": "2.20.2",
+    "1.34": "2.20.2",
+    "1.35": "2.20.2",
+}
+
+
 class ClusterConfig(_Model):
     name: str = Field(min_length=1, max_length=100)
-    kubernetes_version: str = Field(default="1.31", pattern=r"^1\.(2[5-9]|3[0-7])$")
+    kubernetes_version: str = Field(default="1.31", pattern=r"^1\.\d+$")
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _keda_tested(cls, value: str) -> str:
+        if value not in KEDA_CHART_FOR_KUBERNETES:
+            raise ValueError(
+                f"no KEDA release is tested against Kubernetes {value} (the queue-depth autoscaler needs one); "
+                f"supported: {', '.join(KEDA_CHART_FOR_KUBERNETES)}"
+            )
+        return value
+
+    @property
+    def keda_chart_version(self) -> str:
+        return KEDA_CHART_FOR_KUBERNETES[self.kubernetes_version]
 
 
 class ResourceQuantities(_Model):
@@ -116,7 +155,7 @@ class AppConfig(_Model):
     @field_validator("image")
     @classmethod
     def _pinned(cls, value: str) -> str:
-        return _check_pinned_image(value)
+        return check_pinned_image(value)
 
     @field_validator("limits")
     @classmethod
@@ -136,9 +175,21 @@ class AutoscalingConfig(_Model):
     cpu_target_percent: int = Field(default=70, ge=1, le=100)
     memory_target_percent: int = Field(default=80, ge=1, le=100)
     queue_depth_target: int = Field(default=1000, ge=1)
-    scale_up_stabilization_seconds: int = Field(default=300, gt=0, le=3600)
+    # Whole minutes: the CPU and memory alarms evaluate one-minute periods over the same window, and
+    # CloudWatch needs at least one evaluation period (PutMetricAlarm: EvaluationPeriods >= 1).
+    scale_up_stabilization_seconds: int = Field(default=300, le=3600)
     scale_down_stabilization_seconds: int = Field(default=600, gt=0, le=3600)
     scale_down_pods_per_minute: int = Field(default=1, ge=1)
+
+    @field_validator("scale_up_stabilization_seconds")
+    @classmethod
+    def _whole_minutes(cls, value: int) -> int:
+        if value < 60 or value % 60:
+            raise ValueError(
+                "must be whole minutes from 60 to 3600 seconds: the CPU and memory alarms evaluate one-minute "
+                "periods over this window and CloudWatch needs at least one (EvaluationPeriods >= 1)"
+            )
+        return value
 
     @field_validator("max_replicas")
     @classmethod
@@ -150,7 +201,15 @@ class AutoscalingConfig(_Model):
 
 
 class DatabaseConfig(_Model):
-    engine_version: str = Field(default="16.4", pattern=r"^\d+(\.\d+)?$")
+    auto_minor_version_upgrade: bool = True
+    # With automatic minor upgrades the stack names only the major version ("16"): RDS upgrades the minor in the
+    # maintenance window, and a pinned "16.4" would then read as drift that the next update tries to downgrade.
+    # The provider accepts a version prefix in that case (Terraform AWS provider, aws_db_instance
+    # `engine_version`: "If auto_minor_version_upgrade is enabled, you can provide a prefix of the version").
+    engine_version: str = Field(default="16")
+    # Bump to rotate the master password: a new random value is written (write-only) to the instance and to the
+    # stack's Secrets Manager secret in the same update.
+    master_password_version: int = Field(default=1, ge=1)
     instance_class: str = Field(default="db.r6g.large", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
     allocated_storage_gb: int = Field(default=100, ge=20, le=65536)
     max_allocated_storage_gb: int = Field(default=500, ge=20, le=65536)
@@ -162,6 +221,19 @@ class DatabaseConfig(_Model):
     username: str = Field(default="scraper", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
     subnet_group_name: str = Field(min_length=1)
     security_group_ids: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("engine_version")
+    @classmethod
+    def _version_matches_upgrades(cls, value: str, info: ValidationInfo) -> str:
+        automatic = info.data.get("auto_minor_version_upgrade", True)
+        if automatic and not _MAJOR.match(value):
+            raise ValueError(
+                "with autoMinorVersionUpgrade (the default) give the major version only, e.g. \"16\"; "
+                "RDS moves the minor and a pinned minor would drift"
+            )
+        if not automatic and not _MAJOR_MINOR.match(value):
+            raise ValueError('with autoMinorVersionUpgrade false give the full version, e.g. "16.4"')
+        return value
 
     @field_validator("max_allocated_storage_gb")
     @classmethod
@@ -294,7 +366,7 @@ class StackConfig(_Model):
     @field_validator("ops_image")
     @classmethod
     def _pinned(cls, value: str) -> str:
-        return _check_pinned_image(value)
+        return check_pinned_image(value)
 
     @field_validator("namespace")
     @classmethod

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra import metrics
+from infra.components.autoscaling import Autoscaling, AutoscalingArgs
 from infra.components.base import Platform
 from infra.components.data import Backups, BackupsArgs, Database, DatabaseArgs, OpsLock, OpsLockArgs, Storage, StorageArgs
 from infra.components.messaging import Messaging, MessagingArgs
@@ -52,11 +53,34 @@ def _kubeconfig(cluster: Any, region: str) -> str:
     )
 
 
+class OidcProviderMissing(pulumi.RunError):
+    """The cluster's OIDC issuer is not an IAM OIDC provider of the account, so no IRSA role can be assumed."""
+
+
+def registered_oidc_provider(issuer_url: str, cluster_name: str, provider: aws.Provider) -> str:
+    """The ARN of the account's IAM OIDC provider for the cluster's issuer; a clear error naming the fix if absent.
+
+    IRSA roles trust that provider (EKS User Guide, "Create an IAM OIDC provider for your cluster"); the stack
+    does not own it because it belongs to the cluster, which the stack does not build.
+    """
+    try:
+        found = aws.iam.get_open_id_connect_provider(url=issuer_url, opts=pulumi.InvokeOptions(provider=provider))
+    except Exception as error:
+        raise OidcProviderMissing(
+            f"cluster {cluster_name}: its OIDC issuer {issuer_url} is not registered as an IAM OIDC provider in this "
+            f"account, so no pod can assume an IRSA role. Register it once (`eksctl utils associate-iam-oidc-provider "
+            f"--cluster {cluster_name} --approve`, or an aws.iam.OpenIdConnectProvider in the cluster's stack) and "
+            f"run again. ({error})"
+        ) from None
+    return found.arn
+
+
 def create_platform(config: StackConfig, stack: str) -> Platform:
     primary = aws.Provider("aws-primary", region=config.region)
     dr = aws.Provider("aws-dr", region=config.dr_region)
     on_primary = pulumi.InvokeOutputOptions(provider=primary)
     cluster = aws.eks.get_cluster_output(name=config.cluster.name, opts=on_primary)
+    issuer = cluster.identities[0].oidcs[0].issuer
     kubernetes = k8s.Provider(
         "k8s-cluster",
         kubeconfig=cluster.apply(lambda c: _kubeconfig(c, config.region)),
@@ -70,7 +94,8 @@ def create_platform(config: StackConfig, stack: str) -> Platform:
         k8s=kubernetes,
         account_id=aws.get_caller_identity_output(opts=on_primary).account_id,
         partition=aws.get_partition_output(opts=on_primary).partition,
-        oidc_issuer=cluster.identities[0].oidcs[0].issuer.apply(lambda url: url.removeprefix("https://")),
+        oidc_issuer=issuer.apply(lambda url: url.removeprefix("https://")),
+        oidc_provider_arn=issuer.apply(lambda url: registered_oidc_provider(url, config.cluster.name, primary)),
     )
 
 
@@ -83,7 +108,21 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
     database = Database("database", DatabaseArgs(platform, keys.primary, keys.dr))
     backups = Backups("backups", BackupsArgs(platform, keys.primary, keys.dr, database.primary))
     lock = OpsLock("ops-lock", OpsLockArgs(platform, keys.primary))
-    app = AppWorkload("app", AppArgs(platform, messaging.queue, storage.data_bucket, database.primary, keys.primary))
+    app = AppWorkload(
+        "app",
+        AppArgs(platform, messaging.queue, storage.data_bucket, database.primary, database.master_secret, keys.primary),
+    )
+    autoscaling = Autoscaling(
+        "autoscaling",
+        AutoscalingArgs(
+            platform,
+            namespace=app.namespace,
+            deployment=app.deployment,
+            deployment_name=APP_NAME,
+            queue=messaging.queue,
+            labels=app.labels,
+        ),
+    )
     monitoring = Monitoring(
         "monitoring",
         MonitoringArgs(
@@ -104,10 +143,12 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
         "clusterName": config.cluster.name,
         "namespace": config.namespace,
         "deploymentName": APP_NAME,
-        "hpaName": app.hpa.metadata["name"],
+        "hpaName": autoscaling.hpa_name,
+        "scaledObjectName": APP_NAME,
         "serviceUrl": service_url,
         "dbInstanceId": database.primary.identifier,
         "dbReplicaId": database.replica.identifier,
+        "dbSecretArn": database.master_secret.arn,
         "dataBucket": storage.data_bucket.bucket,
         "dataReplicaBucket": storage.data_replica_bucket.bucket,
         "opsBucket": storage.ops_bucket.bucket,

@@ -14,60 +14,140 @@ from pulumi_policy import (
 )
 
 from infra.quantities import parse_quantity
-from policies.common import K8S_DEPLOYMENT, K8S_HPA, K8S_PDB, in_production, only
+from policies.common import (
+    HELM_RELEASE,
+    K8S_DEPLOYMENT,
+    K8S_HPA,
+    K8S_PDB,
+    KEDA_SCALED_OBJECT,
+    KEDA_TRIGGER_AUTHENTICATION,
+    in_production,
+    only,
+    short_type,
+)
 from policies.thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
+SCALERS = (K8S_HPA, KEDA_SCALED_OBJECT)
+
+
+def _bounds(resource_type: str, spec: Mapping[str, Any]) -> tuple[Any, Any]:
+    if resource_type == KEDA_SCALED_OBJECT:
+        return spec.get("minReplicaCount", 1), spec.get("maxReplicaCount", 100)  # KEDA's documented defaults
+    return spec.get("minReplicas", 1), spec.get("maxReplicas", 0)
 
 
 def hpa_bounds(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """HPAs and KEDA ScaledObjects (which KEDA turns into an HPA with the same bounds)."""
     spec = args.props.get("spec") or {}
-    minimum, maximum = spec.get("minReplicas", 1), spec.get("maxReplicas", 0)
+    minimum, maximum = _bounds(args.resource_type, spec)
+    if not isinstance(minimum, int) or not isinstance(maximum, int):
+        return  # unknown during a preview; checked again with the real values at update time
     floor = args.get_config()["minReplicasInProduction"]
     if in_production(args.urn, args.get_config()) and minimum < floor:
         report_violation(
-            f"HPA {args.name} allows {minimum} replica(s) in production; set minReplicas to at least {floor} "
-            "so one pod's loss or eviction is not an outage."
+            f"{short_type(args.resource_type)} {args.name} allows {minimum} replica(s) in production; set the "
+            f"minimum to at least {floor} so one pod's loss or eviction is not an outage."
         )
     if maximum <= minimum:
-        report_violation(f"HPA {args.name} cannot scale (maxReplicas {maximum} <= minReplicas {minimum}); raise maxReplicas.")
+        report_violation(
+            f"{short_type(args.resource_type)} {args.name} cannot scale (maximum {maximum} <= minimum {minimum}); "
+            "raise the maximum."
+        )
+
+
+def _targets(resource_type: str, spec: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+    """What a scaler scales on (cpu and memory utilization, queue depth) and its scale-up window."""
+    found: dict[str, Any] = {}
+    if resource_type == KEDA_SCALED_OBJECT:
+        for trigger in spec.get("triggers") or []:
+            metadata = trigger.get("metadata") or {}
+            if trigger.get("type") in ("cpu", "memory"):
+                found[trigger["type"]] = metadata.get("value")
+            elif trigger.get("type") == "aws-sqs-queue":
+                found["queue"] = metadata.get("queueLength", "5")  # KEDA's documented default
+        config = (spec.get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {}
+        behavior = config.get("behavior") or {}
+    else:
+        for metric in spec.get("metrics") or []:
+            if metric.get("type") == "Resource":
+                resource = metric.get("resource") or {}
+                found[resource.get("name")] = (resource.get("target") or {}).get("averageUtilization")
+            elif metric.get("type") == "External":
+                target = (metric.get("external") or {}).get("target") or {}
+                found["queue"] = target.get("value") or target.get("averageValue")
+        behavior = spec.get("behavior") or {}
+    return found, (behavior.get("scaleUp") or {}).get("stabilizationWindowSeconds", 0)
 
 
 def hpa_targets(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     config = args.get_config()
-    spec = args.props.get("spec") or {}
-    limits = {"cpu": config["maxCpuTargetPercent"], "memory": config["maxMemoryTargetPercent"]}
-    seen = set()
-    for metric in spec.get("metrics") or []:
-        if metric.get("type") == "Resource":
-            resource = metric.get("resource") or {}
-            name, target = resource.get("name"), (resource.get("target") or {}).get("averageUtilization")
-            seen.add(name)
-            if name in limits and (target is None or target > limits[name]):
-                report_violation(
-                    f"HPA {args.name} scales on {name} at {target}%; the guide scales at {limits[name]}%, "
-                    f"set averageUtilization <= {limits[name]}."
-                )
-        elif metric.get("type") == "External":
-            target = (metric.get("external") or {}).get("target") or {}
-            value = target.get("value") or target.get("averageValue")
-            seen.add("external")
-            if value is None or parse_quantity(str(value)) > config["maxQueueDepth"]:
-                report_violation(
-                    f"HPA {args.name} scales on queue depth at {value}; the guide scales at "
-                    f"{config['maxQueueDepth']} messages."
-                )
-    missing = [m for m in ("cpu", "memory", "external") if m not in seen]
+    kind = short_type(args.resource_type)
+    found, window = _targets(args.resource_type, args.props.get("spec") or {})
+    limits = {"cpu": config["maxCpuTargetPercent"], "memory": config["maxMemoryTargetPercent"],
+              "queue": config["maxQueueDepth"]}
+    for name, limit in limits.items():
+        if name not in found:
+            continue
+        try:
+            target = parse_quantity(str(found[name]))
+        except ValueError:
+            target = None
+        if target is None or target > limit:
+            what = "queue depth" if name == "queue" else f"{name} utilization"
+            report_violation(
+                f"{kind} {args.name} scales on {what} at {found[name]}; the guide scales at {limit}"
+                f"{'' if name == 'queue' else '%'}, set a target <= {limit}."
+            )
+    missing = [m for m in ("cpu", "memory", "queue") if m not in found]
     if missing:
+        report_violation(f"{kind} {args.name} ignores {', '.join(missing)}; the guide scales on CPU, memory and queue depth.")
+    if isinstance(window, int) and window > config["maxScaleUpStabilizationSeconds"]:
         report_violation(
-            f"HPA {args.name} ignores {', '.join(missing)}; the guide scales on CPU, memory and queue depth."
-        )
-    window = ((spec.get("behavior") or {}).get("scaleUp") or {}).get("stabilizationWindowSeconds", 0)
-    if window > config["maxScaleUpStabilizationSeconds"]:
-        report_violation(
-            f"HPA {args.name} waits {window} s before scaling up; the guide acts after "
+            f"{kind} {args.name} waits {window} s before scaling up; the guide acts after "
             f"{config['maxScaleUpStabilizationSeconds']} s."
         )
+
+
+def queue_scaling_has_source(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """A queue-depth trigger must be served by something the stack installs.
+
+    A plain HPA's External metric needs a metrics adapter this stack does not install, and while a metric is
+    unavailable the HPA controller does not scale down (Kubernetes docs, "Horizontal Pod Autoscaling"). A KEDA
+    ScaledObject needs KEDA itself (its Helm release) and the TriggerAuthentication it names.
+    """
+    resources = args.resources
+    keda_installed = any(r.resource_type == HELM_RELEASE and r.props.get("chart") == "keda" for r in resources)
+    authentications = {
+        ((r.props.get("metadata") or {}).get("namespace"), (r.props.get("metadata") or {}).get("name"))
+        for r in resources
+        if r.resource_type == KEDA_TRIGGER_AUTHENTICATION
+    }
+    for resource in resources:
+        spec = resource.props.get("spec") or {}
+        if resource.resource_type == K8S_HPA:
+            if any(m.get("type") == "External" for m in spec.get("metrics") or []):
+                report_violation(
+                    f"HPA {resource.name} scales on an External metric that nothing in the stack serves; use a KEDA "
+                    "ScaledObject with the aws-sqs-queue trigger.",
+                    resource.urn,
+                )
+        elif resource.resource_type == KEDA_SCALED_OBJECT:
+            if not keda_installed:
+                report_violation(
+                    f"ScaledObject {resource.name} needs KEDA, which the stack does not install; add the keda Helm "
+                    "release.",
+                    resource.urn,
+                )
+            namespace = (resource.props.get("metadata") or {}).get("namespace")
+            for trigger in spec.get("triggers") or []:
+                reference = (trigger.get("authenticationRef") or {}).get("name")
+                if reference and (namespace, reference) not in authentications:
+                    report_violation(
+                        f"ScaledObject {resource.name} trigger {trigger.get('type')} names the TriggerAuthentication "
+                        f"{reference}, which the stack does not declare in {namespace}.",
+                        resource.urn,
+                    )
 
 
 def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -78,7 +158,7 @@ def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
 def pdb_allows_eviction(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     """Each Deployment has a PDB covering its pods that still allows one eviction at the HPA's minimum."""
     resources = args.resources
-    hpas = [r for r in resources if r.resource_type == K8S_HPA]
+    hpas = [r for r in resources if r.resource_type in SCALERS]
     pdbs = [r for r in resources if r.resource_type == K8S_PDB]
     for deployment in (r for r in resources if r.resource_type == K8S_DEPLOYMENT):
         metadata = deployment.props.get("metadata") or {}
@@ -103,7 +183,7 @@ def pdb_allows_eviction(args: StackValidationArgs, report_violation: ReportViola
              and (h.props.get("metadata") or {}).get("namespace") == namespace),
             None,
         )
-        floor = (scaler.props["spec"].get("minReplicas", 1) if scaler else spec.get("replicas", 1))
+        floor = _bounds(scaler.resource_type, scaler.props.get("spec") or {})[0] if scaler else spec.get("replicas", 1)
         for pdb in covering:
             budget = pdb.props.get("spec") or {}
             min_available = budget.get("minAvailable")
@@ -121,16 +201,21 @@ def pdb_allows_eviction(args: StackValidationArgs, report_violation: ReportViola
 
 POLICIES = [
     ResourceValidationPolicy(
-        name="hpa-bounds", description="HPAs keep at least two replicas in production and can scale.",
-        validate=only([K8S_HPA], hpa_bounds), enforcement_level=MANDATORY,
+        name="hpa-bounds", description="HPAs and ScaledObjects keep at least two replicas in production and can scale.",
+        validate=only(SCALERS, hpa_bounds), enforcement_level=MANDATORY,
         config_schema=schema("minReplicasInProduction", "productionStacks"),
     ),
     ResourceValidationPolicy(
         name="hpa-targets-within-guide",
-        description="HPAs scale on CPU, memory and queue depth at targets no looser than the guide.",
-        validate=only([K8S_HPA], hpa_targets), enforcement_level=MANDATORY,
+        description="HPAs and ScaledObjects scale on CPU, memory and queue depth at targets no looser than the guide.",
+        validate=only(SCALERS, hpa_targets), enforcement_level=MANDATORY,
         config_schema=schema("maxCpuTargetPercent", "maxMemoryTargetPercent", "maxQueueDepth",
                              "maxScaleUpStabilizationSeconds"),
+    ),
+    StackValidationPolicy(
+        name="queue-scaling-has-metric-source",
+        description="Queue-depth scaling is served by what the stack installs (KEDA), never by a missing adapter.",
+        validate=queue_scaling_has_source, enforcement_level=MANDATORY,
     ),
     StackValidationPolicy(
         name="pdb-allows-eviction",

@@ -18,6 +18,8 @@ from policies.common import (
     S3_PUBLIC_ACCESS_BLOCK,
     S3_REPLICATION,
     S3_VERSIONING,
+    SECRET,
+    SECRET_VERSION,
     STATEFUL,
     depends_on,
     in_production,
@@ -89,14 +91,68 @@ def rds_final_snapshot(args: ResourceValidationArgs, report_violation: ReportVio
         )
 
 
-def rds_managed_password(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if _is_replica(args.props):
-        return
-    if args.props.get("password") or not args.props.get("manageMasterUserPassword"):
-        report_violation(
-            f"RDS instance {args.name} does not let RDS manage its master password in Secrets Manager; "
-            "remove password and set manage_master_user_password=True."
-        )
+def rds_master_password_write_only(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """The master password of every primary is a write-only input, kept in a KMS-encrypted secret of the stack.
+
+    `password` would sit in state and show in diffs; `manageMasterUserPassword` makes RDS refuse to create read
+    replicas (RDS User Guide, "Password management with Amazon RDS and AWS Secrets Manager", Limitations: read
+    replicas of such a source are not supported, every engine but SQL Server). So: `passwordWo` with its version,
+    the same value in an aws.secretsmanager.SecretVersion (`secretStringWo`, built from the instance) of a secret
+    encrypted with a customer key and replicated to every region that holds a replica of the database.
+    """
+    databases = [r for r in args.resources if r.resource_type == RDS_INSTANCE]
+    versions = [r for r in args.resources if r.resource_type == SECRET_VERSION]
+    secrets = {r.urn: r for r in args.resources if r.resource_type == SECRET}
+    for primary in (db for db in databases if not _is_replica(db.props)):
+        props = primary.props
+        replica_regions = {
+            provider_region(db.provider) for db in databases if depends_on(db, "replicateSourceDb", primary.urn)
+        }
+        if props.get("password"):
+            report_violation(
+                f"RDS instance {primary.name} takes its master password as a plain input, which lands in state and "
+                "diffs; pass it as password_wo with password_wo_version.",
+                primary.urn,
+            )
+        if props.get("manageMasterUserPassword"):
+            report_violation(
+                f"RDS instance {primary.name} lets RDS manage its master password, and RDS then refuses to create "
+                "read replicas of it (needed for DR); keep the password in a stack-owned secret and pass it as "
+                "password_wo.",
+                primary.urn,
+            )
+        if not props.get("passwordWo") or not props.get("passwordWoVersion"):
+            report_violation(
+                f"RDS instance {primary.name} has no write-only master password (password_wo and "
+                "password_wo_version); generate it and keep it in a stack-owned Secrets Manager secret.",
+                primary.urn,
+            )
+            continue
+        stored = [v for v in versions if depends_on(v, "secretStringWo", primary.urn) and v.props.get("secretStringWo")]
+        holders = [secrets[dep.urn] for v in stored for dep in (v.property_dependencies or {}).get("secretId", [])
+                   if dep.urn in secrets]
+        if not holders:
+            report_violation(
+                f"RDS instance {primary.name}'s master password is kept in no secret of the stack; add an "
+                "aws.secretsmanager.SecretVersion (secret_string_wo) built from the instance.",
+                primary.urn,
+            )
+            continue
+        for secret in holders:
+            if not secret.props.get("kmsKeyId"):
+                report_violation(
+                    f"Secret {secret.name} holding {primary.name}'s master password is not encrypted with a customer "
+                    "KMS key; set kms_key_id.",
+                    secret.urn,
+                )
+            replicated = {replica.get("region") for replica in secret.props.get("replicas") or []}
+            missing = sorted(r for r in replica_regions - replicated - {provider_region(secret.provider)} if r)
+            if missing:
+                report_violation(
+                    f"Secret {secret.name} is not replicated to {', '.join(missing)}, where {primary.name} has a read "
+                    "replica; after a failover the application could not read its credentials. Add replicas.",
+                    secret.urn,
+                )
 
 
 def stateful_protected(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -203,9 +259,10 @@ POLICIES = [
         name="rds-final-snapshot", description="RDS primaries take a final snapshot when deleted.",
         validate=only([RDS_INSTANCE], rds_final_snapshot), enforcement_level=MANDATORY,
     ),
-    ResourceValidationPolicy(
-        name="rds-managed-master-password", description="RDS manages the master password in Secrets Manager.",
-        validate=only([RDS_INSTANCE], rds_managed_password), enforcement_level=MANDATORY,
+    StackValidationPolicy(
+        name="rds-master-password-write-only",
+        description="RDS master passwords are write-only inputs kept in a stack-owned, KMS-encrypted, replicated secret.",
+        validate=rds_master_password_write_only, enforcement_level=MANDATORY,
     ),
     ResourceValidationPolicy(
         name="stateful-resources-protected",

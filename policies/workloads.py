@@ -5,7 +5,19 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from infra.config import image_tag
-from policies.common import K8S_DEPLOYMENT, K8S_STATEFULSET, WORKLOADS, containers_of, label, only, pod_spec_of, short_type
+from policies.common import (
+    HELM_RELEASE,
+    K8S_DEPLOYMENT,
+    K8S_STATEFULSET,
+    WORKLOADS,
+    containers_of,
+    in_production,
+    label,
+    only,
+    pod_spec_of,
+    short_type,
+)
+from policies.thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
 NEEDS_API_TOKEN = "scraper.io/needs-api-token"
@@ -75,9 +87,18 @@ def restricted_pod_security(args: ResourceValidationArgs, report_violation: Repo
 
 
 def pinned_images(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Production runs images pinned by content (`repo:tag@sha256:...`): a tag can be moved to other content.
+    Other stacks may run a release tag; no stack runs `latest` or an untagged image."""
+    production = in_production(args.urn, args.get_config())
     for container in containers_of(_pod(args)):
         image = container.get("image") or ""
-        if "@sha256:" not in image and (image_tag(image) in (None, "latest")):
+        digest = "@sha256:" in image
+        if production and not digest:
+            report_violation(
+                f"{label(args.resource_type, args.name)} container {container.get('name')} runs '{image}' in "
+                "production without a digest; pin it as repo:tag@sha256:<digest>."
+            )
+        elif not digest and image_tag(image) in (None, "latest"):
             report_violation(
                 f"{label(args.resource_type, args.name)} container {container.get('name')} runs the unpinned image "
                 f"'{image}'; pin a release tag or a sha256 digest."
@@ -87,7 +108,10 @@ def pinned_images(args: ResourceValidationArgs, report_violation: ReportViolatio
 def not_in_default_namespace(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if not args.resource_type.startswith("kubernetes:") or short_type(args.resource_type) in CLUSTER_SCOPED_KINDS:
         return
-    namespace = (args.props.get("metadata") or {}).get("namespace") or ""
+    if args.resource_type == HELM_RELEASE:
+        namespace = args.props.get("namespace") or ""
+    else:
+        namespace = (args.props.get("metadata") or {}).get("namespace") or ""
     if namespace in SYSTEM_NAMESPACES:
         report_violation(
             f"{label(args.resource_type, args.name)} is in the '{namespace or 'default'}' namespace; "
@@ -121,8 +145,10 @@ POLICIES = [
         validate=only(WORKLOADS, restricted_pod_security), enforcement_level=MANDATORY,
     ),
     ResourceValidationPolicy(
-        name="k8s-pinned-images", description="Images are pinned to a release tag or digest, never latest.",
+        name="k8s-pinned-images",
+        description="Images are pinned by digest in production, to a release tag or digest elsewhere, never latest.",
         validate=only(WORKLOADS, pinned_images), enforcement_level=MANDATORY,
+        config_schema=schema("productionStacks"),
     ),
     ResourceValidationPolicy(
         name="k8s-not-default-namespace", description="Namespaced objects are not in default or system namespaces.",

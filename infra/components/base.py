@@ -23,6 +23,7 @@ class Platform:
     account_id: pulumi.Output[str]
     partition: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]  # the cluster's OIDC issuer, without https://
+    oidc_provider_arn: pulumi.Output[str]  # the account's IAM OIDC provider for that issuer (looked up, not owned)
 
     @property
     def tags(self) -> dict[str, str]:

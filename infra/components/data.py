@@ -195,12 +195,49 @@ class DatabaseArgs:
     dr_key: aws.kms.Key
 
 
+# RDS master passwords for PostgreSQL: 8-128 printable ASCII characters except '/', '"', '@' and space
+# (RDS API Reference, CreateDBInstance, MasterUserPassword). Quotes and backslashes are left out too, so the
+# value can sit in a connection string unescaped.
+MASTER_PASSWORD_LENGTH = 40
+MASTER_PASSWORD_EXCLUDED = "/@\"' \\`"
+
+
 class Database(pulumi.ComponentResource):
-    """RDS PostgreSQL primary, its cross-region read replica and the replication of its automated backups."""
+    """RDS PostgreSQL primary, its cross-region read replica, the replication of its automated backups, and the
+    Secrets Manager secret that holds the master credentials.
+
+    Why not `manage_master_user_password`: RDS cannot create a read replica of a source whose master password it
+    manages in Secrets Manager (RDS User Guide, "Password management with Amazon RDS and AWS Secrets Manager",
+    Limitations: "Creating a read replica ... is not supported" for every engine but SQL Server), and the DR
+    design needs the cross-region replica. So the stack owns the secret instead: Secrets Manager generates the
+    password (GetRandomPassword), the program passes it as a Pulumi secret to write-only inputs of the instance
+    (`password_wo`) and of the secret version (`secret_string_wo`), which Pulumi never shows in outputs or logs
+    and never diffs; `database.masterPasswordVersion` is the only thing in config, and bumping it rotates the
+    password in both places in one update. The secret is replicated to the DR region under the DR key, so an
+    application failed over to the promoted replica reads the same credentials there.
+    """
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scraper:data:Database", name, None, opts)
         platform, db = args.platform, args.platform.config.database
+        self.master_secret = aws.secretsmanager.Secret(
+            f"{name}-master-secret",
+            name=f"{platform.prefix}/database/master",
+            description=f"Master credentials of the {platform.prefix} database (written by Pulumi, write-only)",
+            kms_key_id=args.primary_key.arn,
+            recovery_window_in_days=30,
+            replicas=[{"region": platform.config.dr_region, "kms_key_id": args.dr_key.arn}],
+            tags=platform.tags,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws, protect=True),
+        )
+        password = pulumi.Output.secret(
+            aws.secretsmanager.get_random_password_output(
+                password_length=MASTER_PASSWORD_LENGTH,
+                exclude_characters=MASTER_PASSWORD_EXCLUDED,
+                require_each_included_type=True,
+                opts=pulumi.InvokeOutputOptions(provider=platform.aws),
+            ).random_password
+        )
         self.primary = aws.rds.Instance(
             f"{name}-primary",
             identifier=platform.prefix,
@@ -214,8 +251,8 @@ class Database(pulumi.ComponentResource):
             kms_key_id=args.primary_key.arn,
             db_name=db.db_name,
             username=db.username,
-            manage_master_user_password=True,
-            master_user_secret_kms_key_id=args.primary_key.arn,
+            password_wo=password,
+            password_wo_version=db.master_password_version,
             iam_database_authentication_enabled=True,
             multi_az=db.multi_az,
             db_subnet_group_name=db.subnet_group_name,
@@ -232,7 +269,7 @@ class Database(pulumi.ComponentResource):
             performance_insights_kms_key_id=args.primary_key.arn,
             performance_insights_retention_period=7,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
-            auto_minor_version_upgrade=True,
+            auto_minor_version_upgrade=db.auto_minor_version_upgrade,
             apply_immediately=False,
             tags=platform.tags,
             opts=pulumi.ResourceOptions(parent=self, provider=platform.aws, protect=True),
@@ -256,10 +293,26 @@ class Database(pulumi.ComponentResource):
             performance_insights_enabled=True,
             performance_insights_kms_key_id=args.dr_key.arn,
             performance_insights_retention_period=7,
-            auto_minor_version_upgrade=True,
+            auto_minor_version_upgrade=db.auto_minor_version_upgrade,
             apply_immediately=False,
             tags=platform.tags,
             opts=pulumi.ResourceOptions(parent=self, provider=platform.aws_dr, protect=True),
+        )
+        self.master_secret_version = aws.secretsmanager.SecretVersion(
+            f"{name}-master-secret-version",
+            secret_id=self.master_secret.id,
+            secret_string_wo=pulumi.Output.json_dumps(
+                {
+                    "engine": "postgres",
+                    "host": self.primary.address,
+                    "port": self.primary.port,
+                    "dbname": db.db_name,
+                    "username": db.username,
+                    "password": password,
+                }
+            ),
+            secret_string_wo_version=db.master_password_version,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
         )
         self.backup_replication = aws.rds.InstanceAutomatedBackupsReplication(
             f"{name}-backup-replication",
@@ -268,7 +321,13 @@ class Database(pulumi.ComponentResource):
             retention_period=platform.config.dr.backup_copy_retention_days,
             opts=pulumi.ResourceOptions(parent=self, provider=platform.aws_dr),
         )
-        self.register_outputs({"primaryId": self.primary.identifier, "replicaId": self.replica.identifier})
+        self.register_outputs(
+            {
+                "primaryId": self.primary.identifier,
+                "replicaId": self.replica.identifier,
+                "masterSecretArn": self.master_secret.arn,
+            }
+        )
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ import pulumi_aws as aws
 
 from infra.components.base import Platform, json_output
 
-# Services that encrypt with the stack's keys on the stack's behalf.
+# Services that encrypt with the stack's keys on the stack's behalf (CloudWatch has its own statement below).
 KEY_USER_SERVICES = (
-    "cloudwatch.amazonaws.com",  # alarms publishing to encrypted topics
     "sns.amazonaws.com",
     "sqs.amazonaws.com",
     "s3.amazonaws.com",
@@ -23,8 +22,19 @@ KEY_USER_SERVICES = (
 )
 
 
-def key_policy(platform: Platform) -> pulumi.Output[str]:
+def key_policy(platform: Platform, region: str) -> pulumi.Output[str]:
+    """The key policy: the account administers the key; the stack's services use it.
+
+    CloudWatch alarms can only notify an SSE-KMS topic when the key policy lets the CloudWatch service principal
+    call kms:Decrypt and kms:GenerateDataKey* (SNS Developer Guide, "Enable compatibility between event sources
+    from AWS services and encrypted topics"). That grant is scoped against the confused deputy with
+    aws:SourceAccount and aws:SourceArn (IAM User Guide, "The confused deputy problem"; CloudWatch sets both when
+    an alarm publishes): only this stack's alarms in the key's region.
+    """
     root = pulumi.Output.concat("arn:", platform.partition, ":iam::", platform.account_id, ":root")
+    alarms = pulumi.Output.concat(
+        "arn:", platform.partition, ":cloudwatch:", region, ":", platform.account_id, f":alarm:{platform.prefix}-*"
+    )
     return json_output(
         {
             "Version": "2012-10-17",
@@ -44,6 +54,17 @@ def key_policy(platform: Platform) -> pulumi.Output[str]:
                     "Resource": "*",
                     "Condition": {"StringEquals": {"aws:SourceAccount": platform.account_id}},
                 },
+                {
+                    "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": platform.account_id},
+                        "ArnLike": {"aws:SourceArn": alarms},
+                    },
+                },
             ],
         }
     )
@@ -60,17 +81,17 @@ class Keys(pulumi.ComponentResource):
     def __init__(self, name: str, args: KeysArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scraper:security:Keys", name, None, opts)
         platform = args.platform
-        self.primary = self._key(f"{name}-primary", platform, platform.aws, "primary region")
-        self.dr = self._key(f"{name}-dr", platform, platform.aws_dr, "disaster-recovery region")
+        self.primary = self._key(f"{name}-primary", platform, platform.aws, platform.config.region)
+        self.dr = self._key(f"{name}-dr", platform, platform.aws_dr, platform.config.dr_region)
         self.register_outputs({"primaryArn": self.primary.arn, "drArn": self.dr.arn})
 
-    def _key(self, name: str, platform: Platform, provider: aws.Provider, where: str) -> aws.kms.Key:
+    def _key(self, name: str, platform: Platform, provider: aws.Provider, region: str) -> aws.kms.Key:
         key = aws.kms.Key(
             name,
-            description=f"social-media-scraper {platform.stack}: data at rest in the {where}",
+            description=f"social-media-scraper {platform.stack}: data at rest in {region}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=key_policy(platform),
+            policy=key_policy(platform, region),
             tags=platform.tags,
             opts=pulumi.ResourceOptions(parent=self, provider=provider, protect=True),
         )
@@ -83,35 +104,43 @@ class Keys(pulumi.ComponentResource):
         return key
 
 
-def irsa_role(
-    parent: pulumi.Resource,
-    name: str,
-    platform: Platform,
-    service_account: str,
-    statements: Sequence[dict[str, Any]],
-) -> aws.iam.Role:
-    """An IAM role that only the named Kubernetes service account can assume, with an inline policy."""
-    subject = f"system:serviceaccount:{platform.config.namespace}:{service_account}"
-    trust = pulumi.Output.all(platform.partition, platform.account_id, platform.oidc_issuer).apply(
+def irsa_trust(platform: Platform, subject: str) -> pulumi.Output[str]:
+    """A trust policy that lets exactly one service account (`system:serviceaccount:NS:NAME`) assume a role
+    through the cluster's registered IAM OIDC provider (EKS User Guide, "Assign IAM roles to Kubernetes service
+    accounts": the `sub` and `aud` conditions)."""
+    return pulumi.Output.all(platform.oidc_provider_arn, platform.oidc_issuer).apply(
         lambda facts: json.dumps(
             {
                 "Version": "2012-10-17",
                 "Statement": [
                     {
                         "Effect": "Allow",
-                        "Principal": {"Federated": f"arn:{facts[0]}:iam::{facts[1]}:oidc-provider/{facts[2]}"},
+                        "Principal": {"Federated": facts[0]},
                         "Action": "sts:AssumeRoleWithWebIdentity",
                         "Condition": {
-                            "StringEquals": {f"{facts[2]}:sub": subject, f"{facts[2]}:aud": "sts.amazonaws.com"}
+                            "StringEquals": {f"{facts[1]}:sub": subject, f"{facts[1]}:aud": "sts.amazonaws.com"}
                         },
                     }
                 ],
             }
         )
     )
+
+
+def irsa_role(
+    parent: pulumi.Resource,
+    name: str,
+    platform: Platform,
+    service_account: str,
+    statements: Sequence[dict[str, Any]],
+    namespace: str | None = None,
+) -> aws.iam.Role:
+    """An IAM role that only the named Kubernetes service account can assume, with an inline policy."""
+    namespace = namespace or platform.config.namespace
+    trust = irsa_trust(platform, f"system:serviceaccount:{namespace}:{service_account}")
     role = aws.iam.Role(
         f"{name}-role",
-        description=f"IRSA role of {platform.config.namespace}/{service_account}",
+        description=f"IRSA role of {namespace}/{service_account}",
         assume_role_policy=trust,
         max_session_duration=3600,
         tags=platform.tags,

@@ -1,4 +1,5 @@
-"""The scraper on Kubernetes: namespace, app Deployment, migration Job, HPA, and the ops CronJobs.
+"""The scraper on Kubernetes: namespace, app Deployment, migration Job, and the ops CronJobs (the autoscaling is
+in `autoscaling.py`).
 
 Every pod runs under the `restricted` Pod Security Standard: non-root, read-only
 root filesystem, no privilege escalation, all capabilities dropped, seccomp
@@ -23,7 +24,6 @@ APP_NAME = "social-media-scraper-app"
 OUTPUTS_CONFIGMAP = "scraper-ops-outputs"
 OUTPUTS_DIR = "/etc/scraper-ops"
 OUTPUTS_FILE = "outputs.json"
-QUEUE_DEPTH_METRIC = "scraper_queue_depth"
 RUN_AS_USER = 10001
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 
@@ -49,6 +49,9 @@ def restricted_pod(
         },
         "containers": [
             {
+                # Images are pinned by digest; Always only re-checks the manifest, and keeps a node from running a
+                # cached image that the registry no longer serves (checkov CKV_K8S_15).
+                "imagePullPolicy": "Always",
                 **container,
                 "securityContext": {
                     "runAsNonRoot": True,
@@ -68,9 +71,9 @@ def restricted_pod(
     return {"metadata": {"labels": dict(labels)}, "spec": spec}
 
 
-def release_id(image: str) -> str:
-    """A short, stable id of a release, for names keyed by it."""
-    return hashlib.sha256(image.encode()).hexdigest()[:10]
+def content_id(document: str) -> str:
+    """A short, stable id of a document (a Job's whole spec), for names keyed by what they run."""
+    return hashlib.sha256(document.encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class AppArgs:
     queue: aws.sqs.Queue
     data_bucket: aws.s3.Bucket
     database: aws.rds.Instance
+    database_secret: aws.secretsmanager.Secret
     key: aws.kms.Key
 
 
@@ -104,7 +108,7 @@ class AppWorkload(pulumi.ComponentResource):
             opts=k8s_opts,
         )
         in_namespace = pulumi.ResourceOptions(parent=self, provider=platform.k8s, depends_on=[self.namespace])
-        master_secret_arn = args.database.master_user_secrets.apply(lambda secrets: secrets[0]["secret_arn"])
+        master_secret_arn = args.database_secret.arn
         self.role = irsa_role(
             self,
             f"{name}-irsa",
@@ -164,37 +168,39 @@ class AppWorkload(pulumi.ComponentResource):
             "requests": {"cpu": app.requests.cpu, "memory": app.requests.memory},
             "limits": {"cpu": app.limits.cpu, "memory": app.limits.memory},
         }
-        release = release_id(app.image)
+        migration_spec = {
+            "backoffLimit": 1,
+            "activeDeadlineSeconds": 1800,
+            "template": restricted_pod(
+                service_account=APP_NAME,
+                restart_policy="Never",
+                labels={**labels, "app.kubernetes.io/component": "migration"},
+                containers=[
+                    {
+                        "name": "migrate",
+                        "image": app.image,
+                        "command": list(app.migrate_command),
+                        "env": environment,
+                        "resources": resources,
+                    }
+                ],
+            ),
+        }
+        # A Job's pod template is immutable, so whatever changes in what it runs (image, command, environment,
+        # resources) must be a new Job: the name carries the id of the whole spec. The new Job is created (and
+        # runs the idempotent `migrate upgrade`) before the old one is deleted; an unchanged spec keeps its
+        # Job and never re-runs it.
         self.migration = k8s.batch.v1.Job(
             f"{name}-migration",
             metadata={
-                "name": f"social-media-scraper-migrate-{release}",
+                "name": json_output(migration_spec).apply(lambda spec: f"social-media-scraper-migrate-{content_id(spec)}"),
                 "namespace": config.namespace,
                 "labels": {**labels, "app.kubernetes.io/component": "migration"},
                 "annotations": {"scraper.io/image": app.image},
             },
-            spec={
-                "backoffLimit": 1,
-                "activeDeadlineSeconds": 1800,
-                "template": restricted_pod(
-                    service_account=APP_NAME,
-                    restart_policy="Never",
-                    labels={**labels, "app.kubernetes.io/component": "migration"},
-                    containers=[
-                        {
-                            "name": "migrate",
-                            "image": app.image,
-                            "command": list(app.migrate_command),
-                            "env": environment,
-                            "resources": resources,
-                        }
-                    ],
-                ),
-            },
+            spec=migration_spec,
             opts=pulumi.ResourceOptions.merge(
-                in_namespace,
-                # A new release is a new Job; the old one goes only after the new one succeeded.
-                pulumi.ResourceOptions(depends_on=[self.service_account], delete_before_replace=False),
+                in_namespace, pulumi.ResourceOptions(depends_on=[self.service_account], delete_before_replace=False)
             ),
         )
         probe = {"periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 3}
@@ -235,7 +241,7 @@ class AppWorkload(pulumi.ComponentResource):
             f"{name}-deployment",
             metadata={"name": APP_NAME, "namespace": config.namespace, "labels": labels},
             spec={
-                # No `replicas`: the HPA owns the replica count.
+                # No `replicas`: the HPA that KEDA derives from the ScaledObject owns the replica count.
                 "selector": {"matchLabels": api_selector},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
                 "revisionHistoryLimit": 5,
@@ -277,64 +283,8 @@ class AppWorkload(pulumi.ComponentResource):
             },
             opts=in_namespace,
         )
-        scaling = config.autoscaling
-        self.hpa = k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-hpa",
-            metadata={"name": APP_NAME, "namespace": config.namespace, "labels": labels},
-            spec={
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": APP_NAME},
-                "minReplicas": scaling.min_replicas,
-                "maxReplicas": scaling.max_replicas,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "cpu",
-                            "target": {"type": "Utilization", "averageUtilization": scaling.cpu_target_percent},
-                        },
-                    },
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "memory",
-                            "target": {"type": "Utilization", "averageUtilization": scaling.memory_target_percent},
-                        },
-                    },
-                    {
-                        # Served by prometheus-adapter from the SQS metric that YACE exports (see README).
-                        "type": "External",
-                        "external": {
-                            "metric": {
-                                "name": QUEUE_DEPTH_METRIC,
-                                "selector": {"matchLabels": {"queue_name": args.queue.name}},
-                            },
-                            "target": {"type": "Value", "value": str(scaling.queue_depth_target)},
-                        },
-                    },
-                ],
-                "behavior": {
-                    "scaleUp": {
-                        "stabilizationWindowSeconds": scaling.scale_up_stabilization_seconds,
-                        "selectPolicy": "Max",
-                        "policies": [
-                            {"type": "Percent", "value": 100, "periodSeconds": 60},
-                            {"type": "Pods", "value": 4, "periodSeconds": 60},
-                        ],
-                    },
-                    "scaleDown": {
-                        "stabilizationWindowSeconds": scaling.scale_down_stabilization_seconds,
-                        "selectPolicy": "Min",
-                        "policies": [
-                            {"type": "Pods", "value": scaling.scale_down_pods_per_minute, "periodSeconds": 60}
-                        ],
-                    },
-                },
-            },
-            opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[self.deployment])),
-        )
-        self.register_outputs(
-            {"deploymentName": APP_NAME, "hpaName": APP_NAME, "namespace": self.namespace.metadata["name"]}
-        )
+        self.labels = labels
+        self.register_outputs({"deploymentName": APP_NAME, "namespace": self.namespace.metadata["name"]})
 
 
 @dataclass(frozen=True)

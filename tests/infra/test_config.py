@@ -77,19 +77,49 @@ def test_defaults_are_the_guides_values_when_keys_are_left_out():
         ),
         (
             {"app": {"image": "ghcr.io/social-media-scraper/app:latest"}},
-            "social-media-scraper:app.image = \"ghcr.io/social-media-scraper/app:latest\": tag 'latest'",
+            "social-media-scraper:app.image = \"ghcr.io/social-media-scraper/app:latest\": image is not pinned by digest",
         ),
         (
-            {"app": {"image": "ghcr.io/social-media-scraper/app"}},
-            "social-media-scraper:app.image = \"ghcr.io/social-media-scraper/app\": image has no tag or digest",
+            {"app": {"image": f"ghcr.io/social-media-scraper/app:latest@sha256:{'a' * 64}"}},
+            f"social-media-scraper:app.image = \"ghcr.io/social-media-scraper/app:latest@sha256:{'a' * 64}\": tag 'latest'",
         ),
         (
-            {"opsImage": "registry.local:5000/ops"},
-            "social-media-scraper:opsImage = \"registry.local:5000/ops\": image has no tag or digest",
+            {"app": {"image": "ghcr.io/social-media-scraper/app:2.4.1@sha256:abc"}},
+            "social-media-scraper:app.image = \"ghcr.io/social-media-scraper/app:2.4.1@sha256:abc\": digest must be sha256:",
+        ),
+        (
+            {"opsImage": "registry.local:5000/ops:0.1.0"},
+            "social-media-scraper:opsImage = \"registry.local:5000/ops:0.1.0\": image is not pinned by digest",
         ),
         (
             {"autoscaling": {"scaleUpStabilizationSeconds": 0}},
-            "social-media-scraper:autoscaling.scaleUpStabilizationSeconds = 0: Input should be greater than 0",
+            "social-media-scraper:autoscaling.scaleUpStabilizationSeconds = 0: must be whole minutes from 60 to 3600 seconds",
+        ),
+        (
+            # Issue 9: 30 s used to give CPU/memory alarms with EvaluationPeriods 0, which CloudWatch refuses.
+            {"autoscaling": {"scaleUpStabilizationSeconds": 30}},
+            "social-media-scraper:autoscaling.scaleUpStabilizationSeconds = 30: must be whole minutes from 60 to 3600 seconds",
+        ),
+        (
+            {"autoscaling": {"scaleUpStabilizationSeconds": 90}},
+            "social-media-scraper:autoscaling.scaleUpStabilizationSeconds = 90: must be whole minutes from 60 to 3600 seconds",
+        ),
+        (
+            {"database": {"engineVersion": "16.4"}},
+            "social-media-scraper:database.engineVersion = \"16.4\": with autoMinorVersionUpgrade (the default) give the "
+            "major version only",
+        ),
+        (
+            {"database": {"engineVersion": "16", "autoMinorVersionUpgrade": False}},
+            "social-media-scraper:database.engineVersion = \"16\": with autoMinorVersionUpgrade false give the full version",
+        ),
+        (
+            {"cluster": {"name": "scraper-prod", "kubernetesVersion": "1.36"}},
+            "social-media-scraper:cluster.kubernetesVersion = \"1.36\": no KEDA release is tested against Kubernetes 1.36",
+        ),
+        (
+            {"database": {"masterPasswordVersion": 0}},
+            "social-media-scraper:database.masterPasswordVersion = 0: Input should be greater than or equal to 1",
         ),
         (
             {"maintenance": {"durationMinutes": -5}},

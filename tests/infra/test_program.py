@@ -8,12 +8,13 @@ import json
 
 import pytest
 
-from automation.engine import Plan
+from automation.engine import SECRET_PLACEHOLDER, Plan, run_program
 from infra.components.workloads import APP_NAME
-from tests.conftest import resource, resources_of
+from tests.conftest import prod_config, resource, resources_of
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+TRIGGER_AUTH = "kubernetes:keda.sh/v1alpha1:TriggerAuthentication"
 CRONJOB = "kubernetes:batch/v1:CronJob"
 JOB = "kubernetes:batch/v1:Job"
 RDS = "aws:rds/instance:Instance"
@@ -27,8 +28,12 @@ OUTPUT_CONTRACT = {
     "drBackupVaultName", "drKmsKeyArn", "lockTableName", "cronJobs", "costTags",
     # beyond the DESIGN.md minimum: what the ops commands measure against
     "stack", "metricsNamespace", "smokeChecks", "objectives", "dbBackupRetentionDays", "backupPlanId",
-    "drSubnetGroupName", "drSecurityGroupIds", "maintenance",
+    "drSubnetGroupName", "drSecurityGroupIds", "maintenance", "scaledObjectName", "dbSecretArn",
 }
+
+
+def prod_config_value(key: str):
+    return json.loads(prod_config()[f"social-media-scraper:{key}"])
 
 
 def by_urn(plan: Plan):
@@ -58,32 +63,78 @@ def test_the_outputs_configmap_holds_the_same_outputs(prod_plan):
     assert json.loads(config_map.inputs["data"]["outputs.json"]) == prod_plan.outputs
 
 
-def test_hpa_scales_on_the_guides_triggers(prod_plan):
-    hpa = resource(prod_plan, HPA, "app-hpa").inputs["spec"]
-    queue_name = resource(prod_plan, "aws:sqs/queue:Queue", "messaging-scrape-jobs").outputs["name"]
-    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": APP_NAME}
-    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 12)
-    cpu = next(m for m in hpa["metrics"] if m["type"] == "Resource" and m["resource"]["name"] == "cpu")
-    memory = next(m for m in hpa["metrics"] if m["type"] == "Resource" and m["resource"]["name"] == "memory")
-    external = next(m for m in hpa["metrics"] if m["type"] == "External")["external"]
-    assert len(hpa["metrics"]) == 3
-    assert cpu["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
-    assert memory["resource"]["target"] == {"type": "Utilization", "averageUtilization": 80}
-    assert external["metric"]["name"] == "scraper_queue_depth"
-    assert external["metric"]["selector"]["matchLabels"]["queue_name"] == queue_name
-    assert external["target"] == {"type": "Value", "value": "1000"}
+def scaled_object(plan: Plan) -> dict:
+    return resource(plan, SCALED_OBJECT, "autoscaling-scaled-object").inputs
+
+
+def trigger(spec: dict, type_: str) -> dict:
+    return next(t for t in spec["triggers"] if t["type"] == type_)
+
+
+def test_keda_scales_on_the_guides_triggers(prod_plan):
+    spec = scaled_object(prod_plan)["spec"]
+    queue_url = resource(prod_plan, "aws:sqs/queue:Queue", "messaging-scrape-jobs").outputs["url"]
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": APP_NAME}
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (3, 12)
+    assert [t["type"] for t in spec["triggers"]] == ["cpu", "memory", "aws-sqs-queue"]
+    assert trigger(spec, "cpu") == {"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}}
+    assert trigger(spec, "memory") == {"type": "memory", "metricType": "Utilization", "metadata": {"value": "80"}}
+    queue = trigger(spec, "aws-sqs-queue")
+    assert queue["metricType"] == "Value", "the whole queue depth is compared with 1000, not a per-pod share"
+    assert queue["metadata"] == {"queueURL": queue_url, "queueLength": "1000", "awsRegion": "us-east-1"}
+    hpa = spec["advanced"]["horizontalPodAutoscalerConfig"]
+    assert hpa["name"] == prod_plan.outputs["hpaName"] == APP_NAME
     assert hpa["behavior"]["scaleUp"]["stabilizationWindowSeconds"] == 300
+    assert not resources_of(prod_plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"), "KEDA owns the HPA"
 
 
-def test_hpa_bounds_and_targets_follow_config(plan_with):
+def test_the_queue_trigger_has_its_source_in_the_stack(prod_plan):
+    """Issue 9 item 4: KEDA itself, its operator's IRSA role (read the queue, nothing else) and the
+    TriggerAuthentication the trigger names are all declared, and the ScaledObject waits for them."""
+    release = resource(prod_plan, "kubernetes:helm.sh/v3:Release", "autoscaling-keda")
+    assert release.inputs["chart"] == "keda" and release.inputs["namespace"] == "keda"
+    assert release.inputs["repositoryOpts"] == {"repo": "https://kedacore.github.io/charts"}
+    assert release.inputs["version"] == "2.18.3", "the KEDA release tested against Kubernetes 1.31"
+    role = resource(prod_plan, "aws:iam/role:Role", "autoscaling-keda-operator-role")
+    assert release.inputs["values"]["podIdentity"]["aws"]["irsa"] == {"enabled": True, "roleArn": role.outputs["arn"]}
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert list(trust["Condition"]["StringEquals"].values())[0] == "system:serviceaccount:keda:keda-operator"
+    policy = json.loads(resource(prod_plan, ROLE_POLICY, "autoscaling-keda-operator-policy").inputs["policy"])
+    queue_arn = resource(prod_plan, "aws:sqs/queue:Queue", "messaging-scrape-jobs").outputs["arn"]
+    assert policy["Statement"] == [{"Effect": "Allow", "Action": ["sqs:GetQueueAttributes"], "Resource": [queue_arn]}]
+    authentication = resource(prod_plan, TRIGGER_AUTH, "autoscaling-trigger-authentication").inputs
+    assert authentication["spec"] == {"podIdentity": {"provider": "aws", "identityOwner": "keda"}}
+    assert trigger(scaled_object(prod_plan)["spec"], "aws-sqs-queue")["authenticationRef"] == {
+        "name": authentication["metadata"]["name"]
+    }
+    scaler = resource(prod_plan, SCALED_OBJECT, "autoscaling-scaled-object")
+    assert {release.urn, resource(prod_plan, TRIGGER_AUTH, "autoscaling-trigger-authentication").urn} <= set(
+        scaler.dependencies
+    )
+
+
+@pytest.mark.parametrize(("kubernetes", "chart"), [("1.27", "2.14.2"), ("1.30", "2.17.2"), ("1.35", "2.20.2")])
+def test_the_keda_release_follows_the_cluster_version(plan_with, kubernetes, chart):
+    plan = plan_with(cluster={"name": "scraper-prod", "kubernetesVersion": kubernetes})
+    assert resource(plan, "kubernetes:helm.sh/v3:Release", "autoscaling-keda").inputs["version"] == chart
+
+
+def test_scaling_bounds_and_targets_follow_config(plan_with):
     plan = plan_with(autoscaling={"minReplicas": 4, "maxReplicas": 20, "cpuTargetPercent": 60, "queueDepthTarget": 500})
-    hpa = resource(plan, HPA, "app-hpa").inputs["spec"]
-    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (4, 20)
-    cpu = next(m for m in hpa["metrics"] if m["type"] == "Resource" and m["resource"]["name"] == "cpu")
-    assert cpu["resource"]["target"]["averageUtilization"] == 60
-    assert next(m for m in hpa["metrics"] if m["type"] == "External")["external"]["target"]["value"] == "500"
+    spec = scaled_object(plan)["spec"]
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (4, 20)
+    assert trigger(spec, "cpu")["metadata"]["value"] == "60"
+    assert trigger(spec, "aws-sqs-queue")["metadata"]["queueLength"] == "500"
     cpu_alarm = resource(plan, ALARM, "monitoring-app-cpu-high").inputs
     assert cpu_alarm["threshold"] == 60
+
+
+def test_every_accepted_scale_up_window_gives_alarms_cloudwatch_accepts(plan_with):
+    """Issue 9 item 2: the smallest window the config accepts still evaluates at least one period."""
+    plan = plan_with(autoscaling={"scaleUpStabilizationSeconds": 60})
+    for key in ("app-cpu-high", "app-memory-high"):
+        alarm = resource(plan, ALARM, f"monitoring-{key}").inputs
+        assert alarm["evaluationPeriods"] == 1 and alarm["period"] == 60
 
 
 def assert_restricted(pod_spec: dict) -> None:
@@ -97,7 +148,7 @@ def assert_restricted(pod_spec: dict) -> None:
         assert context["runAsNonRoot"] is True
         assert context["capabilities"] == {"drop": ["ALL"]}
         assert container["resources"]["requests"] and container["resources"]["limits"]
-        assert "@" in container["image"] or not container["image"].endswith(":latest")
+        assert "@sha256:" in container["image"] and container["imagePullPolicy"] == "Always"
 
 
 def test_app_deployment_is_hardened_probed_and_waits_for_migrations(prod_plan):
@@ -108,11 +159,11 @@ def test_app_deployment_is_hardened_probed_and_waits_for_migrations(prod_plan):
         "namespace": "social-media-scraper",
         "labels": {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/part-of": "social-media-scraper"},
     }
-    assert "replicas" not in spec, "the HPA owns the replica count"
+    assert "replicas" not in spec, "the HPA KEDA derives owns the replica count"
     pod = spec["template"]["spec"]
     assert_restricted(pod)
     container = pod["containers"][0]
-    assert container["image"] == "ghcr.io/social-media-scraper/app:2.4.1"
+    assert container["image"] == prod_config_value("app")["image"]
     assert container["resources"] == {
         "requests": {"cpu": "500m", "memory": "512Mi"},
         "limits": {"cpu": "1", "memory": "1Gi"},
@@ -124,14 +175,22 @@ def test_app_deployment_is_hardened_probed_and_waits_for_migrations(prod_plan):
     assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
-def test_migration_job_is_keyed_by_release(prod_plan, plan_with):
+def test_migration_job_is_named_by_what_it_runs(prod_plan, plan_with):
+    """Issue 9 item 6: a Job's template is immutable, so a change of anything it runs is a new Job (a new name,
+    created before the old one goes); an unchanged spec keeps its name and never re-runs."""
     job = resource(prod_plan, JOB, "app-migration").inputs
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["./scripts/migrate.sh", "upgrade"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     assert_restricted(job["spec"]["template"]["spec"])
-    newer = resource(plan_with(app={"image": "ghcr.io/social-media-scraper/app:2.5.0"}), JOB, "app-migration").inputs
-    assert newer["metadata"]["name"] != job["metadata"]["name"]
-    assert newer["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":2.5.0")
+    name = job["metadata"]["name"]
+    assert resource(plan_with(), JOB, "app-migration").inputs["metadata"]["name"] == name
+    newer_image = f"ghcr.io/social-media-scraper/app:2.5.0@sha256:{'b' * 64}"
+    newer = resource(plan_with(app={"image": newer_image}), JOB, "app-migration").inputs
+    assert newer["spec"]["template"]["spec"]["containers"][0]["image"] == newer_image
+    resized = resource(plan_with(app={"requests": {"cpu": "250m", "memory": "512Mi"}}), JOB, "app-migration").inputs
+    other_command = resource(plan_with(app={"migrateCommand": ["alembic", "upgrade", "head"]}), JOB, "app-migration")
+    names = {name, newer["metadata"]["name"], resized["metadata"]["name"], other_command.inputs["metadata"]["name"]}
+    assert len(names) == 4
 
 
 def test_pdb_and_network_policy_cover_the_app(prod_plan):
@@ -168,7 +227,8 @@ def test_ops_cron_jobs_run_scraper_ops_safely(prod_plan, job, schedule, args):
     assert_restricted(pod)
     assert pod["serviceAccountName"] == job
     container = pod["containers"][0]
-    assert container["image"] == "ghcr.io/social-media-scraper/ops:0.1.0"
+    assert container["image"] == prod_config()["social-media-scraper:opsImage"]
+    assert container["imagePullPolicy"] == "Always"
     assert container["command"] == ["scraper-ops"] and container["args"] == args
     assert {"name": "SCRAPER_OPS_OUTPUTS", "value": "/etc/scraper-ops/outputs.json"} in container["env"]
     assert {"name": "outputs", "mountPath": "/etc/scraper-ops", "readOnly": True} in container["volumeMounts"]
@@ -198,7 +258,7 @@ def test_iam_policies_grant_no_wildcard_actions_and_no_wildcard_writes(prod_plan
         "cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricData",
     }
     policies = resources_of(prod_plan, ROLE_POLICY)
-    assert len(policies) == 6
+    assert len(policies) == 7
     for policy in policies:
         for statement in json.loads(policy.inputs["policy"])["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -225,14 +285,17 @@ def test_database_is_encrypted_protected_multi_az_and_private(prod_plan):
     key = resource(prod_plan, "aws:kms/key:Key", "keys-primary")
     inputs = primary.inputs
     assert primary.region == "us-east-1" and primary.protect
-    assert inputs["engine"] == "postgres" and inputs["engineVersion"] == "16.4"
+    assert inputs["engine"] == "postgres"
+    assert inputs["engineVersion"] == "16" and inputs["autoMinorVersionUpgrade"] is True, (
+        "the major only: RDS moves the minor, and a pinned minor would read as drift (issue 9 item 7)"
+    )
     assert inputs["storageEncrypted"] is True
     assert inputs["kmsKeyId"].startswith("arn:aws:kms:us-east-1:")
     assert key.inputs["enableKeyRotation"] is True
     assert inputs["deletionProtection"] is True and inputs["multiAz"] is True
     assert inputs["backupRetentionPeriod"] == 14
     assert inputs["publiclyAccessible"] is False
-    assert inputs["manageMasterUserPassword"] is True and "password" not in inputs
+    assert "manageMasterUserPassword" not in inputs and "password" not in inputs
     assert inputs["performanceInsightsEnabled"] is True
     assert inputs["copyTagsToSnapshot"] is True
     assert inputs["skipFinalSnapshot"] is False
@@ -380,3 +443,71 @@ def test_every_resource_belongs_to_a_component_and_stateful_ones_are_protected(p
             assert r.protect, r.name
     providers = {r.name: r.region for r in prod_plan.resources if r.type == "pulumi:providers:aws"}
     assert providers == {"aws-primary": "us-east-1", "aws-dr": "us-west-2"}
+
+
+def test_master_password_is_write_only_in_a_replicated_stack_secret(prod_plan):
+    """Issue 9 item 1: RDS cannot create a read replica of a source whose master password it manages, so the
+    stack owns the secret; the password reaches the instance and the secret only as write-only Pulumi secrets."""
+    primary = resource(prod_plan, RDS, "database-primary")
+    replica = resource(prod_plan, RDS, "database-replica")
+    assert replica.inputs["replicateSourceDb"] == primary.outputs["arn"]
+    assert primary.inputs["passwordWo"] == SECRET_PLACEHOLDER, "a Pulumi secret, never a plain value"
+    assert primary.inputs["passwordWoVersion"] == 1
+    secret = resource(prod_plan, "aws:secretsmanager/secret:Secret", "database-master-secret")
+    assert secret.protect and secret.region == "us-east-1"
+    assert secret.inputs["kmsKeyId"] == resource(prod_plan, "aws:kms/key:Key", "keys-primary").outputs["arn"]
+    assert secret.inputs["replicas"] == [
+        {"region": "us-west-2", "kmsKeyId": resource(prod_plan, "aws:kms/key:Key", "keys-dr").outputs["arn"]}
+    ]
+    version = resource(prod_plan, "aws:secretsmanager/secretVersion:SecretVersion", "database-master-secret-version")
+    assert version.inputs["secretStringWo"] == SECRET_PLACEHOLDER and version.inputs["secretStringWoVersion"] == 1
+    assert primary.urn in version.property_dependencies["secretStringWo"]
+    assert prod_plan.outputs["dbSecretArn"] == secret.outputs["arn"]
+    app_policy = json.loads(resource(prod_plan, ROLE_POLICY, "app-irsa-policy").inputs["policy"])
+    readers = [s for s in app_policy["Statement"] if s["Action"] == ["secretsmanager:GetSecretValue"]]
+    assert readers == [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [secret.outputs["arn"]]}]
+    plan_text = json.dumps(prod_plan.to_json())
+    assert "Offline0" not in plan_text, "the generated password never enters a plan"
+
+
+def test_rotating_the_password_bumps_both_write_only_versions(plan_with):
+    plan = plan_with(database={"masterPasswordVersion": 2})
+    assert resource(plan, RDS, "database-primary").inputs["passwordWoVersion"] == 2
+    version = resource(plan, "aws:secretsmanager/secretVersion:SecretVersion", "database-master-secret-version")
+    assert version.inputs["secretStringWoVersion"] == 2
+
+
+def test_irsa_roles_trust_the_registered_oidc_provider(prod_plan):
+    """Issue 9 item 3: the trust names the provider the account really has, looked up from the cluster's issuer."""
+    issuer = "oidc.eks.us-east-1.amazonaws.com/id/"
+    for role in resources_of(prod_plan, "aws:iam/role:Role"):
+        statement = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+        if statement["Action"] != "sts:AssumeRoleWithWebIdentity":
+            continue
+        federated = statement["Principal"]["Federated"]
+        assert federated.startswith(f"arn:aws:iam::123456789012:oidc-provider/{issuer}")
+        provider_host = federated.split("oidc-provider/", 1)[1]
+        assert set(statement["Condition"]["StringEquals"]) == {f"{provider_host}:sub", f"{provider_host}:aud"}
+
+
+def test_an_unregistered_oidc_provider_fails_naming_the_fix():
+    with pytest.raises(Exception) as failure:
+        run_program("prod", prod_config(), oidc_provider_registered=False)
+    message = str(failure.value)
+    assert "is not registered as an IAM OIDC provider" in message
+    assert "eksctl utils associate-iam-oidc-provider --cluster scraper-prod --approve" in message
+
+
+def test_cloudwatch_may_use_the_keys_only_for_this_stacks_alarms(prod_plan):
+    """Issue 9 item 8: alarms publish to SSE-KMS topics only if CloudWatch may use the key; scoped by account and
+    alarm ARN against the confused deputy."""
+    for key_name, region in (("keys-primary", "us-east-1"), ("keys-dr", "us-west-2")):
+        policy = json.loads(resource(prod_plan, "aws:kms/key:Key", key_name).inputs["policy"])
+        statement = next(s for s in policy["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"})
+        assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+        assert statement["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": "123456789012"},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:123456789012:alarm:scraper-prod-*"},
+        }
+    alarm_names = prod_plan.outputs["alarmNames"]
+    assert all(name.startswith("scraper-prod-") for name in alarm_names)

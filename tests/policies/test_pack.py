@@ -50,7 +50,10 @@ def test_thresholds_default_to_the_guide_and_can_be_tightened(editor):
     assert (schema["maxCpuTargetPercent"]["default"], schema["maxMemoryTargetPercent"]["default"]) == (70, 80)
     assert schema["maxQueueDepth"]["default"] == 1000
     tightened = {"hpa-targets-within-guide": {"maxCpuTargetPercent": 60}, "alarms-cover-guide": {"maxCpuTargetPercent": 60}}
-    assert violated(editor.plan, tightened) == {"hpa-targets-within-guide": {"app-hpa"}, "alarms-cover-guide": {"(stack)"}}
+    assert violated(editor.plan, tightened) == {
+        "hpa-targets-within-guide": {"autoscaling-scaled-object"},
+        "alarms-cover-guide": {"(stack)"},
+    }
 
 
 def test_enforcement_levels_can_be_overridden(editor):

@@ -23,11 +23,12 @@ def set_input(name: str, key: str, value):
     return lambda p: p.inputs(name).__setitem__(key, value)
 
 
-def hpa_metric(p: PlanEditor, kind: str) -> dict:
-    for metric in p.inputs("app-hpa")["spec"]["metrics"]:
-        if metric["type"] == "External" and kind == "external" or metric.get("resource", {}).get("name") == kind:
-            return metric
-    raise AssertionError(kind)
+def scaler_spec(p: PlanEditor) -> dict:
+    return p.inputs("autoscaling-scaled-object")["spec"]
+
+
+def scaler_trigger(p: PlanEditor, kind: str) -> dict:
+    return next(t for t in scaler_spec(p)["triggers"] if t["type"] == kind)
 
 
 def add_statement(name: str, statement: dict):
@@ -52,9 +53,8 @@ CASES = {
     "rds-not-public": (set_input("database-primary", "publiclyAccessible", True), {"database-primary"}),
     "rds-copy-tags-to-snapshot": (set_input("database-primary", "copyTagsToSnapshot", False), {"database-primary"}),
     "rds-final-snapshot": (set_input("database-primary", "skipFinalSnapshot", True), {"database-primary"}),
-    "rds-managed-master-password": (
-        lambda p: p.inputs("database-primary").update(manageMasterUserPassword=False, password="hunter2"),
-        {"database-primary"},
+    "rds-master-password-write-only": (
+        lambda p: p.inputs("database-primary").update(password="hunter2"), {"database-primary"},
     ),
     "stateful-resources-protected": (lambda p: setattr(p.find("storage-data"), "protect", False), {"storage-data"}),
     "s3-buckets-versioned": (
@@ -95,7 +95,7 @@ CASES = {
         {"ops-jobs-scraper-ops-metrics"},
     ),
     "k8s-pinned-images": (
-        lambda p: container(p, "app-migration").__setitem__("image", "ghcr.io/social-media-scraper/app:latest"),
+        lambda p: container(p, "app-migration").__setitem__("image", "ghcr.io/social-media-scraper/app:2.4.1"),
         {"app-migration"},
     ),
     "k8s-not-default-namespace": (lambda p: p.inputs("app-service")["metadata"].pop("namespace"), {"app-service"}),
@@ -106,10 +106,11 @@ CASES = {
         {"app-deployment"},
     ),
     # autoscaling
-    "hpa-bounds": (lambda p: p.inputs("app-hpa")["spec"].__setitem__("minReplicas", 1), {"app-hpa"}),
+    "hpa-bounds": (lambda p: scaler_spec(p).__setitem__("minReplicaCount", 1), {"autoscaling-scaled-object"}),
     "hpa-targets-within-guide": (
-        lambda p: hpa_metric(p, "memory")["resource"]["target"].__setitem__("averageUtilization", 95), {"app-hpa"},
+        lambda p: scaler_trigger(p, "memory")["metadata"].__setitem__("value", "95"), {"autoscaling-scaled-object"},
     ),
+    "queue-scaling-has-metric-source": (lambda p: p.remove("autoscaling-keda"), {"autoscaling-scaled-object"}),
     "pdb-allows-eviction": (lambda p: p.remove("app-pdb"), {"app-deployment"}),
     # CronJobs
     "cronjob-forbid-concurrency": (
@@ -199,15 +200,49 @@ MORE_FAILURES = {
         {"alarms-page-someone": {"monitoring-backup-stale"}},
     ),
     "hpa-bounds: max not above min": (
-        lambda p: p.inputs("app-hpa")["spec"].__setitem__("maxReplicas", 3), {"hpa-bounds": {"app-hpa"}},
+        lambda p: scaler_spec(p).__setitem__("maxReplicaCount", 3), {"hpa-bounds": {"autoscaling-scaled-object"}},
     ),
     "hpa-targets-within-guide: queue depth target 5000": (
-        lambda p: hpa_metric(p, "external")["external"]["target"].__setitem__("value", "5000"),
-        {"hpa-targets-within-guide": {"app-hpa"}},
+        lambda p: scaler_trigger(p, "aws-sqs-queue")["metadata"].__setitem__("queueLength", "5000"),
+        {"hpa-targets-within-guide": {"autoscaling-scaled-object"}},
+    ),
+    "hpa-targets-within-guide: no queue trigger": (
+        lambda p: scaler_spec(p).__setitem__("triggers", scaler_spec(p)["triggers"][:2]),
+        {"hpa-targets-within-guide": {"autoscaling-scaled-object"}},
     ),
     "hpa-targets-within-guide: slow scale-up": (
-        lambda p: p.inputs("app-hpa")["spec"]["behavior"]["scaleUp"].__setitem__("stabilizationWindowSeconds", 900),
-        {"hpa-targets-within-guide": {"app-hpa"}},
+        lambda p: scaler_spec(p)["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleUp"].__setitem__(
+            "stabilizationWindowSeconds", 900
+        ),
+        {"hpa-targets-within-guide": {"autoscaling-scaled-object"}},
+    ),
+    "queue-scaling-has-metric-source: trigger names an undeclared TriggerAuthentication": (
+        lambda p: p.remove("autoscaling-trigger-authentication"),
+        {"queue-scaling-has-metric-source": {"autoscaling-scaled-object"}},
+    ),
+    "rds-master-password-write-only: RDS-managed password with a cross-region replica": (
+        lambda p: p.inputs("database-primary").update(manageMasterUserPassword=True),
+        {"rds-master-password-write-only": {"database-primary"}},
+    ),
+    "rds-master-password-write-only: no write-only password": (
+        lambda p: p.drop_input("database-primary", "passwordWo"),
+        {"rds-master-password-write-only": {"database-primary"}},
+    ),
+    "rds-master-password-write-only: password kept in no secret": (
+        lambda p: p.remove("database-master-secret-version"),
+        {"rds-master-password-write-only": {"database-primary"}},
+    ),
+    "rds-master-password-write-only: secret not replicated where the replica is": (
+        lambda p: p.drop_input("database-master-secret", "replicas"),
+        {"rds-master-password-write-only": {"database-master-secret"}},
+    ),
+    "rds-master-password-write-only: secret without a customer key": (
+        lambda p: p.drop_input("database-master-secret", "kmsKeyId"),
+        {"rds-master-password-write-only": {"database-master-secret"}},
+    ),
+    "k8s-pinned-images: latest": (
+        lambda p: container(p, "ops-jobs-scraper-ops-metrics").__setitem__("image", "ghcr.io/x/ops:latest"),
+        {"k8s-pinned-images": {"ops-jobs-scraper-ops-metrics"}},
     ),
     "pdb-allows-eviction: budget that blocks every eviction": (
         lambda p: p.inputs("app-pdb")["spec"].__setitem__("maxUnavailable", 0), {"pdb-allows-eviction": {"app-pdb"}},
@@ -235,8 +270,9 @@ def test_other_misconfigurations_are_caught_too(editor, case):
 
 def test_production_only_rules_do_not_apply_to_other_stacks(editor, tmp_path):
     editor.inputs("database-primary")["multiAz"] = False
-    editor.inputs("app-hpa")["spec"]["minReplicas"] = 1
-    assert set(violated(editor.plan)) == {"rds-multi-az-in-production", "hpa-bounds"}
+    scaler_spec(editor)["minReplicaCount"] = 1
+    container(editor, "app-deployment")["image"] = "ghcr.io/social-media-scraper/app:2.4.1"
+    assert set(violated(editor.plan)) == {"rds-multi-az-in-production", "hpa-bounds", "k8s-pinned-images"}
     dev = tmp_path / "dev.json"
     dev.write_text(json.dumps(editor.plan.to_json()).replace("urn:pulumi:prod::", "urn:pulumi:dev::"))
     assert violated(load_plan(dev)) == {}
