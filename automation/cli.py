@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -465,10 +464,22 @@ def maintenance_next(
                                  "startLocal": w.start.astimezone().isoformat()} for w in windows]}, table)
 
 
+def _check_image_option(image: str | None) -> None:
+    """The same rule as the stack config's `app.image`: pinned by digest, so what is tested is what runs."""
+    from infra.config import check_pinned_image
+
+    if image is None:
+        return
+    try:
+        check_pinned_image(image)
+    except ValueError as error:
+        raise BadInput(f"--image {image!r}: {error}") from None
+
+
 @maintenance_app.command("run")
 def maintenance_run(
     stack: str = typer.Option(..., "--stack", help="The stack to maintain."),
-    image_tag: Optional[str] = typer.Option(None, "--image-tag", help="Deploy this release of the app image."),
+    image: Optional[str] = typer.Option(None, "--image", help="Deploy this app image, pinned by digest: repo:tag@sha256:<digest>."),
     backend: str = BackendOption,
     force: bool = typer.Option(False, "--force", help="Run outside the window (emergency maintenance); needs --reason."),
     reason: str = typer.Option("", "--reason", help="Why: in the notices, the audit message and the record."),
@@ -483,15 +494,14 @@ def maintenance_run(
     from automation.runner import stack_runner
     if force and not reason.strip():
         raise BadInput("--force needs --reason TEXT: emergency maintenance must say why")
-    if image_tag is not None and (image_tag == "latest" or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", image_tag)):
-        raise BadInput(f"--image-tag {image_tag!r}: give a release tag (letters, digits, . _ -), never 'latest'")
+    _check_image_option(image)
     runner = stack_runner(stack, backend, on_event=_progress)
     config = _stack_config(runner)
     outputs = read_outputs_file(outputs_file) if outputs_file else parse_outputs(runner.outputs(), f"stack {stack}")
     aws = Aws(outputs.region, outputs.drRegion)
     run = maintenance_job.MaintenanceRun(
         runner, aws, outputs, _window_model(config), config.app.image,
-        maintenance_job.Options(image_tag=image_tag, force=force, reason=reason, allow_replace=tuple(allow_replace),
+        maintenance_job.Options(image=image, force=force, reason=reason, allow_replace=tuple(allow_replace),
                                 smoke_url=url),
         wait=_wait_policy(), say=_progress,
     )
@@ -518,16 +528,17 @@ def maintenance_run(
 @maintenance_app.command("rehearse")
 def maintenance_rehearse(
     stack: str = typer.Option(..., "--stack", help="The stack to rehearse."),
-    image_tag: Optional[str] = typer.Option(None, "--image-tag", help="Rehearse deploying this release."),
+    image: Optional[str] = typer.Option(None, "--image", help="Rehearse deploying this image (repo:tag@sha256:<digest>)."),
     backend: str = BackendOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Everything up to the preview, nothing changed: no lock kept, no backup, no update."""
     from automation import maintenance as maintenance_job
     from automation.runner import stack_runner
+    _check_image_option(image)
     runner = stack_runner(stack, backend, on_event=_progress)
     config = _stack_config(runner)
-    result = maintenance_job.rehearse(runner, _window_model(config), config.app.image, image_tag, utcnow())
+    result = maintenance_job.rehearse(runner, _window_model(config), config.app.image, image, utcnow())
     table = Table(title=f"Rehearsal of maintenance on {stack} ({backend} backend): changes the update would make")
     for column in ("op", "type", "name", "changed keys"):
         table.add_column(column)

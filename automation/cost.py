@@ -232,9 +232,11 @@ def price_resource(resource: Any, plan: Plan, prices: dict[str, Any], default_re
             return None, f"no price for {inputs.get('instanceClass')}"
         copies = 2 if inputs.get("multiAz") else 1
         storage = inputs.get("allocatedStorage") or _source_storage(resource, plan)
-        total = copies * (hourly * hours + storage * regional["rdsGp3GbMonth"]) + (
-            regional["secretMonth"] if inputs.get("manageMasterUserPassword") else 0)
+        total = copies * (hourly * hours + storage * regional["rdsGp3GbMonth"])
         return total, f"{inputs.get('instanceClass')} x{copies} + {storage} GB gp3"
+    if resource.type == "aws:secretsmanager/secret:Secret":
+        copies = 1 + len(inputs.get("replicas") or [])  # each replica is billed as a secret of its own
+        return copies * regional["secretMonth"], f"1 secret + {copies - 1} replica(s)"
     if resource.type == "aws:kms/key:Key":
         return regional["kmsKeyMonth"], "1 key"
     if resource.type == "aws:cloudwatch/metricAlarm:MetricAlarm":

@@ -29,7 +29,6 @@ from automation.errors import OpsError
 from automation.outputs import Maintenance, StackOutputs
 from automation.reports import Report, Table
 from automation.runner import Preview, StackRunner
-from infra.config import image_tag
 
 # Alarms on the app's own behaviour, which a deploy disturbs; data-safety alarms keep paging.
 APP_ALARMS = ("app-cpu-high", "app-memory-high", "error-rate-high", "latency-p95-high", "smoke-tests-failing",
@@ -73,7 +72,7 @@ class StepRecord:
 
 @dataclass
 class Options:
-    image_tag: str | None = None
+    image: str | None = None  # the release to deploy, pinned by digest (repo:tag@sha256:...)
     force: bool = False
     reason: str = ""
     allow_replace: tuple[str, ...] = ()
@@ -181,15 +180,6 @@ def lock_owner() -> str:
     return f"{user}@{socket.gethostname()}:{os.getpid()}"
 
 
-def _with_tag(image: str, tag: str) -> str:
-    """The image reference with its tag (or digest) replaced by `tag`."""
-    name = image.split("@", 1)[0]
-    current = image_tag(image)
-    if current is not None:
-        name = name[: -(len(current) + 1)]
-    return f"{name}:{tag}"
-
-
 class MaintenanceRun:
     def __init__(
         self,
@@ -210,7 +200,7 @@ class MaintenanceRun:
         self.record = Record(
             run_id=f"{clock():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}", stack=outputs.stack, backend=runner.backend,
             reason=options.reason, owner=lock_owner(), previous_image=current_image,
-            new_image=_with_tag(current_image, options.image_tag) if options.image_tag else None,
+            new_image=options.image,
         )
         self.window: Window | None = None
         self._lock = OperationsLock(aws.client("dynamodb"), outputs.lockTableName, f"maintenance/{outputs.stack}",
@@ -427,11 +417,10 @@ RUN_STEPS = (
 )
 
 
-def rehearse(runner: StackRunner, maintenance: Maintenance, current_image: str, tag: str | None,
+def rehearse(runner: StackRunner, maintenance: Maintenance, current_image: str, new_image: str | None,
              now: datetime) -> dict[str, Any]:
     """Everything up to and including the preview; the config is put back, nothing else is touched."""
     window = current_window(maintenance, now)
-    new_image = _with_tag(current_image, tag) if tag else None
     if new_image:
         runner.set_config(IMAGE_CONFIG_PATH, new_image)
     try:

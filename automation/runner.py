@@ -334,6 +334,7 @@ class OfflineRunner:
         key, _, inner = path.partition(".")
         editor = YAML()
         editor.preserve_quotes = True
+        editor.width = 4096  # never fold a long value (an image pinned by digest) onto a second line
         editor.indent(mapping=2, sequence=4, offset=2)
         document = editor.load(self.stack_file.read_text()) or {}
         config = document.setdefault("config", {})

@@ -28,6 +28,10 @@ from automation.smoke import percentile
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+OLD_IMAGE = "ghcr.io/social-media-scraper/app:2.4.1@sha256:5c3e8f1a9b2d4c6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6"
+NEW_IMAGE = f"ghcr.io/social-media-scraper/app:2.5.0@sha256:{'5' * 64}"
+
+
 def prod_config() -> dict[str, str]:
     return read_stack_file("prod", REPO_ROOT)
 

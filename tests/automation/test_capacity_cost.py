@@ -184,10 +184,11 @@ def test_the_estimate_prices_the_prod_plan_and_diffs_two_plans(capsys, project, 
     code, out, _ = run_cli(capsys, "cost", "estimate", "--stack", "prod", "--json")
     estimate = json.loads(out)["estimate"]
     lines = {line["name"]: line for line in estimate["resources"]}
-    assert lines["database-primary"]["monthlyUsd"] == 351.9  # 2 x 0.225 x 730 + 2 x 100 GB x 0.115 + secret 0.40
+    assert lines["database-primary"]["monthlyUsd"] == 351.5  # 2 x 0.225 x 730 + 2 x 100 GB x 0.115
+    assert lines["database-master-secret"]["monthlyUsd"] == 0.8  # the secret and its DR-region replica, 0.40 each
     assert lines["database-replica"]["monthlyUsd"] == 175.75  # 0.225 x 730 + 100 GB x 0.115
     assert lines["app-deployment"]["monthlyUsd"] == 49.19  # 3 pods x (0.5 vCPU, 0.5 GiB) at Fargate prices
-    assert estimate["byComponent"]["database"] == 527.65
+    assert estimate["byComponent"]["database"] == 528.05
     assert estimate["prices"]["date"] == "2026-11-01"
     text = (project / "Pulumi.prod.yaml").read_text().replace("instanceClass: db.r6g.large", "instanceClass: db.r6g.xlarge", 1)
     (project / "Pulumi.prod.yaml").write_text(text)

@@ -14,12 +14,10 @@ from automation.maintenance import APP_ALARMS, MaintenanceRun, Options, current_
 from automation.outputs import Maintenance, parse_outputs
 from automation.runner import LockRetry, PulumiRunner
 from infra.config import parse_stack_config
-from tests.conftest import REPO_ROOT, RecordingPulumi, client, prod_config
+from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, RecordingPulumi, client, prod_config
 
 FAST = backup.WaitPolicy(delay_seconds=1, snapshot_timeout_seconds=5, instance_timeout_seconds=5)
 WINDOW = Maintenance(windowStart="0 2 * * 0#1", durationMinutes=120, cutoffMinutes=15)
-NEW_IMAGE = "ghcr.io/social-media-scraper/app:2.5.0"
-OLD_IMAGE = "ghcr.io/social-media-scraper/app:2.4.1"
 
 
 def outside_the_window() -> datetime:
@@ -43,10 +41,10 @@ class Harness:
         arn = sqs.get_queue_attributes(QueueUrl=self.notices, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         client("sns").subscribe(TopicArn=self.outputs.maintenanceTopicArn, Protocol="sqs", Endpoint=arn)
 
-    def run(self, image_tag="2.5.0", window=WINDOW, outputs=None, **options):
+    def run(self, image=NEW_IMAGE, window=WINDOW, outputs=None, **options):
         options = {"force": True, "reason": "test", "smoke_url": self.fake_app.url, **options}
         return MaintenanceRun(self.runner, self.aws, outputs or self.outputs, window, OLD_IMAGE,
-                              Options(image_tag=image_tag, **options), clock=outside_the_window,
+                              Options(image=image, **options), clock=outside_the_window,
                               wait=FAST, say=lambda line: None).run()
 
     def subjects(self) -> list[str]:

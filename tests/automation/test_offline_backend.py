@@ -12,7 +12,7 @@ import pytest
 from automation.runner import OfflineRunner, PulumiRunner
 from automation.scale import scale
 from automation.errors import BadInput
-from tests.conftest import REPO_ROOT, RecordingPulumi, client, prod_config, run_cli, scraper_ops
+from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, RecordingPulumi, client, prod_config, run_cli, scraper_ops
 
 
 @pytest.fixture
@@ -29,15 +29,14 @@ def project(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_rehearsal_on_a_fresh_machine_previews_and_changes_nothing(capsys, project):
+def test_rehearsal_on_a_fresh_machine_previews_and_changes_nothing(capsys, project, prod_plan):
     before = (project / "Pulumi.prod.yaml").read_text()
     code, out, _ = run_cli(capsys, "maintenance", "rehearse", "--stack", "prod", "--backend", "offline",
-                           "--image-tag", "2.5.0", "--json")
+                           "--image", NEW_IMAGE, "--json")
     result = json.loads(out)
     assert code == 0
-    assert result["preview"]["counts"] == {"create": 86}
-    assert result["image"] == {"current": "ghcr.io/social-media-scraper/app:2.4.1",
-                               "new": "ghcr.io/social-media-scraper/app:2.5.0"}
+    assert result["preview"]["counts"] == {"create": len(declared(prod_plan))}
+    assert result["image"] == {"current": OLD_IMAGE, "new": NEW_IMAGE}
     assert len(result["steps"]) == 9 and result["wouldStop"] == [] and result["drift"] == {}
     assert (project / "Pulumi.prod.yaml").read_text() == before
     assert not (project / ".scraper-ops").exists()
@@ -46,7 +45,7 @@ def test_rehearsal_on_a_fresh_machine_previews_and_changes_nothing(capsys, proje
 def test_offline_preview_reports_updates_with_keys_and_replaces(project):
     runner = OfflineRunner("prod", project)
     runner.up("initial")
-    runner.set_config("social-media-scraper:app.image", "ghcr.io/social-media-scraper/app:2.5.0")
+    runner.set_config("social-media-scraper:app.image", NEW_IMAGE)
     changes = {c.name: (c.op, c.keys) for c in runner.preview("p").pending()}
     assert changes == {
         "app-deployment": ("update", ["spec.template"]),
@@ -57,10 +56,15 @@ def test_offline_preview_reports_updates_with_keys_and_replaces(project):
     assert (database.op, database.keys, database.stateful) == ("replace", ["dbName"], True)
 
 
-def test_maintenance_run_offline_through_the_real_cli_against_moto(project, deployed, fake_app, aws_env):
+def declared(plan):
+    """The resources an engine counts in a preview: the custom resources but the providers."""
+    return [r for r in plan.resources if r.custom and not r.type.startswith("pulumi:providers:")]
+
+
+def test_maintenance_run_offline_through_the_real_cli_against_moto(project, deployed, fake_app, aws_env, prod_plan):
     OfflineRunner("prod", project).up("initial deploy")
     result = scraper_ops("maintenance", "run", "--stack", "prod", "--backend", "offline", "--force", "--reason", "test",
-                         "--image-tag", "2.5.0", "--url", fake_app.url, "--outputs", str(deployed["file"]),
+                         "--image", NEW_IMAGE, "--url", fake_app.url, "--outputs", str(deployed["file"]),
                          "--out", str(project / "records"), "--json",
                          env={**aws_env, "SCRAPER_OPS_PROJECT_DIR": str(project)})
     assert result.returncode == 0, result.stdout + result.stderr
@@ -68,10 +72,11 @@ def test_maintenance_run_offline_through_the_real_cli_against_moto(project, depl
     assert record["outcome"] == "succeeded" and record["backend"] == "offline"
     assert [s["name"] for s in record["steps"]][:7] == [
         "lock", "announce-start", "silence-alarms", "backup", "preview", "update", "smoke"]
-    assert record["diff"]["counts"] == {"same": 84, "update": 1, "replace": 1}
+    # the Deployment's image is updated and the migration Job, named by what it runs, is replaced
+    assert record["diff"]["counts"] == {"same": len(declared(prod_plan)) - 2, "update": 1, "replace": 1}
     state = json.loads((project / ".scraper-ops" / "prod.json").read_text())
     assert state["history"][-1]["message"].startswith(f"scraper-ops maintenance {record['run_id']} update: test")
-    assert "image: ghcr.io/social-media-scraper/app:2.5.0" in (project / "Pulumi.prod.yaml").read_text()
+    assert f"image: {NEW_IMAGE}" in (project / "Pulumi.prod.yaml").read_text()
     assert list((project / "records").glob("maintenance-*.md"))
     keys = [o["Key"] for o in client("s3").list_objects_v2(Bucket=deployed["outputs"]["opsBucket"],
                                                             Prefix="maintenance/")["Contents"]]
@@ -95,7 +100,7 @@ def test_force_needs_a_reason(capsys, project, deployed):
     assert code == 2 and "--force needs --reason TEXT" in err
 
 
-def test_scale_changes_the_hpa_bounds_with_a_targeted_update(capsys, project):
+def test_scale_changes_the_hpa_bounds_with_a_targeted_update(capsys, project, prod_plan):
     runner = OfflineRunner("prod", project)
     runner.up("initial deploy")
     code, out, _ = run_cli(capsys, "scale", "--stack", "prod", "--min", "5", "--max", "20", "--backend", "offline", "--json")
@@ -104,15 +109,15 @@ def test_scale_changes_the_hpa_bounds_with_a_targeted_update(capsys, project):
     assert (result["minReplicas"], result["maxReplicas"], result["previous"]) == (5, 20, {"minReplicas": 3, "maxReplicas": 12})
     assert "minReplicas: 5" in (project / "Pulumi.prod.yaml").read_text()
     state = json.loads(runner.state_file.read_text())
-    hpa = next(r for r in state["resources"] if r["name"] == "app-hpa")["inputs"]["spec"]
-    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (5, 20)
-    assert state["history"][-1]["changes"] == {"same": 85, "update": 1}
+    scaler = next(r for r in state["resources"] if r["name"] == "autoscaling-scaled-object")["inputs"]["spec"]
+    assert (scaler["minReplicaCount"], scaler["maxReplicaCount"]) == (5, 20)
+    assert state["history"][-1]["changes"] == {"same": len(declared(prod_plan)) - 1, "update": 1}
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--min", "1"], "refused, the policy pack would reject it: hpa-bounds: HPA app-hpa allows 1 replica(s) in production"),
+    (["--min", "1"], "refused, the policy pack would reject it: hpa-bounds: ScaledObject autoscaling-scaled-object allows 1 replica(s) in production"),
     (["--min", "8", "--max", "4"], "refused: social-media-scraper:autoscaling.maxReplicas = 4: must be >= minReplicas (8)"),
-    (["--min", "12"], "refused, the policy pack would reject it: hpa-bounds: HPA app-hpa cannot scale"),
+    (["--min", "12"], "refused, the policy pack would reject it: hpa-bounds: ScaledObject autoscaling-scaled-object cannot scale"),
 ])
 def test_scale_refuses_values_the_pack_or_config_would_reject(capsys, project, args, message):
     before = (project / "Pulumi.prod.yaml").read_text()
@@ -121,7 +126,7 @@ def test_scale_refuses_values_the_pack_or_config_would_reject(capsys, project, a
     assert (project / "Pulumi.prod.yaml").read_text() == before
 
 
-def test_scale_through_the_automation_api_targets_only_the_hpa(deployed):
+def test_scale_through_the_automation_api_targets_only_the_scaled_object(deployed):
     pulumi = RecordingPulumi("prod", prod_config(), deployed["outputs"])
     runner = PulumiRunner("prod", pulumi_command=pulumi, work_dir=REPO_ROOT)
     scale(runner, 4, None, "scraper-ops scale by test: min 4")
@@ -129,7 +134,8 @@ def test_scale_through_the_automation_api_targets_only_the_hpa(deployed):
             "prod", "--non-interactive", "--", "4"] in pulumi.calls
     up = pulumi.of("up")[0]
     assert up[up.index("--target") + 1] == (
-        "urn:pulumi:prod::social-media-scraper::scraper:k8s:App$kubernetes:autoscaling/v2:HorizontalPodAutoscaler::app-hpa")
+        "urn:pulumi:prod::social-media-scraper::scraper:k8s:Autoscaling$kubernetes:keda.sh/v1alpha1:ScaledObject"
+        "::autoscaling-scaled-object")
     assert up[up.index("--message") + 1] == "scraper-ops scale by test: min 4"
     assert up[up.index("--policy-pack") + 1] == str(REPO_ROOT / "policies")
 

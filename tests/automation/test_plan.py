@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from automation import engine
-from automation.plan import check_manifests, write_manifests
+from automation.plan import check_manifests, is_kubernetes_object, write_manifests
 from tests.conftest import REPO_ROOT, prod_config, resource, run_cli, with_changes
 
 
@@ -39,7 +39,7 @@ def test_plan_summary_shows_components_and_key_settings(capsys):
     assert code == 0
     assert "nothing deployed" in out
     assert "scraper:k8s:OpsJobs" in out and "scraper:data:Database" in out
-    assert "HPA social-media-scraper-app: 3-12 replicas; targets cpu 70%, memory 80%, scraper_queue_depth 1000" in out
+    assert "HPA social-media-scraper-app: 3-12 replicas; targets cpu 70%, memory 80%, queue depth 1000" in out
     assert "scale-up stabilization 300 s" in out
     assert "CronJob scraper-ops-smoke-tests: '*/5 * * * *' (UTC)" in out
     assert "Database primary scraper-prod in us-east-1" in out
@@ -56,25 +56,33 @@ def test_manifests_are_written_one_file_each_and_valid(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "plan", "--manifests", str(tmp_path / "manifests"))
     assert code == 0
     files = sorted((tmp_path / "manifests").glob("*.yaml"))
-    assert len(files) == 17
+    objects = [r for r in engine.run_program("prod", prod_config()).resources if is_kubernetes_object(r)]
+    assert len(files) == len(objects), "one file per Kubernetes object of the plan (not the Helm release)"
     kinds = {yaml.safe_load(f.read_text())["kind"] for f in files}
     assert kinds == {
         "Namespace", "ServiceAccount", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy",
-        "HorizontalPodAutoscaler", "Job", "CronJob", "ConfigMap",
+        "ScaledObject", "TriggerAuthentication", "Job", "CronJob", "ConfigMap",
     }
-    hpa = yaml.safe_load((tmp_path / "manifests" / "horizontalpodautoscaler-social-media-scraper-social-media-scraper-app.yaml").read_text())
-    assert list(hpa)[:3] == ["apiVersion", "kind", "metadata"]
+    scaler = yaml.safe_load((tmp_path / "manifests" / "scaledobject-social-media-scraper-social-media-scraper-app.yaml").read_text())
+    assert list(scaler)[:3] == ["apiVersion", "kind", "metadata"]
     assert "all valid against Kubernetes 1.31 (strict)" in out
 
 
 def test_an_invalid_manifest_fails_the_plan_and_nothing_is_written(prod_plan, tmp_path):
     broken = prod_plan.model_copy(deep=True)
-    hpa = resource(broken, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "app-hpa")
-    hpa.inputs["spec"]["maxReplica"] = 12
+    scaler = resource(broken, "kubernetes:keda.sh/v1alpha1:ScaledObject", "autoscaling-scaled-object")
+    scaler.inputs["spec"]["maxReplica"] = 12
+    scaler.inputs["spec"]["triggers"][2]["metricType"] = "Average"
+    behavior = scaler.inputs["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    behavior["scaleUp"]["selectPolicy"] = 3
     checks = check_manifests(broken, "1.31")
     invalid = [c for c in checks if c.errors]
-    assert [c.filename for c in invalid] == ["horizontalpodautoscaler-social-media-scraper-social-media-scraper-app.yaml"]
-    assert invalid[0].errors == ("spec: Additional properties are not allowed ('maxReplica' was unexpected)",)
+    assert [c.filename for c in invalid] == ["scaledobject-social-media-scraper-social-media-scraper-app.yaml"]
+    assert set(invalid[0].errors) == {
+        "spec: Additional properties are not allowed ('maxReplica' was unexpected)",
+        "spec.triggers.2.metricType: 'Average' is not one of ['AverageValue', 'Value', 'Utilization']",
+        "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.selectPolicy: 3 is not of type 'string', 'null'",
+    }
     assert write_manifests(checks, tmp_path / "out") == []
     assert not (tmp_path / "out").exists()
 

@@ -148,7 +148,7 @@ def assert_restricted(pod_spec: dict) -> None:
         assert context["runAsNonRoot"] is True
         assert context["capabilities"] == {"drop": ["ALL"]}
         assert container["resources"]["requests"] and container["resources"]["limits"]
-        assert "@sha256:" in container["image"] and container["imagePullPolicy"] == "Always"
+        assert "@sha256:" in container["image"] and container["imagePullPolicy"] == "IfNotPresent"
 
 
 def test_app_deployment_is_hardened_probed_and_waits_for_migrations(prod_plan):
@@ -228,7 +228,7 @@ def test_ops_cron_jobs_run_scraper_ops_safely(prod_plan, job, schedule, args):
     assert pod["serviceAccountName"] == job
     container = pod["containers"][0]
     assert container["image"] == prod_config()["social-media-scraper:opsImage"]
-    assert container["imagePullPolicy"] == "Always"
+    assert container["imagePullPolicy"] == "IfNotPresent"
     assert container["command"] == ["scraper-ops"] and container["args"] == args
     assert {"name": "SCRAPER_OPS_OUTPUTS", "value": "/etc/scraper-ops/outputs.json"} in container["env"]
     assert {"name": "outputs", "mountPath": "/etc/scraper-ops", "readOnly": True} in container["volumeMounts"]
