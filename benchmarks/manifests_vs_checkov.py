@@ -1,7 +1,7 @@
 """CPU time of `scraper-ops plan --stack prod --manifests DIR` against checkov scanning the same DIR.
 
-CPU seconds are the user + system time of the child process (rusage of children), so waiting on disk
-or on another agent's process does not count. checkov is found through $CHECKOV, else on the PATH,
+CPU seconds are the user + system time of the child process (rusage of children), so time spent waiting
+on the disk or on other processes does not count. checkov is found through $CHECKOV, else on the PATH,
 else at /opt/checkov/bin/checkov (README, "checkov"); without it the benchmark says so and exits 3.
 Usage: python benchmarks/manifests_vs_checkov.py [runs]
 """
@@ -22,7 +22,10 @@ DEFAULT_CHECKOV = Path("/opt/checkov/bin/checkov")
 
 
 def find_checkov() -> str | None:
-    named = os.environ.get("CHECKOV") or shutil.which("checkov")
+    named = os.environ.get("CHECKOV")
+    if named and not os.access(named, os.X_OK):
+        sys.exit(f"$CHECKOV is {named!r}, which is not an executable file")
+    named = named or shutil.which("checkov")
     if named:
         return named
     return str(DEFAULT_CHECKOV) if os.access(DEFAULT_CHECKOV, os.X_OK) else None
@@ -50,7 +53,7 @@ def main(runs: int) -> None:
                 for _ in range(runs)]
         # checkov exits 1 when a check failed: the scan still ran in full.
         scan = [child_cpu_seconds([checkov, "--directory", manifests, "--framework", "kubernetes", "--compact",
-                                   "--quiet", "--skip-download", "--output", "json"], accepted_exit_codes=(0, 1))
+                                   "--skip-download", "--output", "json"], accepted_exit_codes=(0, 1))
                 for _ in range(runs)]
     plan_median, scan_median = statistics.median(plan), statistics.median(scan)
     print(f"CPU seconds, median of {runs} runs (children's user + system time)")
