@@ -24,7 +24,8 @@ DEFAULT_CHECKOV = Path("/opt/checkov/bin/checkov")
 def find_checkov() -> str | None:
     named = os.environ.get("CHECKOV")
     if named and not os.access(named, os.X_OK):
-        sys.exit(f"$CHECKOV is {named!r}, which is not an executable file")
+        print(f"$CHECKOV is {named!r}, which is not an executable file", file=sys.stderr)
+        sys.exit(2)
     named = named or shutil.which("checkov")
     if named:
         return named
