@@ -1,0 +1,67 @@
+"""CPU time of `scraper-ops plan --stack prod --manifests DIR` against checkov scanning the same DIR.
+
+CPU seconds are the user + system time of the child process (rusage of children), so time spent waiting
+on the disk or on other processes does not count. checkov is found through $CHECKOV, else on the PATH,
+else at /opt/checkov/bin/checkov (README, "checkov"); without it the benchmark says so and exits 3.
+Usage: python benchmarks/manifests_vs_checkov.py [runs]
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CHECKOV = Path("/opt/checkov/bin/checkov")
+
+
+def find_checkov() -> str | None:
+    named = os.environ.get("CHECKOV")
+    if named and not os.access(named, os.X_OK):
+        print(f"$CHECKOV is {named!r}, which is not an executable file", file=sys.stderr)
+        sys.exit(2)
+    named = named or shutil.which("checkov")
+    if named:
+        return named
+    return str(DEFAULT_CHECKOV) if os.access(DEFAULT_CHECKOV, os.X_OK) else None
+
+
+def child_cpu_seconds(command: list[str], accepted_exit_codes: tuple[int, ...] = (0,)) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if completed.returncode not in accepted_exit_codes:
+        sys.exit(f"{command[0]} exited {completed.returncode}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main(runs: int) -> None:
+    checkov = find_checkov()
+    if checkov is None:
+        print("skipped: checkov not found; set $CHECKOV, put checkov on the PATH or install it in "
+              f"its own venv at {DEFAULT_CHECKOV.parent.parent} (README, checkov)")
+        sys.exit(3)
+    scraper_ops = str(Path(sys.executable).with_name("scraper-ops"))
+    with tempfile.TemporaryDirectory() as workdir:
+        manifests = str(Path(workdir) / "manifests")
+        plan = [child_cpu_seconds([scraper_ops, "plan", "--stack", "prod", "--manifests", manifests])
+                for _ in range(runs)]
+        # checkov exits 1 when a check failed: the scan still ran in full.
+        scan = [child_cpu_seconds([checkov, "--directory", manifests, "--framework", "kubernetes", "--compact",
+                                   "--skip-download", "--output", "json"], accepted_exit_codes=(0, 1))
+                for _ in range(runs)]
+    plan_median, scan_median = statistics.median(plan), statistics.median(scan)
+    print(f"CPU seconds, median of {runs} runs (children's user + system time)")
+    print(f"scraper-ops plan --stack prod --manifests DIR  {plan_median:6.2f} s")
+    print(f"checkov -d DIR --framework kubernetes          {scan_median:6.2f} s")
+    print(f"plan / checkov                                 {plan_median / scan_median:6.2f}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

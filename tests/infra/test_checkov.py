@@ -1,0 +1,107 @@
+"""checkov, a Kubernetes scanner no one here wrote, on the manifests `scraper-ops plan --manifests` writes.
+
+checkov is not a dependency of the project. The test runs the executable named by `$CHECKOV`, else `checkov` on
+the PATH, else /opt/checkov/bin/checkov (README, "checkov"), and is skipped, saying so, when there is none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from automation import cli
+
+pytestmark = pytest.mark.integration
+
+DEFAULT_CHECKOV = Path("/opt/checkov/bin/checkov")
+
+# Failed checks accepted on purpose: check id -> why. Each entry is justified in the README too ("checkov").
+ALLOWED_FAILURES: dict[str, str] = {}
+
+WORKLOAD_KINDS = ("Deployment", "Job", "CronJob")
+
+
+def checkov_executable() -> Path:
+    named = os.environ.get("CHECKOV")
+    if named:
+        if not os.access(named, os.X_OK):
+            pytest.fail(f"$CHECKOV is {named!r}, which is not an executable file")
+        return Path(named)
+    on_path = shutil.which("checkov")
+    if on_path:
+        return Path(on_path)
+    if os.access(DEFAULT_CHECKOV, os.X_OK):
+        return DEFAULT_CHECKOV
+    pytest.skip(f"checkov not found: set $CHECKOV, put checkov on the PATH or install it at {DEFAULT_CHECKOV}")
+
+
+def scan(directory: Path) -> dict[str, Any]:
+    """checkov's JSON report of every Kubernetes check over the directory (offline: nothing is downloaded)."""
+    completed = subprocess.run(
+        [str(checkov_executable()), "--directory", str(directory), "--framework", "kubernetes",
+         "--compact", "--skip-download", "--output", "json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    # checkov exits 0 when every check passed and 1 when some failed; anything else is checkov failing to run.
+    assert completed.returncode in (0, 1), f"checkov exited {completed.returncode}: {completed.stderr[-2000:]}"
+    report = json.loads(completed.stdout)
+    assert report["summary"]["parsing_errors"] == 0, report["results"]["parsing_errors"]
+    return report
+
+
+def scanned_resources(report: dict[str, Any]) -> set[str]:
+    results = report["results"]
+    return {check["resource"] for check in results["passed_checks"] + results["failed_checks"]}
+
+
+def failures(report: dict[str, Any]) -> list[str]:
+    return sorted(
+        f"{check['check_id']} {check['resource']}: {check['check_name']}"
+        for check in report["results"]["failed_checks"]
+        if check["check_id"] not in ALLOWED_FAILURES
+    )
+
+
+def workload_resource_ids(directory: Path) -> set[str]:
+    """The ids checkov gives the prod workloads: `Kind.namespace.name`."""
+    manifests = [yaml.safe_load(path.read_text()) for path in directory.glob("*.yaml")]
+    return {
+        f"{m['kind']}.{m['metadata']['namespace']}.{m['metadata']['name']}"
+        for m in manifests
+        if m["kind"] in WORKLOAD_KINDS
+    }
+
+
+@pytest.fixture(scope="module")
+def prod_manifests(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("checkov") / "manifests"
+    assert cli.main(["plan", "--stack", "prod", "--manifests", str(directory)]) == 0
+    return directory
+
+
+def test_prod_manifests_have_no_failed_checkov_check(prod_manifests):
+    report = scan(prod_manifests)
+    workloads = workload_resource_ids(prod_manifests)
+    assert len(workloads) == 6
+    assert workloads <= scanned_resources(report), "checkov did not scan every workload"
+    failed = failures(report)
+    assert not failed, f"{len(failed)} failed checkov checks:\n" + "\n".join(failed)
+
+
+def test_an_image_by_tag_alone_fails_the_scan(prod_manifests, tmp_path):
+    """The scan can fail: the Deployment with its image by tag only is reported (CKV_K8S_43, image by digest)."""
+    deployment_file = next(prod_manifests.glob("deployment-*.yaml"))
+    deployment = yaml.safe_load(deployment_file.read_text())
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = container["image"].split("@")[0]
+    (tmp_path / deployment_file.name).write_text(yaml.safe_dump(deployment))
+    report = scan(tmp_path)
+    deployment_id = f"Deployment.{deployment['metadata']['namespace']}.{deployment['metadata']['name']}"
+    assert f"CKV_K8S_43 {deployment_id}: Image should use digest" in failures(report)
