@@ -5,9 +5,12 @@ unknown members, Python types and the `min` trait only; it ignores `max`,
 `enum` and `pattern`. AWS checks all of them server-side, so this walker
 checks every trait of the Smithy model the JSON files carry.
 
-`pattern` follows the Smithy pattern trait: ECMA-262 regular expressions that
-are not implicitly anchored (https://smithy.io/2.0/spec/constraint-traits.html#pattern-trait);
-the `regex` module reads the `\\p{...}` classes the models use.
+`pattern` must match the whole value. The Smithy pattern trait says patterns
+are not implicitly anchored (https://smithy.io/2.0/spec/constraint-traits.html#pattern-trait),
+but the services enforce the older unanchored patterns of these models on the
+whole value: IAM refuses the role name "bad name!" although `[\\w+=,.@-]+`
+finds a match inside it. The `regex` module reads the `\\p{...}` classes the
+models use.
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ def _check(value: Any, shape: Shape, path: str, unknown: set[str]) -> Iterator[t
         if shape.enum and value not in shape.enum:
             yield "aws-shape-enum", where, f"'{value}' is not one of {', '.join(shape.enum)}"
         pattern = traits.get("pattern")
-        if pattern and not _compiled(pattern).search(value):
+        if pattern and not _compiled(pattern).fullmatch(value):
             yield "aws-shape-pattern", where, f"'{_clip(value)}' does not match the pattern {pattern}"
     elif shape.type_name in ("integer", "long", "float", "double"):
         yield from _check_size(value, traits, where, "", "aws-shape-range")
