@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from automation import aws_model
 from automation import plan as planning
 from automation import policy_check
 from automation.aws import Aws, aws_errors
@@ -68,15 +69,18 @@ def plan(
     config = policy_check.load_policy_config(policy_config)
     result = planning.offline_plan(stack)
     violations = policy_check.evaluate(result, config)
+    aws_report = aws_model.check_plan(result)
     checks = planning.check_manifests(result, result.config.cluster.kubernetes_version) if manifests else []
     invalid = [check for check in checks if check.errors]
     written = planning.write_manifests(checks, manifests) if manifests else []
     if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+        sys.stdout.write(json.dumps({**result.to_json(), "awsModel": aws_report.to_json()}, indent=2) + "\n")
         _print_violations(stderr, violations, result)
+        _print_aws_model(stderr, aws_report)
     else:
         _print_plan(result)
         _print_violations(stdout, violations, result)
+        _print_aws_model(stdout, aws_report)
         if manifests and not invalid:
             stdout.print(f"Wrote {len(written)} Kubernetes manifests to {manifests}, all valid against "
                          f"Kubernetes {result.config.cluster.kubernetes_version} (strict).")
@@ -89,6 +93,7 @@ def plan(
     mandatory = [v for v in violations if v.level == "mandatory"]
     if mandatory:
         failures.append(f"{len(mandatory)} mandatory policy violations")
+    failures.extend(_aws_model_failures(aws_report))
     if failures:
         raise CheckFailed("; ".join(failures))
 
@@ -107,13 +112,44 @@ def policy_check_command(
     config = policy_check.load_policy_config(policy_config)
     saved = policy_check.load_plan(plan_file)
     violations = policy_check.evaluate(saved, config)
+    aws_report = aws_model.check_plan(saved)
     if as_json:
-        sys.stdout.write(json.dumps({"violations": [v.to_json() for v in violations]}, indent=2) + "\n")
+        document = {"violations": [v.to_json() for v in violations], "awsModel": aws_report.to_json()}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
         _print_violations(stdout, violations, saved)
+        _print_aws_model(stdout, aws_report)
     mandatory = [v for v in violations if v.level == "mandatory"]
-    if mandatory:
-        raise CheckFailed(f"{len(mandatory)} mandatory policy violations in {plan_file}")
+    failures = [f"{len(mandatory)} mandatory policy violations"] if mandatory else []
+    failures.extend(_aws_model_failures(aws_report))
+    if failures:
+        raise CheckFailed("; ".join(failures) + f" in {plan_file}")
+
+
+def _aws_model_failures(report: aws_model.AwsModelReport) -> list[str]:
+    failures = []
+    if report.violations:
+        failures.append(f"{len(report.violations)} AWS-model violations")
+    if report.unmapped:
+        failures.append(f"{len(report.unmapped)} AWS inputs or types the AWS-model stage cannot check")
+    return failures
+
+
+def _print_aws_model(console: Console, report: aws_model.AwsModelReport) -> None:
+    console.print(
+        f"AWS-model stage: {report.resources_checked} AWS resources checked, {len(report.requests)} API requests "
+        f"validated against botocore's models: {len(report.violations)} violations, {len(report.unmapped)} unmapped "
+        f"({report.seconds:.2f} s)."
+    )
+    if report.findings:
+        table = Table(title="AWS-model findings")
+        table.add_column("rule", no_wrap=True)
+        for column in ("resource", "request", "message"):
+            table.add_column(column, overflow="fold")
+        for f in report.findings:
+            where = f"{f.operation}.{f.member}" if f.member else f.operation
+            table.add_row(f.rule, f.resource, where, f"{f.message} (see {f.doc})")
+        console.print(table)
 
 
 def _print_violations(console: Console, violations: list[policy_check.Violation], plan: planning.Plan) -> None:

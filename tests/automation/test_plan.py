@@ -19,7 +19,7 @@ def test_plan_json_has_the_documented_shape(capsys):
     code, out, _ = run_cli(capsys, "plan", "--stack", "prod", "--json")
     assert code == 0
     document = json.loads(out)
-    assert set(document) == {"project", "stack", "resources", "outputs"}
+    assert set(document) == {"project", "stack", "resources", "outputs", "awsModel"}
     assert (document["project"], document["stack"]) == ("social-media-scraper", "prod")
     assert document["outputs"]["dbReplicaId"] == "scraper-prod-dr"
     for entry in document["resources"]:
