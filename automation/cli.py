@@ -472,7 +472,7 @@ def maintenance_run(
     backend: str = BackendOption,
     force: bool = typer.Option(False, "--force", help="Run outside the window (emergency maintenance); needs --reason."),
     reason: str = typer.Option("", "--reason", help="Why: in the notices, the audit message and the record."),
-    allow_replace: list[str] = typer.Option([], "--allow-replace", help="Logical name of a stateful resource that may be replaced."),
+    allow_replace: list[str] = typer.Option([], "--allow-replace", help="Logical name of a stateful resource that may be replaced (unprotected after the backup; needs --reason)."),
     url: Optional[str] = typer.Option(None, "--url", help="Smoke-test this base URL instead of the serviceUrl output."),
     outputs_file: Optional[Path] = OutputsOption,
     out: Optional[Path] = OutDirOption,
@@ -483,6 +483,9 @@ def maintenance_run(
     from automation.runner import stack_runner
     if force and not reason.strip():
         raise BadInput("--force needs --reason TEXT: emergency maintenance must say why")
+    if allow_replace and not reason.strip():
+        raise BadInput("--allow-replace needs --reason TEXT: a protected resource is unprotected for its replacement "
+                       "only with the reason in the maintenance record")
     if image_tag is not None and (image_tag == "latest" or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", image_tag)):
         raise BadInput(f"--image-tag {image_tag!r}: give a release tag (letters, digits, . _ -), never 'latest'")
     runner = stack_runner(stack, backend, on_event=_progress)
