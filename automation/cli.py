@@ -32,6 +32,7 @@ from infra.config import ConfigError, StackConfig, parse_stack_config
 
 if TYPE_CHECKING:
     from automation.backup import WaitPolicy
+    from automation.snapshot_expiry import ExpiryResult
 
 app = typer.Typer(
     name="scraper-ops",
@@ -306,8 +307,11 @@ def backup_create(
     with aws_errors():
         result = backup_job.create_backup(aws, outputs, reason, now, _wait_policy())
         # Only after a snapshot and its DR copy are available: a failed backup expires nothing.
-        expiry = (snapshot_expiry.expire_snapshots(aws, outputs, outputs.snapshotRetention, now, dry_run=False)
-                  if result.ok and outputs.snapshotRetention else None)
+        try:
+            expiry = (snapshot_expiry.expire_snapshots(aws, outputs, outputs.snapshotRetention, now, dry_run=False)
+                      if result.ok and outputs.snapshotRetention else None)
+        except CheckFailed as error:
+            raise CheckFailed(f"backup {result.snapshot_id} and its DR copy are available, but {error}") from None
     table = Table(title=f"Backup {result.snapshot_id}")
     for column in ("", "step", "seconds", "detail"):
         table.add_column(column)
@@ -327,14 +331,14 @@ def backup_create(
         raise CheckFailed(f"backup {result.snapshot_id} and its DR copy are available, but " + _expiry_failures(expiry))
 
 
-def _expiry_rows(table: Table, expiry) -> None:
+def _expiry_rows(table: Table, expiry: ExpiryResult) -> None:
     for decision in expiry.decisions:
         if decision.action != "kept":
             table.add_row(_mark(decision.action != "failed"), f"expire ({decision.region})", "",
                           f"{decision.snapshot_id} {decision.action}: {decision.reason}")
 
 
-def _expiry_failures(expiry) -> str:
+def _expiry_failures(expiry: ExpiryResult) -> str:
     return (f"{len(expiry.failures)} expired snapshots could not be deleted: "
             + "; ".join(f"{d.snapshot_id} in {d.region}: {d.reason}" for d in expiry.failures))
 

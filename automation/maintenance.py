@@ -4,9 +4,10 @@ Order: window check, operations lock, start notice, alarm actions silenced, back
 (snapshot and DR copy), preview with diff (stop on a stateful replace or delete),
 unprotect what the operator allowed to be replaced (after the backup, with the
 reason recorded), update (migrations run in it), smoke tests, rollback to the
-previous image on a failure after the update, completion notice, record. The lock, the alarm actions
-and the record are taken care of on every exit path. The database is never
-restored by this code: the pre-maintenance snapshot id is in the record.
+previous image on a failure after the update, completion notice, record. The
+lock, the alarm actions and the record are taken care of on every exit path.
+The database is never restored by this code: the pre-maintenance snapshot id is
+in the record.
 """
 
 from __future__ import annotations

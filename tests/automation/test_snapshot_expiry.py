@@ -170,3 +170,11 @@ def test_outputs_without_a_retention(capsys, seeded, tmp_path):
     code, out, _ = run_cli(capsys, "backup", "create", "--outputs", str(path))
     assert code == 0 and "snapshot expiry skipped" in out
     assert ours(60) in snapshot_ids(REGION)
+
+
+def test_backup_create_with_an_unreadable_record_keeps_the_backup_and_expires_nothing(capsys, seeded):
+    client("s3").put_object(Bucket=seeded["outputs"]["opsBucket"], Key="maintenance/maintenance-torn.json", Body=b"{")
+    code, _, err = run_cli(capsys, "backup", "create", "--outputs", str(seeded["file"]))
+    assert code == 1
+    assert "and its DR copy are available, but maintenance record" in err and "no snapshot was expired" in err
+    assert {ours(50), ours(60)} <= snapshot_ids(REGION) and {ours(50), ours(60)} <= snapshot_ids(DR_REGION)
