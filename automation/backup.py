@@ -1,8 +1,8 @@
 """`scraper-ops backup create|verify`: the guide's backup_db.sh and automated-backup.sh.
 
 A backup is an RDS snapshot of the primary, tagged, then copied to the DR region
-under the DR key. Nothing here deletes a snapshot; the restore test deletes only
-the temporary instance it created, on every path.
+under the DR key. Nothing here deletes a snapshot (expiry is automation/snapshot_expiry.py);
+the restore test deletes only the temporary instance it created, on every path.
 """
 
 from __future__ import annotations
@@ -66,10 +66,10 @@ def _timed(name: str, action: Callable[[], tuple[str, dict[str, str]]]) -> Step:
         detail, ids = action()
         return Step(name, True, time.monotonic() - started, detail, ids)
     except (ClientError, WaiterError) as error:
-        return Step(name, False, time.monotonic() - started, _describe(error))
+        return Step(name, False, time.monotonic() - started, describe_error(error))
 
 
-def _describe(error: Exception) -> str:
+def describe_error(error: Exception) -> str:
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
         return f"{info.get('Code')}: {info.get('Message')}"
@@ -183,7 +183,7 @@ def restore_test(aws: Aws, outputs: StackOutputs, snapshot: str, now: datetime, 
         outcome.ok = True
         outcome.detail = f"{snapshot} restored to {instance_id} in {outcome.seconds:.0f} s"
     except (ClientError, WaiterError) as error:
-        outcome.detail = f"restore of {snapshot} failed: {_describe(error)}"
+        outcome.detail = f"restore of {snapshot} failed: {describe_error(error)}"
         created = created or _exists(dr_rds, instance_id)
     finally:
         outcome.cleaned_up = _delete_instance(dr_rds, instance_id, wait) if created else True
@@ -277,7 +277,7 @@ def _backup_plan_check(aws: Aws, outputs: StackOutputs) -> Check:
     try:
         plan = aws.client("backup").get_backup_plan(BackupPlanId=outputs.backupPlanId)["BackupPlan"]
     except ClientError as error:
-        return Check("AWS Backup plan", False, f"plan {outputs.backupPlanId}: {_describe(error)}")
+        return Check("AWS Backup plan", False, f"plan {outputs.backupPlanId}: {describe_error(error)}")
     copies = [
         action.get("DestinationBackupVaultArn", "")
         for rule in plan.get("Rules", [])

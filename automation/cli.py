@@ -32,6 +32,7 @@ from infra.config import ConfigError, StackConfig, parse_stack_config
 
 if TYPE_CHECKING:
     from automation.backup import WaitPolicy
+    from automation.snapshot_expiry import ExpiryResult
 
 app = typer.Typer(
     name="scraper-ops",
@@ -333,21 +334,79 @@ def backup_create(
     outputs_file: Optional[Path] = OutputsOption,
     backend: str = BackendOption,
 ) -> None:
-    """Snapshot the database, then copy the snapshot to the DR region under the DR key."""
+    """Snapshot the database, copy the snapshot to the DR region under the DR key, then expire old snapshots."""
     from automation import backup as backup_job
+    from automation import snapshot_expiry
     outputs, aws = _ops_context(stack, outputs_file, backend)
+    now = utcnow()
     with aws_errors():
-        result = backup_job.create_backup(aws, outputs, reason, utcnow(), _wait_policy())
+        result = backup_job.create_backup(aws, outputs, reason, now, _wait_policy())
+        # Only after a snapshot and its DR copy are available: a failed backup expires nothing.
+        try:
+            expiry = (snapshot_expiry.expire_snapshots(aws, outputs, outputs.snapshotRetention, now, dry_run=False)
+                      if result.ok and outputs.snapshotRetention else None)
+        except CheckFailed as error:
+            raise CheckFailed(f"backup {result.snapshot_id} and its DR copy are available, but {error}") from None
     table = Table(title=f"Backup {result.snapshot_id}")
     for column in ("", "step", "seconds", "detail"):
         table.add_column(column)
     for step in result.steps:
         table.add_row(_mark(step.ok), step.name, f"{step.seconds:.1f}", step.detail)
-    _emit(as_json, result.to_json(), table)
+    if expiry is not None:
+        _expiry_rows(table, expiry)
+    lines = [] if expiry or not result.ok else [
+        "snapshot expiry skipped: the stack outputs have no snapshotRetention (update the stack)"]
+    _emit(as_json, {**result.to_json(), "expiry": expiry.to_json() if expiry else None}, table, lines)
     if not result.ok:
         exists = [s.detail for s in result.steps if s.ok]
         failed = [f"{s.name} failed: {s.detail}" for s in result.steps if not s.ok]
-        raise CheckFailed("; ".join(failed) + ". Exists: " + ("; ".join(exists) if exists else "nothing"))
+        raise CheckFailed("; ".join(failed) + ". Exists: " + ("; ".join(exists) if exists else "nothing")
+                          + ". No snapshot was expired")
+    if expiry is not None and not expiry.ok:
+        raise CheckFailed(f"backup {result.snapshot_id} and its DR copy are available, but " + _expiry_failures(expiry))
+
+
+def _expiry_rows(table: Table, expiry: ExpiryResult) -> None:
+    for decision in expiry.decisions:
+        if decision.action != "kept":
+            table.add_row(_mark(decision.action != "failed"), f"expire ({decision.region})", "",
+                          f"{decision.snapshot_id} {decision.action}: {decision.reason}")
+
+
+def _expiry_failures(expiry: ExpiryResult) -> str:
+    return (f"{len(expiry.failures)} expired snapshots could not be deleted: "
+            + "; ".join(f"{d.snapshot_id} in {d.region}: {d.reason}" for d in expiry.failures))
+
+
+@backup_app.command("expire")
+def backup_expire(
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be deleted; delete nothing."),
+    as_json: bool = JsonOption,
+    stack: Optional[str] = OpsStackOption,
+    outputs_file: Optional[Path] = OutputsOption,
+    backend: str = BackendOption,
+) -> None:
+    """Delete the manual snapshots `backup create` made, in both regions, once past the stack's retention."""
+    from automation import snapshot_expiry
+    outputs, aws = _ops_context(stack, outputs_file, backend)
+    if outputs.snapshotRetention is None:
+        raise BadInput("the stack outputs have no snapshotRetention: update the stack so that it exports its "
+                       "snapshot retention, then expire")
+    with aws_errors():
+        expiry = snapshot_expiry.expire_snapshots(aws, outputs, outputs.snapshotRetention, utcnow(), dry_run)
+    retention = outputs.snapshotRetention
+    table = Table(title=f"Snapshot expiry of {outputs.stack}" + (" (dry run: nothing deleted)" if dry_run else ""))
+    for column in ("", "region", "snapshot", "created", "action", "reason"):
+        table.add_column(column)
+    for d in expiry.decisions:
+        table.add_row(_mark(d.action != "failed"), d.region, d.snapshot_id, d.created, d.action, d.reason)
+    removed = [f"{d.snapshot_id} ({d.region})" for d in expiry.decisions if d.action in ("deleted", "would delete")]
+    _emit(as_json, expiry.to_json(), table, [
+        f"retention {retention.manualRetentionDays} days, {retention.keepNewest} newest always kept; "
+        f"kept for maintenance records: {', '.join(expiry.referenced) or 'none'}",
+        ("dry run: nothing deleted; would delete: " if dry_run else "deleted: ") + (", ".join(removed) or "none")])
+    if not expiry.ok:
+        raise CheckFailed(_expiry_failures(expiry))
 
 
 @backup_app.command("verify")
@@ -519,7 +578,7 @@ def maintenance_run(
     backend: str = BackendOption,
     force: bool = typer.Option(False, "--force", help="Run outside the window (emergency maintenance); needs --reason."),
     reason: str = typer.Option("", "--reason", help="Why: in the notices, the audit message and the record."),
-    allow_replace: list[str] = typer.Option([], "--allow-replace", help="Logical name of a stateful resource that may be replaced."),
+    allow_replace: list[str] = typer.Option([], "--allow-replace", help="Logical name of a stateful resource that may be replaced (unprotected after the backup; needs --reason)."),
     url: Optional[str] = typer.Option(None, "--url", help="Smoke-test this base URL instead of the serviceUrl output."),
     outputs_file: Optional[Path] = OutputsOption,
     out: Optional[Path] = OutDirOption,
@@ -530,6 +589,9 @@ def maintenance_run(
     from automation.runner import stack_runner
     if force and not reason.strip():
         raise BadInput("--force needs --reason TEXT: emergency maintenance must say why")
+    if allow_replace and not reason.strip():
+        raise BadInput("--allow-replace needs --reason TEXT: a protected resource is unprotected for its replacement "
+                       "only with the reason in the maintenance record")
     _check_image_option(image)
     runner = stack_runner(stack, backend, on_event=_progress)
     config = _stack_config(runner)

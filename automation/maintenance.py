@@ -2,10 +2,12 @@
 
 Order: window check, operations lock, start notice, alarm actions silenced, backup
 (snapshot and DR copy), preview with diff (stop on a stateful replace or delete),
-update (migrations run in it), smoke tests, rollback to the previous image on a
-failure after the update, completion notice, record. The lock, the alarm actions
-and the record are taken care of on every exit path. The database is never
-restored by this code: the pre-maintenance snapshot id is in the record.
+unprotect what the operator allowed to be replaced (after the backup, with the
+reason recorded), update (migrations run in it), smoke tests, rollback to the
+previous image on a failure after the update, completion notice, record. The
+lock, the alarm actions and the record are taken care of on every exit path.
+The database is never restored by this code: the pre-maintenance snapshot id is
+in the record.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from automation.aws import Aws
 from automation.errors import OpsError
 from automation.outputs import Maintenance, StackOutputs
 from automation.reports import Report, Table
-from automation.runner import Preview, StackRunner
+from automation.runner import Change, Preview, ProtectedResources, StackRunner
 
 # Alarms on the app's own behaviour, which a deploy disturbs; data-safety alarms keep paging.
 APP_ALARMS = ("app-cpu-high", "app-memory-high", "error-rate-high", "latency-p95-high", "smoke-tests-failing",
@@ -93,6 +95,7 @@ class Record:
     previous_image: str | None = None
     new_image: str | None = None
     diff: dict[str, Any] | None = None
+    unprotected: list[dict[str, str]] = field(default_factory=list)  # each: urn, type, name, reason, snapshot
     update_version: int | None = None
     rollback: dict[str, Any] | None = None
     outcome: str = "failed"
@@ -112,6 +115,8 @@ class Record:
             summary=[f"backend {self.backend}; reason: {self.reason}; by {self.owner}",
                      f"pre-maintenance snapshot: {self.snapshot_id or 'none'}",
                      f"image: {self.previous_image} -> {self.new_image or 'unchanged'}",
+                     *[f"unprotected for replacement: {u['name']} ({u['type']}), reason: {u['reason']}"
+                       for u in self.unprotected],
                      *[f"problem: {p}" for p in self.problems]],
             tables=[Table("Steps", ("step", "outcome", "started", "ended", "detail"),
                           [(s.name, s.outcome, s.started, s.ended, s.detail) for s in self.steps])]
@@ -207,6 +212,7 @@ class MaintenanceRun:
                                     f"{self.record.owner}/{self.record.run_id}")
         self._silenced: list[str] = []
         self._config_changed = False
+        self._to_unprotect: list[Change] = []
 
     # -- steps --------------------------------------------------------------------------------------------------
 
@@ -266,14 +272,42 @@ class MaintenanceRun:
         if self.record.new_image:
             self.runner.set_config(IMAGE_CONFIG_PATH, self.record.new_image)
             self._config_changed = True
-        preview = self.runner.preview(self._message("preview"))
+        try:
+            preview = self.runner.preview(self._message("preview"))
+        except ProtectedResources as refused:
+            preview = refused.preview
         self.record.diff = preview.to_json()
-        blocked = [c for c in preview.changes if c.destructive and c.stateful and c.name not in self.options.allow_replace]
+        destructive = [c for c in preview.changes if c.destructive and c.stateful]
+        allowed = [c for c in destructive if c.op == "replace" and c.name in self.options.allow_replace]
+        blocked = [c for c in destructive if c not in allowed]
         if blocked:
             raise Aborted("would " + ", ".join(f"{c.op} {c.type} {c.name}" for c in blocked)
                           + "; stateful resources are never replaced or deleted by maintenance "
-                          "(pass --allow-replace NAME after a deliberate review)")
+                          "(pass --allow-replace NAME --reason TEXT after a deliberate review to replace one)")
+        protected = [c for c in allowed if c.urn in preview.refused]
+        if protected and not self.options.reason.strip():
+            raise Aborted(", ".join(c.name for c in protected) + " is protected and Pulumi refuses to replace a "
+                          "protected resource; unprotecting it needs --reason TEXT, which goes into the maintenance "
+                          "record. Nothing was unprotected or changed")
+        self._to_unprotect = protected
         return _counts(preview), {"counts": preview.counts}
+
+    def _unprotect(self) -> tuple[str, dict[str, Any]]:
+        """Runs after the backup step, so the snapshot named here is at most minutes old. The update that follows
+        re-protects the replacement: the engine writes the program's `protect=True` into the new state."""
+        urns = [c.urn for c in self._to_unprotect]
+        self.runner.unprotect(urns)
+        self.record.unprotected = [
+            {"urn": c.urn, "type": c.type, "name": c.name, "reason": self.options.reason,
+             "snapshot": self.record.snapshot_id or ""} for c in self._to_unprotect]
+        return (f"unprotected {', '.join(c.name for c in self._to_unprotect)} for replacement "
+                f"(reason: {self.options.reason}); fresh snapshot {self.record.snapshot_id}"), {"urns": urns}
+
+    def _reprotect(self) -> tuple[str, dict[str, Any]]:
+        """After a failed update: protect again what this run unprotected, so the rollback never replaces it."""
+        urns = [entry["urn"] for entry in self.record.unprotected]
+        self.runner.protect(urns)
+        return f"protected {', '.join(entry['name'] for entry in self.record.unprotected)} again", {"urns": urns}
 
     def _update(self) -> tuple[str, dict[str, Any]]:
         update = self.runner.up(self._message("update"))
@@ -351,6 +385,8 @@ class MaintenanceRun:
             self._step("silence-alarms", self._silence_alarms)
             self._step("backup", self._backup, budget="backup")
             self._step("preview", self._preview, budget="preview")
+            if self._to_unprotect:
+                self._step("unprotect", self._unprotect, budget="update")
         except Aborted as error:
             self.record.problems.append(str(error))
             self._undo_config()
@@ -359,6 +395,8 @@ class MaintenanceRun:
             self._step("update", self._update, budget="update")
         except Aborted as error:
             self.record.problems.append(str(error))
+            if self.record.unprotected:
+                self._step_logged("re-protect", self._reprotect)
             self._rollback(str(error))
             return
         try:
@@ -393,10 +431,14 @@ class MaintenanceRun:
                 f"Snapshot {self.record.snapshot_id or 'none'}. Problems: {'; '.join(self.record.problems) or 'none'}.")),
             ("unlock", self._release),
         ):
-            try:
-                self._step(name, action)
-            except Aborted as error:
-                self.record.problems.append(str(error))
+            self._step_logged(name, action)
+
+    def _step_logged(self, name: str, action: Callable[[], tuple[str, dict[str, Any]]]) -> None:
+        """A step whose failure is recorded as a problem and does not stop what follows."""
+        try:
+            self._step(name, action)
+        except Aborted as error:
+            self.record.problems.append(str(error))
 
 
 def _counts(preview: Preview) -> str:
@@ -409,7 +451,8 @@ RUN_STEPS = (
     "announce the start on the maintenance topic",
     "silence the app alarms' actions (restored on every exit)",
     "back up: snapshot the database and copy it to the DR region",
-    "preview with diff; stop if a stateful resource would be replaced or deleted",
+    "preview with diff; stop if a stateful resource would be replaced or deleted, unless --allow-replace NAME "
+    "--reason TEXT allows its replacement: then unprotect it (after the backup, the reason recorded)",
     "update (the migration Job runs inside it)",
     "smoke-test the deployed app",
     "on a failure after the update: roll back to the previous image and smoke-test again",
@@ -425,6 +468,8 @@ def rehearse(runner: StackRunner, maintenance: Maintenance, current_image: str, 
         runner.set_config(IMAGE_CONFIG_PATH, new_image)
     try:
         preview = runner.preview(f"scraper-ops maintenance rehearsal by {lock_owner()}")
+    except ProtectedResources as refused:
+        preview = refused.preview
     finally:
         if new_image:
             runner.set_config(IMAGE_CONFIG_PATH, current_image)

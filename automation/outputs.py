@@ -50,6 +50,11 @@ class Maintenance(_Contract):
     cutoffMinutes: int
 
 
+class SnapshotRetention(_Contract):
+    manualRetentionDays: int
+    keepNewest: int
+
+
 class StackOutputs(_Contract):
     region: str
     drRegion: str
@@ -84,6 +89,7 @@ class StackOutputs(_Contract):
     drSubnetGroupName: str
     drSecurityGroupIds: list[str]
     maintenance: Maintenance
+    snapshotRetention: SnapshotRetention | None = None  # absent from stacks deployed before snapshot expiry
 
 
 def parse_outputs(document: Any, source: str) -> StackOutputs:

@@ -31,6 +31,8 @@ BACKENDS = ("pulumi", "offline")
 STATE_DIR = ".scraper-ops"
 INSTALL_HINT = "install the Pulumi CLI (https://www.pulumi.com/docs/install/) and put it on PATH"
 SHOWN_OPS = {"create", "update", "delete", "replace"}
+# The engine's words when it refuses to replace or delete a protected resource (see ProtectedResources).
+PROTECTED_REFUSAL = "as it is currently marked for protection"
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Change:
 @dataclass
 class Preview:
     changes: list[Change]
+    refused: dict[str, str] = field(default_factory=dict)  # URN -> the engine's refusal of a protected resource
 
     @property
     def counts(self) -> dict[str, int]:
@@ -66,7 +69,22 @@ class Preview:
         return [c for c in self.changes if c.op in SHOWN_OPS]
 
     def to_json(self) -> dict[str, Any]:
-        return {"counts": self.counts, "changes": [asdict(c) for c in self.pending()]}
+        return {"counts": self.counts, "changes": [asdict(c) for c in self.pending()], "refused": self.refused}
+
+
+class ProtectedResources(CheckFailed):
+    """Pulumi refused the preview: it would replace or delete a resource protected in the stack's state.
+
+    The engine refuses a replace while the resource is protected both in the state and in the program, and any
+    delete while it is protected in the state (pulumi/pulumi pkg/resource/deploy/step_generator.go,
+    generateStepsFromDiff; step.go, DeleteStep.Apply). A preview still reports every step, so `preview` here
+    carries the changes; `pulumi state unprotect URN` lifts the refusal
+    (https://www.pulumi.com/docs/iac/concepts/resources/options/protect/).
+    """
+
+    def __init__(self, preview: Preview):
+        self.preview = preview
+        super().__init__("pulumi refused: " + "; ".join(" ".join(m.split()) for m in preview.refused.values()))
 
 
 @dataclass
@@ -86,6 +104,8 @@ class StackRunner(Protocol):
     def preview(self, message: str) -> Preview: ...
     def up(self, message: str, targets: list[str] | None = None) -> Update: ...
     def refresh_preview(self) -> dict[str, int]: ...
+    def unprotect(self, urns: list[str]) -> None: ...
+    def protect(self, urns: list[str]) -> None: ...
     def outputs(self) -> dict[str, Any]: ...
     def history(self, limit: int = 10) -> list[dict[str, Any]]: ...
 
@@ -130,6 +150,7 @@ class PulumiRunner:
         self._on_event = on_event or (lambda line: None)
         self._lock_retry = lock_retry or LockRetry()
         self._sleep = sleep
+        self._errors: list[str] = []  # the engine's error diagnostics of the running operation
 
     def _workspace_options(self) -> auto.LocalWorkspaceOptions:
         return auto.LocalWorkspaceOptions(work_dir=str(self.work_dir), pulumi_command=self._command)
@@ -158,10 +179,13 @@ class PulumiRunner:
             self._on_event(f"{pre.metadata.op.value:>8} {_type_of(pre.metadata.urn)} {_name_of(pre.metadata.urn)}")
         if event.diagnostic_event is not None and event.diagnostic_event.severity in ("error", "warning"):
             self._on_event(f"{event.diagnostic_event.severity}: {event.diagnostic_event.message.strip()}")
+            if event.diagnostic_event.severity == "error":
+                self._errors.append(" ".join(event.diagnostic_event.message.split()))
 
     def _retrying(self, what: str, action: Callable[[], Any]) -> Any:
         delay = self._lock_retry.first_delay_seconds
         for attempt in range(1, self._lock_retry.attempts + 1):
+            self._errors = []
             try:
                 return action()
             except auto.ConcurrentUpdateError as error:
@@ -175,7 +199,8 @@ class PulumiRunner:
                 self._sleep(delay)
                 delay *= 2
             except auto.CommandError as error:
-                raise OpsError(f"pulumi {what} of stack {self.stack_name} failed: {_first_error_line(error)}") from None
+                detail = "; ".join(self._errors) or _first_error_line(error)
+                raise OpsError(f"pulumi {what} of stack {self.stack_name} failed: {detail}") from None
         raise AssertionError("unreachable")
 
     def get_config(self) -> dict[str, str]:
@@ -186,9 +211,13 @@ class PulumiRunner:
 
     def preview(self, message: str) -> Preview:
         changes: dict[str, Change] = {}
+        refused: dict[str, str] = {}
 
         def collect(event: auto.EngineEvent) -> None:
             self._event(event)
+            diagnostic = event.diagnostic_event
+            if diagnostic is not None and diagnostic.severity == "error" and PROTECTED_REFUSAL in diagnostic.message:
+                refused[diagnostic.urn or ""] = diagnostic.message.strip()
             pre = event.resource_pre_event
             if pre is None:
                 return
@@ -200,9 +229,14 @@ class PulumiRunner:
             changes[meta.urn] = Change(meta.urn, meta.type, _name_of(meta.urn), op,
                                        sorted(meta.diffs or meta.keys or []), bool(state and state.protect))
 
-        self._retrying("preview", lambda: self.stack.preview(
-            diff=True, policy_packs=[self.policy_pack], message=message, on_event=collect, color="never"
-        ))
+        try:
+            self._retrying("preview", lambda: self.stack.preview(
+                diff=True, policy_packs=[self.policy_pack], message=message, on_event=collect, color="never"
+            ))
+        except OpsError:
+            if refused:
+                raise ProtectedResources(Preview(list(changes.values()), refused)) from None
+            raise
         return Preview(list(changes.values()))
 
     def up(self, message: str, targets: list[str] | None = None) -> Update:
@@ -217,6 +251,21 @@ class PulumiRunner:
         """Drift between the state and the cloud, as counts of what a refresh would change."""
         result = self._retrying("refresh preview", lambda: self.stack.preview_refresh(color="never"))
         return {op: n for op, n in (result.change_summary or {}).items() if op in SHOWN_OPS and n}
+
+    def unprotect(self, urns: list[str]) -> None:
+        self._state_protection("unprotect", urns)
+
+    def protect(self, urns: list[str]) -> None:
+        self._state_protection("protect", urns)
+
+    def _state_protection(self, verb: str, urns: list[str]) -> None:
+        """`pulumi state protect|unprotect --yes --stack S -- URN...`: the arguments the SDK's generated
+        `workspace.cli_api.state_unprotect(*urns, stack=S)` builds, run through the workspace's PulumiCommand so
+        that it also works with SDKs older than that API. `--yes` skips the CLI's confirmation prompt."""
+        workspace = self.stack.workspace
+        args = ["state", verb, "--yes", "--stack", self.stack_name, "--", *urns]
+        self._retrying(f"state {verb}", lambda: workspace.pulumi_command.run(
+            args, workspace.work_dir, dict(workspace.env_vars)))
 
     def outputs(self) -> dict[str, Any]:
         return {key: value.value for key, value in self.stack.outputs().items()}
@@ -277,11 +326,22 @@ def _replaces(resource_type: str, keys: list[str]) -> bool:
     return any(key in triggers or key.split(".", 1)[0] in triggers for key in keys)
 
 
+def _refusal(op: str, urn: str) -> str:
+    """The engine's error for a protected resource, word for word (pulumi/pulumi pkg/resource/deploy)."""
+    if op == "replace":
+        return (f'unable to replace resource "{urn}"\n{PROTECTED_REFUSAL}. To unprotect the resource, '
+                "remove the `protect` flag from the resource in your Pulumi program and run `pulumi up`")
+    return (f'unable to delete resource "{urn}"\n{PROTECTED_REFUSAL}. To unprotect the resource, either remove '
+            "the `protect` flag from the resource in your Pulumi program and run `pulumi up` or use the command:\n"
+            f"`pulumi state unprotect '{urn}'`")
+
+
 def diff(old: list[PlannedResource], new: list[PlannedResource]) -> Preview:
-    """What an update from `old` to `new` would do, resource by resource."""
+    """What an update from `old` to `new` would do, resource by resource, refused as the engine refuses:
+    a replace of a resource protected in the state and in the program, a delete of one protected in the state."""
     before = {r.urn: r for r in old if r.custom and not r.type.startswith("pulumi:providers:")}
     after = {r.urn: r for r in new if r.custom and not r.type.startswith("pulumi:providers:")}
-    changes = []
+    changes, refused = [], {}
     for urn in sorted(set(before) | set(after)):
         previous, planned = before.get(urn), after.get(urn)
         if previous is None:
@@ -289,11 +349,15 @@ def diff(old: list[PlannedResource], new: list[PlannedResource]) -> Preview:
             continue
         if planned is None:
             changes.append(Change(urn, previous.type, previous.name, "delete", [], previous.protect))
+            if previous.protect:
+                refused[urn] = _refusal("delete", urn)
             continue
         keys = _changed_keys(previous.inputs, planned.inputs, planned.type.startswith("kubernetes:"))
         op = "same" if not keys else ("replace" if _replaces(planned.type, keys) else "update")
-        changes.append(Change(urn, planned.type, planned.name, op, keys, previous.protect or planned.protect))
-    return Preview(changes)
+        changes.append(Change(urn, planned.type, planned.name, op, keys, previous.protect))
+        if op == "replace" and previous.protect and planned.protect:
+            refused[urn] = _refusal("replace", urn)
+    return Preview(changes, refused)
 
 
 class OfflineRunner:
@@ -371,6 +435,8 @@ class OfflineRunner:
         result = diff(self._resources_of(self.state()), plan.resources)
         for change in result.pending():
             self._on_event(f"{change.op:>8} {change.type} {change.name} (offline: nothing deployed)")
+        if result.refused:
+            raise ProtectedResources(result)
         return result
 
     def up(self, message: str, targets: list[str] | None = None) -> Update:
@@ -388,25 +454,50 @@ class OfflineRunner:
         else:
             resources = plan.resources
         changes = diff(list(old.values()), resources)
+        if changes.refused:
+            raise ProtectedResources(changes)
         history = (state or {}).get("history", [])
         version = len(history) + 1
         outputs = plan.outputs if not targets else (state or {}).get("outputs", plan.outputs)
         saved = Plan(project=plan.project, stack=plan.stack, resources=sorted(resources, key=lambda r: r.urn),
                      outputs=outputs)
-        document = {**saved.to_json(),
-                    "history": [*history, {"version": version, "kind": "update", "result": "succeeded",
-                                                     "message": message, "changes": changes.counts,
-                                                     "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]}
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.state_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(document, indent=1))
-        temporary.replace(self.state_file)
+        self._write_state({**saved.to_json(),
+                           "history": [*history, {"version": version, "kind": "update", "result": "succeeded",
+                                                  "message": message, "changes": changes.counts,
+                                                  "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]})
         for change in changes.pending():
             self._on_event(f"{change.op:>8} {change.type} {change.name} (offline: recorded, nothing deployed)")
         return Update(version, "succeeded", changes.counts, outputs)
 
+    def _write_state(self, document: dict[str, Any]) -> None:
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(document, indent=1))
+        temporary.replace(self.state_file)
+
     def refresh_preview(self) -> dict[str, int]:
         return {}  # nothing is deployed, so nothing can drift
+
+    def unprotect(self, urns: list[str]) -> None:
+        self._state_protection(urns, False)
+
+    def protect(self, urns: list[str]) -> None:
+        self._state_protection(urns, True)
+
+    def _state_protection(self, urns: list[str], protect: bool) -> None:
+        """`pulumi state [un]protect` on the offline state: the flag only; the next update sets it back to what
+        the program declares, as the engine does."""
+        state = self.state()
+        resources = {r["urn"]: r for r in (state or {}).get("resources", [])}
+        missing = [urn for urn in urns if urn not in resources]
+        if missing:
+            raise BadInput(f"no resource {', '.join(missing)} in the offline state of stack {self.stack_name}")
+        for urn in urns:
+            resources[urn]["protect"] = protect
+        self._write_state(state)
+        verb = "protected" if protect else "unprotected"
+        for urn in urns:
+            self._on_event(f"{verb} {urn} (offline: state flag only, nothing deployed)")
 
     def outputs(self) -> dict[str, Any]:
         state = self.state()

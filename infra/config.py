@@ -272,6 +272,22 @@ class SchedulesConfig(_Model):
         return value
 
 
+class SnapshotRetentionConfig(_Model):
+    """Expiry of the manual snapshots `scraper-ops backup create` makes, and of their DR-region copies.
+
+    35 days by default: maintenance windows (the first Sunday of the month) are 28 or 35 days apart, so the
+    previous window's pre-maintenance snapshot is kept until the next window has taken its own. The value
+    must be at least `database.backupRetentionDays` (checked in StackConfig): a manual snapshot, the only
+    restore point with a copy in the DR region made by this tool, never expires before the automated backups
+    of the same day do. 7 newest are always kept (a week of daily backups), whatever their age; at most 100,
+    the default RDS quota of manual DB snapshots per region
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html).
+    """
+
+    manual_retention_days: int = Field(default=35, ge=1, le=3650)
+    keep_newest: int = Field(default=7, ge=1, le=100)
+
+
 class AlarmsConfig(_Model):
     error_rate_percent: float = Field(default=5.0, gt=0, le=100)
     db_cpu_percent: int = Field(default=80, ge=1, le=100)
@@ -357,6 +373,7 @@ class StackConfig(_Model):
     maintenance: MaintenanceConfig = MaintenanceConfig()
     slo: SloConfig = SloConfig()
     cost: CostConfig = CostConfig()
+    snapshots: SnapshotRetentionConfig = SnapshotRetentionConfig()
 
     @field_validator("region")
     @classmethod
@@ -381,6 +398,16 @@ class StackConfig(_Model):
         _check_region(value)
         if value == info.data.get("region"):
             raise ValueError(f"must differ from {REGION_KEY} ({value}): DR replicas need a second region")
+        return value
+
+    @field_validator("snapshots")
+    @classmethod
+    def _snapshots_outlive_automated_backups(cls, value: SnapshotRetentionConfig,
+                                             info: ValidationInfo) -> SnapshotRetentionConfig:
+        database = info.data.get("database")
+        if database is not None and value.manual_retention_days < database.backup_retention_days:
+            raise ValueError(f"manualRetentionDays ({value.manual_retention_days}) must be >= "
+                             f"database.backupRetentionDays ({database.backup_retention_days})")
         return value
 
 

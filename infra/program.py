@@ -191,6 +191,10 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             "durationMinutes": config.maintenance.duration_minutes,
             "cutoffMinutes": config.maintenance.cutoff_minutes,
         },
+        "snapshotRetention": {
+            "manualRetentionDays": config.snapshots.manual_retention_days,
+            "keepNewest": config.snapshots.keep_newest,
+        },
     }
     OpsJobs(
         "ops-jobs",

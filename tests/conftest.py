@@ -319,12 +319,17 @@ def scraper_ops(*args: str, env: dict[str, str] | None = None, cwd: Path | None 
 # The Pulumi CLI: a recording PulumiCommand that answers like the CLI for one stack.
 
 CONFLICT = "error: [409] Conflict: Another update is currently in progress."
+ENGINE_PROTECTED = "as it is currently marked for protection"
 
 
 class RecordingPulumi(auto.PulumiCommand):
     """Stands in for the `pulumi` binary: records every call and answers as the CLI would.
 
-    `preview_changes` are the steps the engine would report (op, type, name, protect);
+    `preview_changes` are the steps the engine would report (op, type, name, protect): `protect` is what the
+    program declares, which is also the state's flag until `pulumi state unprotect`; a successful `up` writes the
+    program's flag back into the state. Like the engine, preview and up refuse to replace a resource protected in
+    the state and the program, or to delete one protected in the state (pulumi/pulumi step_generator.go, step.go);
+    the preview still reports every step, then fails.
     `up_outcomes` are consumed one per `up` ("ok" or stderr text of a failure);
     `conflicts` is how many calls answer that another update holds the stack.
     Skips `super().__init__`, which would exec `pulumi version`.
@@ -346,9 +351,31 @@ class RecordingPulumi(auto.PulumiCommand):
         self.conflicts = 0
         self.drift: dict[str, int] = {"same": 85}
         self.on_up: Callable[[int], None] = lambda count: None
+        self.unprotected: set[str] = set()  # URNs whose protect flag `pulumi state unprotect` cleared
 
     def urn(self, resource_type: str, name: str) -> str:
         return f"urn:pulumi:{self.stack}::social-media-scraper::{resource_type}::{name}"
+
+    def state_protected(self, resource_type: str, name: str, declared: bool) -> bool:
+        return declared and self.urn(resource_type, name) not in self.unprotected
+
+    def refusals(self) -> list[dict[str, Any]]:
+        """The engine's diagnostics for the protected resources this update would replace or delete."""
+        refused = []
+        for op, resource_type, name, protect in self.preview_changes:
+            urn = self.urn(resource_type, name)
+            if op == "replace" and protect and self.state_protected(resource_type, name, protect):
+                message = (f'unable to replace resource "{urn}"\n{ENGINE_PROTECTED}. To unprotect the resource, '
+                           "remove the `protect` flag from the resource in your Pulumi program and run `pulumi up`")
+            elif op == "delete" and self.state_protected(resource_type, name, protect):
+                message = (f'unable to delete resource "{urn}"\n{ENGINE_PROTECTED}. To unprotect the resource, '
+                           "either remove the `protect` flag from the resource in your Pulumi program and run "
+                           f"`pulumi up` or use the command:\n`pulumi state unprotect '{urn}'`")
+            else:
+                continue
+            refused.append({"diagnosticEvent": {"urn": urn, "prefix": "error: ", "message": message + "\n",
+                                                "color": "never", "severity": "error", "ephemeral": False}})
+        return refused
 
     def run(self, args, cwd, additional_env, on_output=None, on_error=None):
         self.calls.append(list(args))
@@ -378,6 +405,15 @@ class RecordingPulumi(auto.PulumiCommand):
             else:
                 self.config[key] = value
             return 0, "", ""
+        if args[:2] in (["state", "unprotect"], ["state", "protect"]):
+            assert args[2:5] == ["--yes", "--stack", self.stack] and args[5] == "--", f"unexpected call: {args}"
+            known = {self.urn(t, n) for _, t, n, _ in self.preview_changes}
+            missing = [urn for urn in args[6:] if urn not in known]
+            if missing:
+                return 255, "", f"error: No such resource {missing[0]!r} exists in the current state"
+            update = self.unprotected.update if args[1] == "unprotect" else self.unprotected.difference_update
+            update(args[6:])
+            return 0, "", ""
         if args[:2] == ["stack", "history"]:
             return 0, json.dumps(list(reversed(self.history))[:1]), ""
         if args[0] in ("preview", "up") and self.conflicts:
@@ -385,14 +421,18 @@ class RecordingPulumi(auto.PulumiCommand):
             self._write_events(args, [])
             return 255, "", CONFLICT
         if args[0] == "preview":
+            refusals = self.refusals()
             self._write_events(args, [
                 {"resourcePreEvent": {"metadata": {"op": op, "urn": self.urn(t, n), "type": t, "provider": "",
                                                    "diffs": ["spec"], "old": {"type": t, "urn": self.urn(t, n),
-                                                   "protect": protect, "custom": True, "id": n, "parent": "",
-                                                   "provider": "", "inputs": {}, "outputs": {}}}}}
+                                                   "protect": self.state_protected(t, n, protect), "custom": True,
+                                                   "id": n, "parent": "", "provider": "", "inputs": {},
+                                                   "outputs": {}}}}}
                 for op, t, n, protect in self.preview_changes
-            ] + [{"summaryEvent": {"maybeCorrupt": False, "durationSeconds": 1, "PolicyPacks": {},
-                                   "resourceChanges": {op: 1 for op, *_ in self.preview_changes}}}])
+            ] + refusals + [{"summaryEvent": {"maybeCorrupt": False, "durationSeconds": 1, "PolicyPacks": {},
+                                              "resourceChanges": {op: 1 for op, *_ in self.preview_changes}}}])
+            if refusals:
+                return 255, "".join(r["diagnosticEvent"]["message"] for r in refusals), "error: preview failed"
             return 0, "", ""
         if args[:2] == ["refresh", "--preview-only"]:
             self._write_events(args, [{"summaryEvent": {"maybeCorrupt": False, "durationSeconds": 1, "PolicyPacks": {},
@@ -400,6 +440,10 @@ class RecordingPulumi(auto.PulumiCommand):
             return 0, "", ""
         if args[0] == "up":
             count = sum(1 for call in self.calls if call[0] == "up")
+            refusals = self.refusals()
+            if refusals:
+                self._write_events(args, refusals)
+                return 255, "", "".join(r["diagnosticEvent"]["message"] for r in refusals) + "error: update failed"
             self.on_up(count)
             self._write_events(args, [])
             outcome = self.up_outcomes.pop(0) if self.up_outcomes else "ok"
@@ -410,6 +454,7 @@ class RecordingPulumi(auto.PulumiCommand):
                                  "message": message, "startTime": "2026-11-28T02:00:00.000Z",
                                  "endTime": "2026-11-28T02:05:00.000Z", "environment": {}, "config": {},
                                  "resourceChanges": {"update": 1}})
+            self.unprotected.clear()  # the engine writes the program's protect flag into the new state
             return 0, "", ""
         raise AssertionError(f"unexpected pulumi call: {args}")
 

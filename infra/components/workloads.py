@@ -452,6 +452,23 @@ class OpsJobs(pulumi.ComponentResource):
                     "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
                     "Resource": [args.primary_key.arn, args.dr_key.arn],
                 },
+                {
+                    # Expiry deletes only snapshots `backup create` tagged as its own, in both regions
+                    # (rds:snapshot-tag/<key>: AWS RDS User Guide, "Specifying conditions: Using custom tags").
+                    "Effect": "Allow",
+                    "Action": ["rds:DeleteDBSnapshot"],
+                    "Resource": [primary_snapshots, dr_snapshots],
+                    "Condition": {"StringEquals": {"rds:snapshot-tag/created-by": "scraper-ops"}},
+                },
+                {
+                    # The maintenance records, whose pre-maintenance snapshots expiry keeps.
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket"],
+                    "Resource": [args.ops_bucket.arn],
+                    "Condition": {"StringLike": {"s3:prefix": ["maintenance/*"]}},
+                },
+                {"Effect": "Allow", "Action": ["s3:GetObject"],
+                 "Resource": [pulumi.Output.concat(args.ops_bucket.arn, "/maintenance/*")]},
                 write_reports("backups"),
                 put_metrics,
             ],

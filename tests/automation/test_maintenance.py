@@ -295,3 +295,75 @@ def test_a_killed_run_is_repaired_by_the_next_one(harness):
     assert "re-armed scraper-prod-app-cpu-high, scraper-prod-error-rate-high" in record.steps[0].detail
     assert record.outcome == "succeeded" and record.problems == []
     harness.assert_safe_exit(record)
+
+
+# ---- protected resources: Pulumi refuses to replace them; the run unprotects what the operator allowed -------
+
+DATABASE = ("aws:rds/instance:Instance", "database-primary")
+
+
+def test_pulumi_refuses_a_protected_replacement_in_preview_and_up(harness):
+    """The double refuses as the engine does: the preview reports the step and fails, the update does nothing."""
+    from automation.errors import OpsError
+    from automation.runner import ProtectedResources
+
+    harness.pulumi.preview_changes.append(("replace", *DATABASE, True))
+    urn = harness.pulumi.urn(*DATABASE)
+    with pytest.raises(ProtectedResources) as refused:
+        harness.runner.preview("p")
+    assert refused.value.preview.refused[urn].startswith(f'unable to replace resource "{urn}"\nas it is currently '
+                                                          "marked for protection")
+    assert {c.name: (c.op, c.protected) for c in refused.value.preview.changes}["database-primary"] == ("replace", True)
+    with pytest.raises(OpsError, match="unable to replace resource"):
+        harness.runner.up("u")
+    assert harness.pulumi.history == []
+
+
+def test_an_allowed_protected_replace_is_unprotected_after_the_backup_with_the_reason_then_updated(harness):
+    harness.pulumi.preview_changes.append(("replace", *DATABASE, True))
+    urn = harness.pulumi.urn(*DATABASE)
+    record = harness.run(allow_replace=("database-primary",), reason="storage type change, reviewed in CHG-42")
+    assert record.outcome == "succeeded" and record.problems == []
+    assert list(harness.steps(record))[3:7] == ["backup", "preview", "unprotect", "update"]
+    assert record.unprotected == [{"urn": urn, "type": DATABASE[0], "name": "database-primary",
+                                   "reason": "storage type change, reviewed in CHG-42", "snapshot": record.snapshot_id}]
+    assert record.snapshot_id in harness.snapshots(), "the replacement is preceded by a fresh snapshot"
+    calls = harness.pulumi.calls
+    unprotect = ["state", "unprotect", "--yes", "--stack", "prod", "--", urn]
+    assert calls.index(unprotect) < calls.index(harness.pulumi.of("up")[0])
+    assert harness.pulumi.unprotected == set(), "the update re-protected the replacement"
+    summary = record.report(datetime.now(timezone.utc)).summary
+    assert ("unprotected for replacement: database-primary (aws:rds/instance:Instance), reason: storage type "
+            "change, reviewed in CHG-42") in summary
+    harness.assert_safe_exit(record)
+
+
+def test_a_protected_replace_without_a_reason_is_refused_and_nothing_is_unprotected(harness):
+    harness.pulumi.preview_changes.append(("replace", *DATABASE, True))
+    record = harness.run(allow_replace=("database-primary",), reason="")
+    assert record.outcome == "failed" and harness.steps(record)["preview"] == "failed"
+    assert "database-primary is protected and Pulumi refuses to replace a protected resource; unprotecting it " \
+           "needs --reason TEXT" in record.problems[0]
+    assert harness.pulumi.of("state") == [] and harness.pulumi.of("up") == [] and record.unprotected == []
+    assert json.loads(harness.pulumi.config["social-media-scraper:app"])["image"] == OLD_IMAGE, "config put back"
+    harness.assert_safe_exit(record)
+
+
+def test_allow_replace_never_allows_deleting_a_protected_resource(harness):
+    harness.pulumi.preview_changes.append(("delete", *DATABASE, True))
+    record = harness.run(allow_replace=("database-primary",))
+    assert "would delete aws:rds/instance:Instance database-primary" in record.problems[0]
+    assert harness.pulumi.of("state") == [] and harness.pulumi.of("up") == []
+
+
+def test_a_failed_update_after_unprotecting_protects_again_before_the_rollback(harness):
+    harness.pulumi.preview_changes.append(("replace", *DATABASE, True))
+    harness.pulumi.up_outcomes = ["error: update failed: aws:rds creating replacement: InsufficientDBInstanceCapacity"]
+    urn = harness.pulumi.urn(*DATABASE)
+    record = harness.run(allow_replace=("database-primary",), reason="CHG-42")
+    steps = list(harness.steps(record))
+    assert steps.index("update") < steps.index("re-protect") < steps.index("rollback-config")
+    assert harness.steps(record)["re-protect"] == "ok"
+    assert ["state", "protect", "--yes", "--stack", "prod", "--", urn] in harness.pulumi.calls
+    assert harness.pulumi.unprotected == set()
+    harness.assert_safe_exit(record)

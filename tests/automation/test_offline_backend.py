@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from automation.runner import OfflineRunner, PulumiRunner
+from automation.runner import OfflineRunner, ProtectedResources, PulumiRunner
 from automation.scale import scale
 from automation.errors import BadInput
 from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, RecordingPulumi, client, prod_config, run_cli, scraper_ops
@@ -52,7 +52,9 @@ def test_offline_preview_reports_updates_with_keys_and_replaces(project):
         "app-migration": ("replace", ["metadata.annotations", "metadata.name", "spec.template"]),
     }
     runner.set_config("social-media-scraper:database.dbName", "scraping")
-    database = next(c for c in runner.preview("p").changes if c.name == "database-primary")
+    with pytest.raises(ProtectedResources) as refused:  # the database is protected: Pulumi refuses, and says why
+        runner.preview("p")
+    database = next(c for c in refused.value.preview.changes if c.name == "database-primary")
     assert (database.op, database.keys, database.stateful) == ("replace", ["dbName"], True)
 
 
@@ -172,3 +174,62 @@ def test_refresh_preview_reports_drift_without_changing_state(deployed):
     runner = PulumiRunner("prod", pulumi_command=pulumi, work_dir=REPO_ROOT)
     assert runner.refresh_preview() == {"update": 2}
     assert pulumi.of("refresh")[0][:2] == ["refresh", "--preview-only"] and pulumi.of("up") == []
+
+
+# ---- protect, modelled offline as the engine does it ---------------------------------------------------------
+
+
+def _database(runner: OfflineRunner) -> dict:
+    return next(r for r in runner.state()["resources"] if r["name"] == "database-primary")
+
+
+def test_offline_backend_refuses_a_protected_replacement_like_pulumi_until_unprotected(project):
+    runner = OfflineRunner("prod", project)
+    runner.up("initial")
+    urn = _database(runner)["urn"]
+    runner.set_config("social-media-scraper:database.dbName", "scraping")
+    with pytest.raises(ProtectedResources) as refused:
+        runner.preview("p")
+    assert refused.value.preview.refused == {urn: (
+        f'unable to replace resource "{urn}"\nas it is currently marked for protection. To unprotect the resource, '
+        "remove the `protect` flag from the resource in your Pulumi program and run `pulumi up`")}
+    with pytest.raises(ProtectedResources):
+        runner.up("u")
+    assert len(runner.history()) == 1 and _database(runner)["inputs"]["dbName"] != "scraping", "state untouched"
+    runner.unprotect([urn])
+    assert _database(runner)["protect"] is False
+    assert {c.name: c.op for c in runner.preview("p").pending()}["database-primary"] == "replace"
+    runner.up("replace the database")
+    assert _database(runner)["protect"] is True, "the update writes the program's protect=True back"
+    assert _database(runner)["inputs"]["dbName"] == "scraping"
+
+
+def test_offline_unprotect_of_an_unknown_resource_is_bad_input(project):
+    runner = OfflineRunner("prod", project)
+    runner.up("initial")
+    with pytest.raises(BadInput, match="no resource urn:pulumi:prod::x in the offline state of stack prod"):
+        runner.unprotect(["urn:pulumi:prod::x"])
+
+
+def test_allow_replace_needs_a_reason(capsys, project, deployed):
+    code, _, err = run_cli(capsys, "maintenance", "run", "--stack", "prod", "--backend", "offline",
+                           "--allow-replace", "database-primary", "--outputs", str(deployed["file"]))
+    assert code == 2 and "--allow-replace needs --reason TEXT" in err
+
+
+def test_maintenance_run_offline_replaces_an_allowed_protected_database(capsys, project, deployed, fake_app):
+    runner = OfflineRunner("prod", project)
+    runner.up("initial deploy")
+    urn = _database(runner)["urn"]
+    runner.set_config("social-media-scraper:database.dbName", "scraping")
+    code, out, err = run_cli(capsys, "maintenance", "run", "--stack", "prod", "--backend", "offline", "--force",
+                             "--reason", "rename the database, CHG-7", "--allow-replace", "database-primary",
+                             "--url", fake_app.url, "--outputs", str(deployed["file"]), "--out", str(project / "r"),
+                             "--json")
+    record = json.loads(out)
+    assert code == 0, err
+    assert [s["name"] for s in record["steps"]][3:7] == ["backup", "preview", "unprotect", "update"]
+    assert record["unprotected"] == [{"urn": urn, "type": "aws:rds/instance:Instance", "name": "database-primary",
+                                      "reason": "rename the database, CHG-7", "snapshot": record["snapshot_id"]}]
+    assert record["diff"]["refused"][urn].startswith(f'unable to replace resource "{urn}"')
+    assert _database(runner)["protect"] is True and _database(runner)["inputs"]["dbName"] == "scraping"

@@ -144,6 +144,15 @@ def test_defaults_are_the_guides_values_when_keys_are_left_out():
             "social-media-scraper:database.backupRetentionDays = 0: Input should be greater than or equal to 1",
         ),
         (
+            {"snapshots": {"manualRetentionDays": 13}},
+            "social-media-scraper:snapshots = {\"manualRetentionDays\": 13}: manualRetentionDays "
+            "(13) must be >= database.backupRetentionDays (14)",
+        ),
+        (
+            {"snapshots": {"keepNewest": 0}},
+            "social-media-scraper:snapshots.keepNewest = 0: Input should be greater than or equal to 1",
+        ),
+        (
             {"namespace": "default"},
             "social-media-scraper:namespace = \"default\": workloads must not run in a system or the default namespace",
         ),
@@ -163,7 +172,7 @@ def test_unknown_keys_fail_and_list_the_allowed_ones():
             "maxReplicas, memoryTargetPercent, minReplicas, queueDepthTarget, scaleDownPodsPerMinute, "
             "scaleDownStabilizationSeconds, scaleUpStabilizationSeconds",
             "social-media-scraper:drRegoin: unknown key (a typo?); allowed: alarms, app, autoscaling, cluster, "
-            "cost, database, dr, drRegion, maintenance, namespace, opsImage, schedules, slo",
+            "cost, database, dr, drRegion, maintenance, namespace, opsImage, schedules, slo, snapshots",
         ]
     )
 

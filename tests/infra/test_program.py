@@ -28,7 +28,7 @@ OUTPUT_CONTRACT = {
     "drBackupVaultName", "drKmsKeyArn", "lockTableName", "cronJobs", "costTags",
     # beyond the DESIGN.md minimum: what the ops commands measure against
     "stack", "metricsNamespace", "smokeChecks", "objectives", "dbBackupRetentionDays", "backupPlanId",
-    "drSubnetGroupName", "drSecurityGroupIds", "maintenance", "scaledObjectName", "dbSecretArn",
+    "drSubnetGroupName", "drSecurityGroupIds", "maintenance", "scaledObjectName", "dbSecretArn", "snapshotRetention",
 }
 
 
@@ -278,6 +278,28 @@ def test_restore_test_may_only_delete_its_own_temporary_instances(prod_plan):
     statements = policy_statements(prod_plan, "ops-jobs-scraper-ops-backup-verify-policy")
     deleting = [s for s in statements if "rds:DeleteDBInstance" in s["Action"]]
     assert deleting[0]["Resource"] == ["arn:aws:rds:us-west-2:123456789012:db:scraper-prod-restore-test-*"]
+
+
+def test_backup_job_may_delete_only_its_own_snapshots_and_read_only_maintenance_records(prod_plan):
+    from automation.backup import CREATED_BY
+
+    statements = policy_statements(prod_plan, "ops-jobs-scraper-ops-backup-policy")
+    deleting = [s for s in statements if "rds:DeleteDBSnapshot" in s["Action"]]
+    assert len(deleting) == 1 and deleting[0]["Action"] == ["rds:DeleteDBSnapshot"]
+    assert deleting[0]["Resource"] == ["arn:aws:rds:us-east-1:123456789012:snapshot:scraper-prod-*",
+                                       "arn:aws:rds:us-west-2:123456789012:snapshot:scraper-prod-*"]
+    assert deleting[0]["Condition"] == {"StringEquals": {"rds:snapshot-tag/created-by": CREATED_BY}}
+    ops_bucket = prod_plan.outputs["opsBucket"]
+    reading = {action: s for s in statements for action in s["Action"] if action.startswith("s3:") and action != "s3:PutObject"}
+    assert set(reading) == {"s3:ListBucket", "s3:GetObject"}
+    assert reading["s3:ListBucket"]["Resource"] == [f"arn:aws:s3:::{ops_bucket}"]
+    assert reading["s3:ListBucket"]["Condition"] == {"StringLike": {"s3:prefix": ["maintenance/*"]}}
+    assert reading["s3:GetObject"]["Resource"] == [f"arn:aws:s3:::{ops_bucket}/maintenance/*"]
+
+
+def test_snapshot_retention_is_exported_last_for_the_in_cluster_job(prod_plan):
+    assert list(prod_plan.outputs)[-1] == "snapshotRetention"
+    assert prod_plan.outputs["snapshotRetention"] == {"manualRetentionDays": 35, "keepNewest": 7}
 
 
 def test_database_is_encrypted_protected_multi_az_and_private(prod_plan):
