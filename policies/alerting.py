@@ -15,9 +15,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from infra import metrics
-from policies.common import METRIC_ALARM, SNS_TOPIC, SQS_QUEUE, depends_on, only
-from policies.thresholds import schema
+from . import guide
+from .common import METRIC_ALARM, SNS_TOPIC, SQS_QUEUE, depends_on, only
+from .thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
 GREATER = ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold")
@@ -70,16 +70,16 @@ COVERAGE = (
              "alarm on Container Insights pod_cpu_utilization_over_pod_limit at <= the CPU target"),
     Coverage("memory above the HPA target", "pod_memory_utilization_over_pod_limit", _above("maxMemoryTargetPercent"),
              "alarm on Container Insights pod_memory_utilization_over_pod_limit at <= the memory target"),
-    Coverage("API error rate", metrics.ERROR_COUNT, _above("maxErrorRatePercent"),
-             f"alarm on 100 * {metrics.ERROR_COUNT} / {metrics.REQUEST_COUNT}"),
-    Coverage("p95 response time", metrics.RESPONSE_TIME, _p95_latency,
-             f"alarm on {metrics.RESPONSE_TIME} p95 at <= the latency objective"),
-    Coverage("scraper success rate", metrics.SCRAPE_SUCCESSES, _below("minScraperSuccessPercent"),
-             f"alarm when 100 * {metrics.SCRAPE_SUCCESSES} / {metrics.SCRAPE_ATTEMPTS} drops below the objective"),
-    Coverage("uptime (smoke tests)", metrics.SMOKE_SUCCESS, _heartbeat,
-             f"alarm on {metrics.SMOKE_SUCCESS} that treats missing data as breaching"),
-    Coverage("backup age", metrics.BACKUP_AGE, _heartbeat,
-             f"alarm on {metrics.BACKUP_AGE} that treats missing data as breaching"),
+    Coverage("API error rate", guide.ERROR_COUNT, _above("maxErrorRatePercent"),
+             f"alarm on 100 * {guide.ERROR_COUNT} / {guide.REQUEST_COUNT}"),
+    Coverage("p95 response time", guide.RESPONSE_TIME, _p95_latency,
+             f"alarm on {guide.RESPONSE_TIME} p95 at <= the latency objective"),
+    Coverage("scraper success rate", guide.SCRAPE_SUCCESSES, _below("minScraperSuccessPercent"),
+             f"alarm when 100 * {guide.SCRAPE_SUCCESSES} / {guide.SCRAPE_ATTEMPTS} drops below the objective"),
+    Coverage("uptime (smoke tests)", guide.SMOKE_SUCCESS, _heartbeat,
+             f"alarm on {guide.SMOKE_SUCCESS} that treats missing data as breaching"),
+    Coverage("backup age", guide.BACKUP_AGE, _heartbeat,
+             f"alarm on {guide.BACKUP_AGE} that treats missing data as breaching"),
     Coverage("replica lag", "ReplicaLag", _any_threshold, "alarm on AWS/RDS ReplicaLag of the DR replica"),
     Coverage("database CPU", "CPUUtilization", _any_threshold, "alarm on AWS/RDS CPUUtilization"),
     Coverage("database free storage", "FreeStorageSpace", _any_threshold, "alarm on AWS/RDS FreeStorageSpace"),

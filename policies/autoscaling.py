@@ -13,9 +13,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from infra.quantities import parse_quantity
-from policies.common import K8S_DEPLOYMENT, K8S_HPA, K8S_PDB, in_production, only
-from policies.thresholds import schema
+from .common import K8S_DEPLOYMENT, K8S_HPA, K8S_PDB, in_production, only, parse_quantity
+from .thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
 

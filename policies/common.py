@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
@@ -109,3 +111,26 @@ def as_list(value: Any) -> list[Any]:
 def depends_on(resource: Any, prop: str, target_urn: str) -> bool:
     """Whether `resource`'s property `prop` was computed from the resource `target_urn`."""
     return any(dep.urn == target_urn for dep in (resource.property_dependencies or {}).get(prop, []))
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference (None when it has none); a registry port is not a tag."""
+    name = image.split("@", 1)[0]
+    last_segment = name.rsplit("/", 1)[-1]
+    return last_segment.split(":", 1)[1] if ":" in last_segment else None
+
+
+_QUANTITY = re.compile(r"^(?P<number>\d+(\.\d+)?)(?P<suffix>m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$")
+_QUANTITY_FACTORS = {
+    None: Decimal(1), "m": Decimal("0.001"),
+    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9, "T": Decimal(10) ** 12, "P": Decimal(10) ** 15,
+    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50,
+}
+
+
+def parse_quantity(value: str) -> Decimal:
+    """A Kubernetes resource quantity (`500m`, `1000`, `512Mi`) as a number."""
+    match = _QUANTITY.match(str(value).strip())
+    if not match:
+        raise ValueError(f"not a Kubernetes quantity: {value!r} (examples: 500m, 2, 512Mi, 1Gi)")
+    return Decimal(match["number"]) * _QUANTITY_FACTORS[match["suffix"]]

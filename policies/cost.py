@@ -6,9 +6,10 @@ import importlib
 import inspect
 from functools import lru_cache
 
+import pulumi_aws
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from policies.thresholds import schema
+from .thresholds import schema
 
 
 @lru_cache(maxsize=None)
@@ -18,7 +19,7 @@ def takes_tags(type_token: str) -> bool:
         return False
     module_name, class_name = type_token.split(":")[1].split("/")[0], type_token.rsplit(":", 1)[1]
     try:
-        module = importlib.import_module(f"pulumi_aws.{module_name}")
+        module = importlib.import_module(f"{pulumi_aws.__name__}.{module_name}")
         return "tags" in inspect.signature(getattr(module, class_name)._internal_init).parameters
     except (ImportError, AttributeError):
         return False

@@ -13,8 +13,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies.common import K8S_CRONJOB, only, pod_spec_of
-from policies.thresholds import schema
+from .common import K8S_CRONJOB, only, pod_spec_of
+from .thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
 

@@ -11,7 +11,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies.common import (
+from .common import (
     RDS_INSTANCE,
     S3_BUCKET,
     S3_ENCRYPTION,
@@ -25,7 +25,7 @@ from policies.common import (
     only,
     provider_region,
 )
-from policies.thresholds import schema
+from .thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from croniter import croniter
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from policies.common import (
+from .common import (
     BACKUP_PLAN,
     METRIC_ALARM,
     RDS_BACKUP_REPLICATION,
@@ -15,7 +15,7 @@ from policies.common import (
     depends_on,
     provider_region,
 )
-from policies.thresholds import schema
+from .thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
 

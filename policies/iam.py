@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from policies.common import IAM_POLICY, IAM_ROLE, IAM_ROLE_POLICY, as_list, only, policy_statements
+from .common import IAM_POLICY, IAM_ROLE, IAM_ROLE_POLICY, as_list, only, policy_statements
 
 MANDATORY = EnforcementLevel.MANDATORY
 IAM_USER_POLICY = "aws:iam/userPolicy:UserPolicy"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from policies.common import KMS_KEY, only
+from .common import KMS_KEY, only
 
 
 def key_rotation(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

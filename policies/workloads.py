@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from infra.config import image_tag
-from policies.common import K8S_DEPLOYMENT, K8S_STATEFULSET, WORKLOADS, containers_of, label, only, pod_spec_of, short_type
+from .common import (
+    K8S_DEPLOYMENT,
+    K8S_STATEFULSET,
+    WORKLOADS,
+    containers_of,
+    image_tag,
+    label,
+    only,
+    pod_spec_of,
+    short_type,
+)
 
 MANDATORY = EnforcementLevel.MANDATORY
 NEEDS_API_TOKEN = "scraper.io/needs-api-token"
