@@ -13,15 +13,32 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .common import K8S_DEPLOYMENT, K8S_HPA, K8S_PDB, in_production, only, parse_quantity
+from .common import (
+    K8S_DEPLOYMENT,
+    K8S_HPA,
+    K8S_PDB,
+    count,
+    field,
+    in_production,
+    known,
+    mapping,
+    mappings,
+    number,
+    only,
+    parse_quantity,
+    text,
+)
 from .thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
 
 
 def hpa_bounds(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    spec = args.props.get("spec") or {}
-    minimum, maximum = spec.get("minReplicas", 1), spec.get("maxReplicas", 0)
+    spec = mapping(field(args.props, "spec"))
+    minimum, maximum = count(field(spec, "minReplicas"), 1), count(field(spec, "maxReplicas"), 0)
+    if minimum is None or maximum is None:
+        report_violation(f"HPA {args.name} has replica bounds that are not numbers; set minReplicas and maxReplicas.")
+        return
     floor = args.get_config()["minReplicasInProduction"]
     if in_production(args.urn, args.get_config()) and minimum < floor:
         report_violation(
@@ -34,24 +51,25 @@ def hpa_bounds(args: ResourceValidationArgs, report_violation: ReportViolation) 
 
 def hpa_targets(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     config = args.get_config()
-    spec = args.props.get("spec") or {}
+    spec = mapping(field(args.props, "spec"))
     limits = {"cpu": config["maxCpuTargetPercent"], "memory": config["maxMemoryTargetPercent"]}
     seen = set()
-    for metric in spec.get("metrics") or []:
-        if metric.get("type") == "Resource":
-            resource = metric.get("resource") or {}
-            name, target = resource.get("name"), (resource.get("target") or {}).get("averageUtilization")
+    for metric in mappings(field(spec, "metrics")):
+        kind = text(field(metric, "type"))
+        if kind == "Resource":
+            name = text(field(metric, "resource", "name"))
+            target = number(field(metric, "resource", "target", "averageUtilization"))
             seen.add(name)
             if name in limits and (target is None or target > limits[name]):
                 report_violation(
                     f"HPA {args.name} scales on {name} at {target}%; the guide scales at {limits[name]}%, "
                     f"set averageUtilization <= {limits[name]}."
                 )
-        elif metric.get("type") == "External":
-            target = (metric.get("external") or {}).get("target") or {}
-            value = target.get("value") or target.get("averageValue")
+        elif kind == "External":
+            target = field(metric, "external", "target")
+            value = known(field(target, "value") or field(target, "averageValue"))
             seen.add("external")
-            if value is None or parse_quantity(str(value)) > config["maxQueueDepth"]:
+            if value is None or _quantity(value) is None or _quantity(value) > config["maxQueueDepth"]:
                 report_violation(
                     f"HPA {args.name} scales on queue depth at {value}; the guide scales at "
                     f"{config['maxQueueDepth']} messages."
@@ -61,17 +79,25 @@ def hpa_targets(args: ResourceValidationArgs, report_violation: ReportViolation)
         report_violation(
             f"HPA {args.name} ignores {', '.join(missing)}; the guide scales on CPU, memory and queue depth."
         )
-    window = ((spec.get("behavior") or {}).get("scaleUp") or {}).get("stabilizationWindowSeconds", 0)
-    if window > config["maxScaleUpStabilizationSeconds"]:
+    window = count(field(spec, "behavior", "scaleUp", "stabilizationWindowSeconds"), 0)
+    if window is None or window > config["maxScaleUpStabilizationSeconds"]:
         report_violation(
             f"HPA {args.name} waits {window} s before scaling up; the guide acts after "
             f"{config['maxScaleUpStabilizationSeconds']} s."
         )
 
 
-def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    wanted = selector.get("matchLabels") or {}
-    return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
+def _quantity(value: Any):
+    """A metric target as a number; None when it is not a Kubernetes quantity."""
+    try:
+        return parse_quantity(str(value))
+    except ValueError:
+        return None
+
+
+def _selects(selector: Any, labels: Any) -> bool:
+    wanted = mapping(field(selector, "matchLabels"))
+    return bool(wanted) and all(text(field(labels, k)) == text(field(wanted, k)) for k in wanted)
 
 
 def pdb_allows_eviction(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -80,14 +106,13 @@ def pdb_allows_eviction(args: StackValidationArgs, report_violation: ReportViola
     hpas = [r for r in resources if r.resource_type == K8S_HPA]
     pdbs = [r for r in resources if r.resource_type == K8S_PDB]
     for deployment in (r for r in resources if r.resource_type == K8S_DEPLOYMENT):
-        metadata = deployment.props.get("metadata") or {}
-        spec = deployment.props.get("spec") or {}
-        labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-        namespace = metadata.get("namespace")
+        metadata, spec = field(deployment.props, "metadata"), field(deployment.props, "spec")
+        labels = field(spec, "template", "metadata", "labels")
+        namespace = text(field(metadata, "namespace"))
         covering = [
             p for p in pdbs
-            if (p.props.get("metadata") or {}).get("namespace") == namespace
-            and _selects((p.props.get("spec") or {}).get("selector") or {}, labels)
+            if text(field(p.props, "metadata", "namespace")) == namespace
+            and _selects(field(p.props, "spec", "selector"), labels)
         ]
         if not covering:
             report_violation(
@@ -98,15 +123,15 @@ def pdb_allows_eviction(args: StackValidationArgs, report_violation: ReportViola
             continue
         scaler = next(
             (h for h in hpas
-             if ((h.props.get("spec") or {}).get("scaleTargetRef") or {}).get("name") == metadata.get("name")
-             and (h.props.get("metadata") or {}).get("namespace") == namespace),
+             if text(field(h.props, "spec", "scaleTargetRef", "name")) == text(field(metadata, "name"))
+             and text(field(h.props, "metadata", "namespace")) == namespace),
             None,
         )
-        floor = (scaler.props["spec"].get("minReplicas", 1) if scaler else spec.get("replicas", 1))
+        floor = count(field(scaler.props, "spec", "minReplicas"), 1) if scaler else count(field(spec, "replicas"), 1)
+        floor = 1 if floor is None else floor  # not a number: hpa-bounds reports it
         for pdb in covering:
-            budget = pdb.props.get("spec") or {}
-            min_available = budget.get("minAvailable")
-            max_unavailable = budget.get("maxUnavailable")
+            min_available = known(field(pdb.props, "spec", "minAvailable"))
+            max_unavailable = known(field(pdb.props, "spec", "maxUnavailable"))
             blocked = (isinstance(min_available, int) and min_available >= floor) or max_unavailable in (0, "0%") or (
                 isinstance(min_available, str) and min_available == "100%"
             )

@@ -9,6 +9,7 @@ from functools import lru_cache
 import pulumi_aws
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
+from .common import field, mapping
 from .thresholds import schema
 
 
@@ -28,8 +29,8 @@ def takes_tags(type_token: str) -> bool:
 def cost_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if not takes_tags(args.resource_type):
         return
-    tags = args.props.get("tags") or {}
-    missing = [t for t in args.get_config()["requiredTags"] if not tags.get(t)]
+    tags = mapping(field(args.props, "tags"))  # unknown tags: checked at update
+    missing = [t for t in args.get_config()["requiredTags"] if not field(tags, t)]
     if missing:
         report_violation(
             f"{args.resource_type.rsplit(':', 1)[-1]} {args.name} lacks the cost-allocation tags {missing}; "

@@ -20,10 +20,15 @@ from .common import (
     S3_VERSIONING,
     STATEFUL,
     depends_on,
+    field,
     in_production,
+    is_true,
     label,
+    mappings,
+    number,
     only,
     provider_region,
+    text,
 )
 from .thresholds import schema
 
@@ -31,11 +36,12 @@ MANDATORY = EnforcementLevel.MANDATORY
 
 
 def _is_replica(props) -> bool:
-    return bool(props.get("replicateSourceDb"))
+    """A source unknown at preview is the ARN of another instance: still a replica."""
+    return bool(field(props, "replicateSourceDb"))
 
 
 def rds_encrypted(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not args.props.get("storageEncrypted") or not args.props.get("kmsKeyId"):
+    if not is_true(field(args.props, "storageEncrypted")) or not field(args.props, "kmsKeyId"):
         report_violation(
             f"RDS instance {args.name} is not encrypted with a customer KMS key; "
             "set storage_encrypted=True and kms_key_id to the stack's key."
@@ -43,7 +49,7 @@ def rds_encrypted(args: ResourceValidationArgs, report_violation: ReportViolatio
 
 
 def rds_deletion_protection(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not args.props.get("deletionProtection"):
+    if not is_true(field(args.props, "deletionProtection")):
         report_violation(f"RDS instance {args.name} has no deletion protection; set deletion_protection=True.")
 
 
@@ -51,7 +57,7 @@ def rds_backup_retention(args: ResourceValidationArgs, report_violation: ReportV
     if _is_replica(args.props):
         return
     minimum = args.get_config()["minBackupRetentionDays"]
-    retention = args.props.get("backupRetentionPeriod") or 0
+    retention = number(field(args.props, "backupRetentionPeriod")) or 0
     if retention < minimum:
         report_violation(
             f"RDS instance {args.name} keeps automated backups {retention} days; "
@@ -62,17 +68,17 @@ def rds_backup_retention(args: ResourceValidationArgs, report_violation: ReportV
 def rds_multi_az_in_production(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if _is_replica(args.props) or not in_production(args.urn, args.get_config()):
         return
-    if not args.props.get("multiAz"):
+    if not is_true(field(args.props, "multiAz")):
         report_violation(f"RDS instance {args.name} runs in one availability zone in production; set multi_az=True.")
 
 
 def rds_not_public(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.props.get("publiclyAccessible"):
+    if is_true(field(args.props, "publiclyAccessible")):
         report_violation(f"RDS instance {args.name} is publicly accessible; set publicly_accessible=False.")
 
 
 def rds_copy_tags_to_snapshot(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not args.props.get("copyTagsToSnapshot"):
+    if not is_true(field(args.props, "copyTagsToSnapshot")):
         report_violation(
             f"RDS instance {args.name} does not copy tags to snapshots (they would lose their cost tags and "
             "ownership); set copy_tags_to_snapshot=True."
@@ -82,7 +88,7 @@ def rds_copy_tags_to_snapshot(args: ResourceValidationArgs, report_violation: Re
 def rds_final_snapshot(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if _is_replica(args.props):
         return
-    if args.props.get("skipFinalSnapshot") or not args.props.get("finalSnapshotIdentifier"):
+    if is_true(field(args.props, "skipFinalSnapshot")) or not field(args.props, "finalSnapshotIdentifier"):
         report_violation(
             f"RDS instance {args.name} would be deleted without a final snapshot; "
             "set skip_final_snapshot=False and a final_snapshot_identifier."
@@ -92,7 +98,7 @@ def rds_final_snapshot(args: ResourceValidationArgs, report_violation: ReportVio
 def rds_managed_password(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if _is_replica(args.props):
         return
-    if args.props.get("password") or not args.props.get("manageMasterUserPassword"):
+    if field(args.props, "password") or not is_true(field(args.props, "manageMasterUserPassword")):
         report_violation(
             f"RDS instance {args.name} does not let RDS manage its master password in Secrets Manager; "
             "remove password and set manage_master_user_password=True."
@@ -121,17 +127,16 @@ def _bucket_companions(args: StackValidationArgs, companion_type: str, report_vi
 def buckets_versioned(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     _bucket_companions(
         args, S3_VERSIONING, report_violation,
-        lambda p: (p.get("versioningConfiguration") or {}).get("status") == "Enabled",
+        lambda p: text(field(p, "versioningConfiguration", "status")) == "Enabled",
         "is not versioned; add an aws.s3.BucketVersioning with status Enabled.",
     )
 
 
 def buckets_encrypted(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     def kms_default(props) -> bool:
-        rules = props.get("rules") or []
         return any(
-            (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") in ("aws:kms", "aws:kms:dsse")
-            for rule in rules
+            text(field(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm")) in ("aws:kms", "aws:kms:dsse")
+            for rule in mappings(field(props, "rules"))
         )
 
     _bucket_companions(
@@ -143,7 +148,7 @@ def buckets_encrypted(args: StackValidationArgs, report_violation: ReportViolati
 def buckets_public_access_blocked(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     _bucket_companions(
-        args, S3_PUBLIC_ACCESS_BLOCK, report_violation, lambda p: all(p.get(f) for f in flags),
+        args, S3_PUBLIC_ACCESS_BLOCK, report_violation, lambda p: all(is_true(field(p, f)) for f in flags),
         "does not block public access; add an aws.s3.BucketPublicAccessBlock with all four flags True.",
     )
 
@@ -158,7 +163,7 @@ def data_buckets_replicated(args: StackValidationArgs, report_violation: ReportV
         sources = {urn for urn in buckets if depends_on(replication, "bucket", urn)}
         targets = {urn for urn in buckets if depends_on(replication, "rules", urn)} - sources
         destinations |= targets
-        if any(rule.get("status") == "Enabled" for rule in replication.props.get("rules") or []):
+        if any(text(field(rule, "status")) == "Enabled" for rule in mappings(field(replication.props, "rules"))):
             for source in sources:
                 replicated_to[source] |= {provider_region(buckets[t].provider) for t in targets}
     for urn, bucket in buckets.items():
