@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumi_aws(\.|$)")
 
 import pulumi  # noqa: E402
-from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
 from pulumi.output import Unknown  # noqa: E402
+from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
 from pulumi.runtime import rpc  # noqa: E402
 
 from infra.config import PROJECT, StackConfig, parse_stack_config  # noqa: E402

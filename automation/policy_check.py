@@ -153,7 +153,8 @@ def _stack_resources(plan: Plan, providers: Mapping[str, PolicyProviderResource]
     """Resources as AnalyzeStack sees them in a preview: planned inputs, with parents and dependencies resolved."""
     resources = {
         r.urn: PolicyResource(
-            r.type, unknown_checking_proxy(r.inputs), r.urn, r.name, _options(r), _provider_of(r, providers), None, [], {}
+            r.type, unknown_checking_proxy(r.inputs), r.urn, r.name, _options(r), _provider_of(r, providers),
+            None, [], {},
         )
         for r in plan.resources
         if r.custom

@@ -61,11 +61,14 @@ def test_the_sdk_and_the_policy_sdk_agree_on_the_unknown_sentinel():
 def test_a_preview_leaves_unknown_what_the_engine_does_not_know_yet(preview_plan, prod_plan):
     resources = by_name(preview_plan)
     # Provider-computed outputs (ARNs, key ids) and the inputs made from them are unknown...
-    assert unknown_paths(resources["database-replica"].inputs) == [".kmsKeyId", ".performanceInsightsKmsKeyId", ".replicateSourceDb"]
+    assert unknown_paths(resources["database-replica"].inputs) == [
+        ".kmsKeyId", ".performanceInsightsKmsKeyId", ".replicateSourceDb",
+    ]
     assert ".alarmActions[0]" in unknown_paths(resources["monitoring-app-cpu-high"].inputs)
     assert unknown_paths(resources["messaging-alerts"].inputs) == [".kmsMasterKeyId"]
     # ...what config and auto-naming decide is known, and an update knows everything.
-    assert resources["monitoring-app-cpu-high"].inputs["threshold"] == by_name(prod_plan)["monitoring-app-cpu-high"].inputs["threshold"]
+    threshold = resources["monitoring-app-cpu-high"].inputs["threshold"]
+    assert threshold == by_name(prod_plan)["monitoring-app-cpu-high"].inputs["threshold"]
     assert all(unknown_paths(r.inputs) == [] for r in prod_plan.resources)
     assert len(preview_plan.resources) == len(prod_plan.resources)
 
@@ -78,7 +81,8 @@ def test_the_whole_pack_runs_over_the_prod_preview_without_a_violation(preview_p
         r.urn for r in preview_plan.resources if r.type.startswith("aws:iam/") and r.inputs.get("policy") == rpc.UNKNOWN
     }
     assert documents_unknown
-    assert {(v.policy, v.urn) for v in results} == {(p, urn) for p in IAM_DOCUMENT_POLICIES for urn in documents_unknown}
+    expected = {(policy, urn) for policy in IAM_DOCUMENT_POLICIES for urn in documents_unknown}
+    assert {(v.policy, v.urn) for v in results} == expected
 
 
 def test_a_preview_still_catches_what_is_known_to_be_wrong(preview_plan):
@@ -203,7 +207,8 @@ def stack_mutations(draw, plan: Plan) -> Plan:
         target = resources[target.urn]
         candidates = paths(target.inputs)
         if candidates:
-            resources[target.urn] = mutated(target, draw(st.sampled_from(candidates)), draw(st.sampled_from(REPLACEMENTS)))
+            path, replacement = draw(st.sampled_from(candidates)), draw(st.sampled_from(REPLACEMENTS))
+            resources[target.urn] = mutated(target, path, replacement)
     return plan.model_copy(update={"resources": list(resources.values())})
 
 
