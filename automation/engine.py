@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumi_aws(\.|$)")
 
 import pulumi  # noqa: E402
+from pulumi.output import Unknown  # noqa: E402
 from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
 from pulumi.runtime import rpc  # noqa: E402
 
@@ -238,6 +239,22 @@ class OfflineMocks(pulumi_mocks.Mocks):
         return resource_id, state
 
 
+# Inputs a provider's Check fills in before anything exists (auto-names), so a preview knows them.
+CHECK_ASSIGNED = frozenset({"name", "bucket", "identifier", "metadata"})
+
+
+class PreviewMocks(OfflineMocks):
+    """The engine's view during `pulumi preview`: a resource to create has its inputs (and auto-names) only;
+    its id and every output the provider computes (ARNs, URLs, key ids) are unknown, and so is every input
+    computed from them. Invokes are answered as in an update: the engine runs data sources during a preview."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        resource_id, state = super().new_resource(args)
+        if args.typ.startswith("pulumi:providers:"):
+            return resource_id, state
+        return "", {key: value for key, value in state.items() if key in args.inputs or key in CHECK_ASSIGNED}
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, also keeping what a policy needs and Mocks never sees: parent, protect, dependencies."""
 
@@ -284,10 +301,13 @@ SECRET_PLACEHOLDER = "[secret]"
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready copy of deserialized properties (secrets masked, unknowns as None).
+    """JSON-ready copy of deserialized properties: secrets masked; unknowns (a preview's) as the engine's wire
+    sentinel, which is what a policy pack receives (pulumi_policy.proxy.UNKNOWN_STRING_VALUE).
 
     A plan is printed and saved, so a secret's value never enters it, not even the offline engine's fake one.
     """
+    if isinstance(value, Unknown):
+        return rpc.UNKNOWN
     if isinstance(value, Mapping):
         if rpc._special_sig_key in value and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
             return SECRET_PLACEHOLDER
@@ -310,9 +330,12 @@ def run_program(
     program: Callable[[StackConfig, str], Mapping[str, Any]] | None = None,
     project: str = PROJECT,
     oidc_provider_registered: bool = True,
+    preview: bool = False,
 ) -> Plan:
     """Validate the config, run the program under the mock monitor and return what it declared.
 
+    With `preview`, as `pulumi preview` sees it: outputs of resources not created yet are unknown (see
+    PreviewMocks), and the plan's outputs hold only those known at preview.
     Raises ConfigError before anything is declared when the config is bad.
     """
     from infra.program import build_stack
@@ -320,16 +343,19 @@ def run_program(
     config = parse_stack_config(raw_config)
     program = program or build_stack
     with _RUN_LOCK:  # the SDK's runtime settings are process-global
-        pulumi.runtime.reset_options(project=project, stack=stack, preview=False)
-        mocks = OfflineMocks(stack, config.region, oidc_provider_registered)
+        pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
+        mocks = (PreviewMocks if preview else OfflineMocks)(stack, config.region, oidc_provider_registered)
         monitor = RecordingMonitor(mocks)
-        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
         resolved: dict[str, Any] = {}
 
         @pulumi.runtime.test
         def execute():
             outputs = program(config, stack)
-            return pulumi.Output.from_input(dict(outputs)).apply(resolved.update)
+            return pulumi.Output.all(*(
+                pulumi.Output.from_input(value).apply(lambda known, key=key: resolved.__setitem__(key, known))
+                for key, value in outputs.items()
+            ))
 
         execute()
         resources = sorted(monitor.recorded.values(), key=lambda r: r.urn)

@@ -7,6 +7,13 @@ and provider; stack policies get every resource with parents, dependencies and
 property dependencies resolved. Config follows `--policy-pack-config`: per-policy
 objects (or `"all"`) with `enforcementLevel` and the properties of each policy's
 schema, whose defaults apply when nothing is given.
+
+Properties reach the policies as pulumi-policy's analyzer hands them over: behind
+`unknown_checking_proxy`, so a value unknown at preview (a plan made with
+`run_program(..., preview=True)` carries the engine's unknown sentinel) raises
+UnknownValueError when a policy reads it. As in the analyzer, that is not a
+verdict: it becomes an advisory "can't run during preview" entry, and the engine
+runs the policy again with the real values on `pulumi up`.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from automation.engine import Plan, PlannedResource
 from automation.errors import BadInput
@@ -114,7 +122,7 @@ def _settings(policies: list[Policy], user_config: Mapping[str, Any]) -> dict[st
 
 def _providers(plan: Plan) -> dict[str, PolicyProviderResource]:
     return {
-        r.urn: PolicyProviderResource(r.type, r.inputs, r.urn, r.name)
+        r.urn: PolicyProviderResource(r.type, unknown_checking_proxy(r.inputs), r.urn, r.name)
         for r in plan.resources
         if r.type.startswith("pulumi:providers:")
     }
@@ -144,7 +152,10 @@ def _options(resource: PlannedResource) -> PolicyResourceOptions:
 def _stack_resources(plan: Plan, providers: Mapping[str, PolicyProviderResource]) -> list[PolicyResource]:
     """Resources as AnalyzeStack sees them in a preview: planned inputs, with parents and dependencies resolved."""
     resources = {
-        r.urn: PolicyResource(r.type, r.inputs, r.urn, r.name, _options(r), _provider_of(r, providers), None, [], {})
+        r.urn: PolicyResource(
+            r.type, unknown_checking_proxy(r.inputs), r.urn, r.name, _options(r), _provider_of(r, providers),
+            None, [], {},
+        )
         for r in plan.resources
         if r.custom
     }
@@ -176,6 +187,15 @@ def evaluate(plan: Plan, user_config: Mapping[str, Any] | None = None, policies:
 
         return report
 
+    def validate(policy: Policy, args: Any, report: Any, urn: str | None = None) -> None:
+        try:
+            policy.validate(args, report)
+        except UnknownValueError as unknown:
+            violations.append(Violation(
+                policy.name, "advisory", urn,
+                f"can't run during preview: {unknown.message}; the update checks the real value",
+            ))
+
     stack_resources = None
     for policy in policies:
         setting = settings[policy.name]
@@ -185,12 +205,12 @@ def evaluate(plan: Plan, user_config: Mapping[str, Any] | None = None, policies:
         if isinstance(policy, ResourceValidationPolicy):
             for resource in targets:
                 args = ResourceValidationArgs(
-                    resource.type, resource.inputs, resource.urn, resource.name, _options(resource),
-                    _provider_of(resource, providers), setting.config,
+                    resource.type, unknown_checking_proxy(resource.inputs), resource.urn, resource.name,
+                    _options(resource), _provider_of(resource, providers), setting.config,
                 )
-                policy.validate(args, reporter(policy.name, level, resource.urn))
+                validate(policy, args, reporter(policy.name, level, resource.urn), resource.urn)
         elif isinstance(policy, StackValidationPolicy):
             if stack_resources is None:
                 stack_resources = _stack_resources(plan, providers)
-            policy.validate(StackValidationArgs(stack_resources, setting.config), reporter(policy.name, level))
+            validate(policy, StackValidationArgs(stack_resources, setting.config), reporter(policy.name, level))
     return violations

@@ -15,9 +15,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from infra import metrics
-from policies.common import METRIC_ALARM, SNS_TOPIC, SQS_QUEUE, depends_on, only
-from policies.thresholds import schema
+from . import guide
+from .common import METRIC_ALARM, SNS_TOPIC, SQS_QUEUE, depends_on, field, is_true, known, mappings, number, only, text
+from .thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
 GREATER = ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold")
@@ -25,9 +25,9 @@ LESS = ("LessThanThreshold", "LessThanOrEqualToThreshold")
 
 
 def _metric_names(props: Mapping[str, Any]) -> set[str]:
-    names = {props.get("metricName")}
-    for query in props.get("metricQueries") or []:
-        names.add((query.get("metric") or {}).get("metricName"))
+    names = {text(field(props, "metricName"))}
+    for query in mappings(field(props, "metricQueries")):
+        names.add(text(field(query, "metric", "metricName")))
     return {n for n in names if n}
 
 
@@ -41,28 +41,40 @@ class Coverage:
     fix: str
 
 
+def _threshold(props: Mapping[str, Any]) -> float | None:
+    return number(field(props, "threshold"))
+
+
 def _above(limit_key: str):
-    return lambda props, config: props.get("comparisonOperator") in GREATER and (
-        props.get("threshold") is not None and props["threshold"] <= config[limit_key]
-    )
+    def accepts(props, config) -> bool:
+        threshold = _threshold(props)
+        return text(field(props, "comparisonOperator")) in GREATER and threshold is not None and (
+            threshold <= config[limit_key]
+        )
+
+    return accepts
 
 
 def _below(limit_key: str):
-    return lambda props, config: props.get("comparisonOperator") in LESS and (
-        props.get("threshold") is not None and props["threshold"] >= config[limit_key]
-    )
+    def accepts(props, config) -> bool:
+        threshold = _threshold(props)
+        return text(field(props, "comparisonOperator")) in LESS and threshold is not None and (
+            threshold >= config[limit_key]
+        )
+
+    return accepts
 
 
 def _any_threshold(props, config) -> bool:
-    return props.get("threshold") is not None
+    return _threshold(props) is not None
 
 
 def _heartbeat(props, config) -> bool:
-    return props.get("treatMissingData") == "breaching"
+    return text(field(props, "treatMissingData")) == "breaching"
 
 
 def _p95_latency(props, config) -> bool:
-    return props.get("extendedStatistic") in ("p95", "p99") and _above("maxLatencyP95Seconds")(props, config)
+    return text(field(props, "extendedStatistic")) in ("p95", "p99") and _above("maxLatencyP95Seconds")(props, config)
 
 
 COVERAGE = (
@@ -70,16 +82,16 @@ COVERAGE = (
              "alarm on Container Insights pod_cpu_utilization_over_pod_limit at <= the CPU target"),
     Coverage("memory above the HPA target", "pod_memory_utilization_over_pod_limit", _above("maxMemoryTargetPercent"),
              "alarm on Container Insights pod_memory_utilization_over_pod_limit at <= the memory target"),
-    Coverage("API error rate", metrics.ERROR_COUNT, _above("maxErrorRatePercent"),
-             f"alarm on 100 * {metrics.ERROR_COUNT} / {metrics.REQUEST_COUNT}"),
-    Coverage("p95 response time", metrics.RESPONSE_TIME, _p95_latency,
-             f"alarm on {metrics.RESPONSE_TIME} p95 at <= the latency objective"),
-    Coverage("scraper success rate", metrics.SCRAPE_SUCCESSES, _below("minScraperSuccessPercent"),
-             f"alarm when 100 * {metrics.SCRAPE_SUCCESSES} / {metrics.SCRAPE_ATTEMPTS} drops below the objective"),
-    Coverage("uptime (smoke tests)", metrics.SMOKE_SUCCESS, _heartbeat,
-             f"alarm on {metrics.SMOKE_SUCCESS} that treats missing data as breaching"),
-    Coverage("backup age", metrics.BACKUP_AGE, _heartbeat,
-             f"alarm on {metrics.BACKUP_AGE} that treats missing data as breaching"),
+    Coverage("API error rate", guide.ERROR_COUNT, _above("maxErrorRatePercent"),
+             f"alarm on 100 * {guide.ERROR_COUNT} / {guide.REQUEST_COUNT}"),
+    Coverage("p95 response time", guide.RESPONSE_TIME, _p95_latency,
+             f"alarm on {guide.RESPONSE_TIME} p95 at <= the latency objective"),
+    Coverage("scraper success rate", guide.SCRAPE_SUCCESSES, _below("minScraperSuccessPercent"),
+             f"alarm when 100 * {guide.SCRAPE_SUCCESSES} / {guide.SCRAPE_ATTEMPTS} drops below the objective"),
+    Coverage("uptime (smoke tests)", guide.SMOKE_SUCCESS, _heartbeat,
+             f"alarm on {guide.SMOKE_SUCCESS} that treats missing data as breaching"),
+    Coverage("backup age", guide.BACKUP_AGE, _heartbeat,
+             f"alarm on {guide.BACKUP_AGE} that treats missing data as breaching"),
     Coverage("replica lag", "ReplicaLag", _any_threshold, "alarm on AWS/RDS ReplicaLag of the DR replica"),
     Coverage("database CPU", "CPUUtilization", _any_threshold, "alarm on AWS/RDS CPUUtilization"),
     Coverage("database free storage", "FreeStorageSpace", _any_threshold, "alarm on AWS/RDS FreeStorageSpace"),
@@ -101,7 +113,7 @@ def alarms_cover_guide(args: StackValidationArgs, report_violation: ReportViolat
     queues = [r for r in args.resources if r.resource_type == SQS_QUEUE]
     for queue in queues:
         watching = [a for a in alarms if depends_on(a, "dimensions", queue.urn)]
-        if queue.props.get("redrivePolicy"):
+        if field(queue.props, "redrivePolicy"):  # set, even when the dead-letter ARN is unknown at preview
             if not any(_above("maxQueueDepth")(a.props, config) for a in watching):
                 report_violation(
                     f"Queue {queue.name} has no depth alarm at <= {config['maxQueueDepth']} messages; add an alarm on "
@@ -118,13 +130,14 @@ def alarms_cover_guide(args: StackValidationArgs, report_violation: ReportViolat
 
 def alarm_pages(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     props = args.props
-    if props.get("actionsEnabled") is False:
+    if known(field(props, "actionsEnabled")) is False:
         report_violation(f"Alarm {args.name} has its actions disabled; set actions_enabled=True.")
-    if not props.get("alarmActions"):
+    # Actions are topic ARNs, unknown at preview until the topics exist: present is what counts here.
+    if not field(props, "alarmActions"):
         report_violation(f"Alarm {args.name} notifies nobody; set alarm_actions to the alerts topic.")
-    if not props.get("okActions"):
+    if not field(props, "okActions"):
         report_violation(f"Alarm {args.name} never announces recovery; set ok_actions to the alerts topic.")
-    if not props.get("treatMissingData"):
+    if not text(field(props, "treatMissingData")):
         report_violation(
             f"Alarm {args.name} leaves missing data to the default; set treat_missing_data explicitly "
             "(breaching for heartbeats)."
@@ -132,12 +145,12 @@ def alarm_pages(args: ResourceValidationArgs, report_violation: ReportViolation)
 
 
 def topic_encrypted(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not args.props.get("kmsMasterKeyId"):
+    if not field(args.props, "kmsMasterKeyId"):  # a key ARN unknown at preview is a key
         report_violation(f"Topic {args.name} is not encrypted; set kms_master_key_id to the stack's KMS key.")
 
 
 def queue_encrypted(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not args.props.get("kmsMasterKeyId") and not args.props.get("sqsManagedSseEnabled"):
+    if not field(args.props, "kmsMasterKeyId") and not is_true(field(args.props, "sqsManagedSseEnabled")):
         report_violation(
             f"Queue {args.name} is not encrypted; set kms_master_key_id (or sqs_managed_sse_enabled=True)."
         )
@@ -147,7 +160,7 @@ def queues_have_dead_letter(args: StackValidationArgs, report_violation: ReportV
     queues = [r for r in args.resources if r.resource_type == SQS_QUEUE]
     dead_letter = {q.urn for q in queues for other in queues if depends_on(other, "redrivePolicy", q.urn)}
     for queue in queues:
-        if queue.urn not in dead_letter and not queue.props.get("redrivePolicy"):
+        if queue.urn not in dead_letter and not field(queue.props, "redrivePolicy"):
             report_violation(
                 f"Queue {queue.name} has no dead-letter queue; poison messages would be retried forever or "
                 "dropped. Set redrive_policy to a dead-letter queue.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -13,86 +13,96 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from infra.quantities import parse_quantity
-from policies.common import (
+from .common import (
     HELM_RELEASE,
     K8S_DEPLOYMENT,
     K8S_HPA,
     K8S_PDB,
     KEDA_SCALED_OBJECT,
     KEDA_TRIGGER_AUTHENTICATION,
+    count,
+    field,
     in_production,
+    known,
+    mapping,
+    mappings,
     only,
+    parse_quantity,
     short_type,
+    text,
 )
-from policies.thresholds import schema
+from .thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
 SCALERS = (K8S_HPA, KEDA_SCALED_OBJECT)
 
 
-def _bounds(resource_type: str, spec: Mapping[str, Any]) -> tuple[Any, Any]:
-    if resource_type == KEDA_SCALED_OBJECT:
-        return spec.get("minReplicaCount", 1), spec.get("maxReplicaCount", 100)  # KEDA's documented defaults
-    return spec.get("minReplicas", 1), spec.get("maxReplicas", 0)
+def _bounds(resource_type: str, spec: Any) -> tuple[Any, Any]:
+    """Replica bounds at their documented defaults when unset; None where a bound is not a number."""
+    if resource_type == KEDA_SCALED_OBJECT:  # KEDA's defaults: minReplicaCount 0, maxReplicaCount 100
+        return count(field(spec, "minReplicaCount"), 0), count(field(spec, "maxReplicaCount"), 100)
+    return count(field(spec, "minReplicas"), 1), count(field(spec, "maxReplicas"), 0)
 
 
 def hpa_bounds(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """HPAs and KEDA ScaledObjects (which KEDA turns into an HPA with the same bounds)."""
-    spec = args.props.get("spec") or {}
-    minimum, maximum = _bounds(args.resource_type, spec)
-    if not isinstance(minimum, int) or not isinstance(maximum, int):
-        return  # unknown during a preview; checked again with the real values at update time
+    kind = short_type(args.resource_type)
+    minimum, maximum = _bounds(args.resource_type, field(args.props, "spec"))
+    if minimum is None or maximum is None:
+        report_violation(f"{kind} {args.name} has replica bounds that are not numbers; set both bounds.")
+        return
     floor = args.get_config()["minReplicasInProduction"]
     if in_production(args.urn, args.get_config()) and minimum < floor:
         report_violation(
-            f"{short_type(args.resource_type)} {args.name} allows {minimum} replica(s) in production; set the "
-            f"minimum to at least {floor} so one pod's loss or eviction is not an outage."
+            f"{kind} {args.name} allows {minimum} replica(s) in production; set the minimum to at least {floor} "
+            "so one pod's loss or eviction is not an outage."
         )
     if maximum <= minimum:
-        report_violation(
-            f"{short_type(args.resource_type)} {args.name} cannot scale (maximum {maximum} <= minimum {minimum}); "
-            "raise the maximum."
-        )
+        report_violation(f"{kind} {args.name} cannot scale (maximum {maximum} <= minimum {minimum}); raise the maximum.")
 
 
-def _targets(resource_type: str, spec: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+def _targets(resource_type: str, spec: Any) -> tuple[dict[str, Any], Any]:
     """What a scaler scales on (cpu and memory utilization, queue depth) and its scale-up window."""
     found: dict[str, Any] = {}
     if resource_type == KEDA_SCALED_OBJECT:
-        for trigger in spec.get("triggers") or []:
-            metadata = trigger.get("metadata") or {}
-            if trigger.get("type") in ("cpu", "memory"):
-                found[trigger["type"]] = metadata.get("value")
-            elif trigger.get("type") == "aws-sqs-queue":
-                found["queue"] = metadata.get("queueLength", "5")  # KEDA's documented default
-        config = (spec.get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {}
-        behavior = config.get("behavior") or {}
+        for trigger in mappings(field(spec, "triggers")):
+            kind = text(field(trigger, "type"))
+            if kind in ("cpu", "memory"):
+                found[kind] = known(field(trigger, "metadata", "value"))
+            elif kind == "aws-sqs-queue":  # KEDA's documented default queueLength is 5
+                found["queue"] = known(field(trigger, "metadata", "queueLength")) or "5"
+        behavior = field(spec, "advanced", "horizontalPodAutoscalerConfig", "behavior")
     else:
-        for metric in spec.get("metrics") or []:
-            if metric.get("type") == "Resource":
-                resource = metric.get("resource") or {}
-                found[resource.get("name")] = (resource.get("target") or {}).get("averageUtilization")
-            elif metric.get("type") == "External":
-                target = (metric.get("external") or {}).get("target") or {}
-                found["queue"] = target.get("value") or target.get("averageValue")
-        behavior = spec.get("behavior") or {}
-    return found, (behavior.get("scaleUp") or {}).get("stabilizationWindowSeconds", 0)
+        for metric in mappings(field(spec, "metrics")):
+            kind = text(field(metric, "type"))
+            if kind == "Resource":
+                found[text(field(metric, "resource", "name"))] = known(
+                    field(metric, "resource", "target", "averageUtilization")
+                )
+            elif kind == "External":
+                target = field(metric, "external", "target")
+                found["queue"] = known(field(target, "value") or field(target, "averageValue"))
+        behavior = field(spec, "behavior")
+    return found, count(field(behavior, "scaleUp", "stabilizationWindowSeconds"), 0)
+
+
+def _quantity(value: Any) -> Any:
+    try:
+        return parse_quantity(str(value))
+    except ValueError:
+        return None
 
 
 def hpa_targets(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     config = args.get_config()
     kind = short_type(args.resource_type)
-    found, window = _targets(args.resource_type, args.props.get("spec") or {})
+    found, window = _targets(args.resource_type, field(args.props, "spec"))
     limits = {"cpu": config["maxCpuTargetPercent"], "memory": config["maxMemoryTargetPercent"],
               "queue": config["maxQueueDepth"]}
     for name, limit in limits.items():
         if name not in found:
             continue
-        try:
-            target = parse_quantity(str(found[name]))
-        except ValueError:
-            target = None
+        target = _quantity(found[name]) if found[name] is not None else None
         if target is None or target > limit:
             what = "queue depth" if name == "queue" else f"{name} utilization"
             report_violation(
@@ -102,7 +112,7 @@ def hpa_targets(args: ResourceValidationArgs, report_violation: ReportViolation)
     missing = [m for m in ("cpu", "memory", "queue") if m not in found]
     if missing:
         report_violation(f"{kind} {args.name} ignores {', '.join(missing)}; the guide scales on CPU, memory and queue depth.")
-    if isinstance(window, int) and window > config["maxScaleUpStabilizationSeconds"]:
+    if window is None or window > config["maxScaleUpStabilizationSeconds"]:
         report_violation(
             f"{kind} {args.name} waits {window} s before scaling up; the guide acts after "
             f"{config['maxScaleUpStabilizationSeconds']} s."
@@ -117,16 +127,18 @@ def queue_scaling_has_source(args: StackValidationArgs, report_violation: Report
     ScaledObject needs KEDA itself (its Helm release) and the TriggerAuthentication it names.
     """
     resources = args.resources
-    keda_installed = any(r.resource_type == HELM_RELEASE and r.props.get("chart") == "keda" for r in resources)
+    keda_installed = any(
+        r.resource_type == HELM_RELEASE and text(field(r.props, "chart")) == "keda" for r in resources
+    )
     authentications = {
-        ((r.props.get("metadata") or {}).get("namespace"), (r.props.get("metadata") or {}).get("name"))
+        (text(field(r.props, "metadata", "namespace")), text(field(r.props, "metadata", "name")))
         for r in resources
         if r.resource_type == KEDA_TRIGGER_AUTHENTICATION
     }
     for resource in resources:
-        spec = resource.props.get("spec") or {}
+        spec = field(resource.props, "spec")
         if resource.resource_type == K8S_HPA:
-            if any(m.get("type") == "External" for m in spec.get("metrics") or []):
+            if any(text(field(m, "type")) == "External" for m in mappings(field(spec, "metrics"))):
                 report_violation(
                     f"HPA {resource.name} scales on an External metric that nothing in the stack serves; use a KEDA "
                     "ScaledObject with the aws-sqs-queue trigger.",
@@ -139,20 +151,21 @@ def queue_scaling_has_source(args: StackValidationArgs, report_violation: Report
                     "release.",
                     resource.urn,
                 )
-            namespace = (resource.props.get("metadata") or {}).get("namespace")
-            for trigger in spec.get("triggers") or []:
-                reference = (trigger.get("authenticationRef") or {}).get("name")
+            namespace = text(field(resource.props, "metadata", "namespace"))
+            for trigger in mappings(field(spec, "triggers")):
+                reference = text(field(trigger, "authenticationRef", "name"))
                 if reference and (namespace, reference) not in authentications:
                     report_violation(
-                        f"ScaledObject {resource.name} trigger {trigger.get('type')} names the TriggerAuthentication "
-                        f"{reference}, which the stack does not declare in {namespace}.",
+                        f"ScaledObject {resource.name} trigger {text(field(trigger, 'type'))} names the "
+                        f"TriggerAuthentication {reference}, which the stack does not declare in {namespace}.",
                         resource.urn,
                     )
 
 
-def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    wanted = selector.get("matchLabels") or {}
-    return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
+def _selects(selector: Any, labels: Any) -> bool:
+    wanted = mapping(field(selector, "matchLabels"))
+    pod_labels = mapping(labels)
+    return bool(wanted) and all(known(pod_labels.get(k)) == known(v) for k, v in wanted.items())
 
 
 def pdb_allows_eviction(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -161,14 +174,13 @@ def pdb_allows_eviction(args: StackValidationArgs, report_violation: ReportViola
     hpas = [r for r in resources if r.resource_type in SCALERS]
     pdbs = [r for r in resources if r.resource_type == K8S_PDB]
     for deployment in (r for r in resources if r.resource_type == K8S_DEPLOYMENT):
-        metadata = deployment.props.get("metadata") or {}
-        spec = deployment.props.get("spec") or {}
-        labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-        namespace = metadata.get("namespace")
+        metadata, spec = field(deployment.props, "metadata"), field(deployment.props, "spec")
+        labels = field(spec, "template", "metadata", "labels")
+        namespace = text(field(metadata, "namespace"))
         covering = [
             p for p in pdbs
-            if (p.props.get("metadata") or {}).get("namespace") == namespace
-            and _selects((p.props.get("spec") or {}).get("selector") or {}, labels)
+            if text(field(p.props, "metadata", "namespace")) == namespace
+            and _selects(field(p.props, "spec", "selector"), labels)
         ]
         if not covering:
             report_violation(
@@ -179,15 +191,16 @@ def pdb_allows_eviction(args: StackValidationArgs, report_violation: ReportViola
             continue
         scaler = next(
             (h for h in hpas
-             if ((h.props.get("spec") or {}).get("scaleTargetRef") or {}).get("name") == metadata.get("name")
-             and (h.props.get("metadata") or {}).get("namespace") == namespace),
+             if text(field(h.props, "spec", "scaleTargetRef", "name")) == text(field(metadata, "name"))
+             and text(field(h.props, "metadata", "namespace")) == namespace),
             None,
         )
-        floor = _bounds(scaler.resource_type, scaler.props.get("spec") or {})[0] if scaler else spec.get("replicas", 1)
+        floor = (
+            _bounds(scaler.resource_type, field(scaler.props, "spec"))[0] if scaler else count(field(spec, "replicas"), 1)
+        )
         for pdb in covering:
-            budget = pdb.props.get("spec") or {}
-            min_available = budget.get("minAvailable")
-            max_unavailable = budget.get("maxUnavailable")
+            min_available = known(field(pdb.props, "spec", "minAvailable"))
+            max_unavailable = known(field(pdb.props, "spec", "maxUnavailable"))
             blocked = (isinstance(min_available, int) and min_available >= floor) or max_unavailable in (0, "0%") or (
                 isinstance(min_available, str) and min_available == "100%"
             )

@@ -1,11 +1,27 @@
-"""Type tokens and small helpers shared by the rule modules."""
+"""Type tokens and small helpers shared by the rule modules.
+
+Rules read resource properties only through `field` and the typed readers below, which makes them total:
+an absent field, None, or a value of the wrong type reads as "not set" (None, {} or []), never as an exception.
+Unknown values (during `pulumi preview`, outputs of resources not created yet and inputs computed from them)
+reach a policy as pulumi-policy's sentinels behind `unknown_checking_proxy`, which raises UnknownValueError on
+reading one. `field` turns that into an `Unknown`, and each rule decides:
+- a presence check ("is a KMS key set?") counts an Unknown as set: the program wired an output in, the engine
+  fills it at update time;
+- a value check (compare, parse, match) cannot be decided: `known` re-raises UnknownValueError, which
+  pulumi-policy reports as "can't run policy during preview" (advisory), and the engine runs the rule again
+  with the real values on `pulumi up`. Never a silent pass.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterable, Iterator, Mapping
+import re
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import proxy
+from pulumi_policy.proxy import UnknownValueError
 
 AWS_PROVIDER = "pulumi:providers:aws"
 RDS_INSTANCE = "aws:rds/instance:Instance"
@@ -44,6 +60,96 @@ SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 WORKLOADS = (K8S_DEPLOYMENT, K8S_STATEFULSET, K8S_DAEMONSET, K8S_JOB, K8S_CRONJOB, K8S_POD)
 STATEFUL = (RDS_INSTANCE, S3_BUCKET, BACKUP_VAULT, KMS_KEY, DYNAMODB_TABLE, SECRET)
 
+UNKNOWN_SENTINELS = frozenset({
+    proxy.UNKNOWN_BOOLEAN_VALUE, proxy.UNKNOWN_NUMBER_VALUE, proxy.UNKNOWN_STRING_VALUE, proxy.UNKNOWN_ARRAY_VALUE,
+    proxy.UNKNOWN_ASSET_VALUE, proxy.UNKNOWN_ARCHIVE_VALUE, proxy.UNKNOWN_OBJECT_VALUE,
+})
+
+
+class Unknown:
+    """A value the engine will know only at update time; truthy, because the field it stands for is set."""
+
+    def __init__(self, error: UnknownValueError):
+        self.error = error
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "<unknown until update>"
+
+
+def field(value: Any, *path: str | int) -> Any:
+    """`value[path[0]][path[1]]...`: None where a step is absent or of the wrong type, Unknown where unknown."""
+    for key in path:
+        if isinstance(value, Unknown):
+            return value
+        try:
+            if isinstance(key, str) and isinstance(value, Mapping):
+                value = value.get(key)
+            elif isinstance(key, int) and is_sequence(value) and -len(value) <= key < len(value):
+                value = value[key]
+            else:
+                return None
+        except UnknownValueError as error:
+            return Unknown(error)
+        if isinstance(value, str) and value in UNKNOWN_SENTINELS:  # a raw sentinel, outside the proxy
+            return Unknown(UnknownValueError(value, [str(k) for k in path]))
+    return value
+
+
+def known(value: Any) -> Any:
+    """The value, for a rule that must look at it; an Unknown re-raises the engine's UnknownValueError."""
+    if isinstance(value, Unknown):
+        raise value.error
+    return value
+
+
+def is_sequence(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def number(value: Any) -> int | float | None:
+    value = known(value)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def count(value: Any, default: int) -> int | float | None:
+    """A Kubernetes integer field: its documented default when unset, None when it is not a number."""
+    return default if value is None else number(value)
+
+
+def is_true(value: Any) -> bool:
+    """A boolean flag that must be set to true (a string "true" is not true)."""
+    return known(value) is True
+
+
+def text(value: Any) -> str | None:
+    value = known(value)
+    return value if isinstance(value, str) else None
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    value = known(value)
+    return value if isinstance(value, Mapping) else {}
+
+
+def elements(value: Any) -> list[Any]:
+    """The elements of a list field ([] when absent or not a list); unknown elements as Unknown."""
+    value = known(value)
+    return [field(value, index) for index in range(len(value))] if is_sequence(value) else []
+
+
+def mappings(value: Any) -> list[Mapping[str, Any]]:
+    """The objects of a list-of-objects field; an unknown element cannot be looked into, so it raises."""
+    return [element for element in map(known, elements(value)) if isinstance(element, Mapping)]
+
+
+def texts(value: Any) -> list[str]:
+    """A string-or-list-of-strings field (IAM Action, Resource) as a list of its known strings."""
+    return [text(value)] if isinstance(known(value), str) else [t for t in map(text, elements(value)) if t is not None]
+
+
 ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
 
 
@@ -75,42 +181,66 @@ def label(resource_type: str, name: str) -> str:
 
 
 def provider_region(provider: Any) -> str | None:
-    return (provider.props or {}).get("region") if provider is not None else None
+    """The region of an AWS provider; an unknown region cannot be compared, so it raises."""
+    return text(field(provider.props, "region")) if provider is not None else None
 
 
-def arn_region(arn: str) -> str | None:
-    parts = arn.split(":")
+def arn_region(arn: Any) -> str | None:
+    parts = (text(arn) or "").split(":")
     return parts[3] if len(parts) > 3 and parts[0] == "arn" else None
 
 
-def pod_spec_of(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The pod spec inside a workload manifest."""
-    spec = props.get("spec") or {}
+def pod_spec_of(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The pod spec inside a workload manifest ({} when there is none)."""
+    spec = field(props, "spec")
     if resource_type == K8S_POD:
-        return spec
+        return mapping(spec)
     if resource_type == K8S_CRONJOB:
-        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
-    return (spec.get("template") or {}).get("spec")
+        spec = field(spec, "jobTemplate", "spec")
+    return mapping(field(spec, "template", "spec"))
 
 
 def containers_of(pod_spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    yield from pod_spec.get("initContainers") or []
-    yield from pod_spec.get("containers") or []
+    yield from mappings(field(pod_spec, "initContainers"))
+    yield from mappings(field(pod_spec, "containers"))
 
 
 def policy_statements(document: Any) -> list[Mapping[str, Any]]:
+    """The statements of an IAM policy document (JSON text or object); [] when it is not one."""
+    document = known(document)
     if isinstance(document, str):
-        document = json.loads(document)
-    statements = (document or {}).get("Statement") or []
-    return [statements] if isinstance(statements, Mapping) else list(statements)
-
-
-def as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return []
+    statements = field(document, "Statement")
+    return [mapping(statements)] if isinstance(known(statements), Mapping) else mappings(statements)
 
 
 def depends_on(resource: Any, prop: str, target_urn: str) -> bool:
     """Whether `resource`'s property `prop` was computed from the resource `target_urn`."""
     return any(dep.urn == target_urn for dep in (resource.property_dependencies or {}).get(prop, []))
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference (None when it has none); a registry port is not a tag."""
+    name = image.split("@", 1)[0]
+    last_segment = name.rsplit("/", 1)[-1]
+    return last_segment.split(":", 1)[1] if ":" in last_segment else None
+
+
+_QUANTITY = re.compile(r"^(?P<number>\d+(\.\d+)?)(?P<suffix>m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$")
+_QUANTITY_FACTORS = {
+    None: Decimal(1), "m": Decimal("0.001"),
+    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9, "T": Decimal(10) ** 12, "P": Decimal(10) ** 15,
+    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50,
+}
+
+
+def parse_quantity(value: str) -> Decimal:
+    """A Kubernetes resource quantity (`500m`, `1000`, `512Mi`) as a number."""
+    match = _QUANTITY.match(str(value).strip())
+    if not match:
+        raise ValueError(f"not a Kubernetes quantity: {value!r} (examples: 500m, 2, 512Mi, 1Gi)")
+    return Decimal(match["number"]) * _QUANTITY_FACTORS[match["suffix"]]

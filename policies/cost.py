@@ -6,9 +6,11 @@ import importlib
 import inspect
 from functools import lru_cache
 
+import pulumi_aws
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from policies.thresholds import schema
+from .common import field, mapping
+from .thresholds import schema
 
 
 @lru_cache(maxsize=None)
@@ -18,7 +20,7 @@ def takes_tags(type_token: str) -> bool:
         return False
     module_name, class_name = type_token.split(":")[1].split("/")[0], type_token.rsplit(":", 1)[1]
     try:
-        module = importlib.import_module(f"pulumi_aws.{module_name}")
+        module = importlib.import_module(f"{pulumi_aws.__name__}.{module_name}")
         return "tags" in inspect.signature(getattr(module, class_name)._internal_init).parameters
     except (ImportError, AttributeError):
         return False
@@ -27,8 +29,8 @@ def takes_tags(type_token: str) -> bool:
 def cost_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if not takes_tags(args.resource_type):
         return
-    tags = args.props.get("tags") or {}
-    missing = [t for t in args.get_config()["requiredTags"] if not tags.get(t)]
+    tags = mapping(field(args.props, "tags"))  # unknown tags: checked at update
+    missing = [t for t in args.get_config()["requiredTags"] if not field(tags, t)]
     if missing:
         report_violation(
             f"{args.resource_type.rsplit(':', 1)[-1]} {args.name} lacks the cost-allocation tags {missing}; "

@@ -13,8 +13,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies.common import K8S_CRONJOB, only, pod_spec_of
-from policies.thresholds import schema
+from .common import K8S_CRONJOB, count, field, mapping, mappings, number, only, pod_spec_of, text, texts
+from .thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
 
@@ -28,22 +28,22 @@ GUIDE_JOBS = {
 
 
 def _spec(args: ResourceValidationArgs):
-    return args.props.get("spec") or {}
+    return mapping(field(args.props, "spec"))
 
 
 def forbid_concurrency(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if _spec(args).get("concurrencyPolicy") != "Forbid":
+    if text(field(_spec(args), "concurrencyPolicy")) != "Forbid":
         report_violation(f"CronJob {args.name} may run twice at once; set concurrencyPolicy: Forbid.")
 
 
 def deadlines(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     spec = _spec(args)
-    job = (spec.get("jobTemplate") or {}).get("spec") or {}
-    if not spec.get("startingDeadlineSeconds"):
+    job = mapping(field(spec, "jobTemplate", "spec"))
+    if not number(field(spec, "startingDeadlineSeconds")):
         report_violation(
             f"CronJob {args.name} has no startingDeadlineSeconds; missed runs could all start at once. Set one."
         )
-    if not job.get("activeDeadlineSeconds"):
+    if not number(field(job, "activeDeadlineSeconds")):
         report_violation(
             f"CronJob {args.name} has no activeDeadlineSeconds; a hung run would block every later one. Set one."
         )
@@ -52,31 +52,39 @@ def deadlines(args: ResourceValidationArgs, report_violation: ReportViolation) -
 def bounded_retries_and_history(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     config = args.get_config()
     spec = _spec(args)
-    job = (spec.get("jobTemplate") or {}).get("spec") or {}
-    retries = job.get("backoffLimit", 6)
-    if retries > config["maxJobRetries"]:
-        report_violation(f"CronJob {args.name} retries {retries} times; set backoffLimit <= {config['maxJobRetries']}.")
+    job = mapping(field(spec, "jobTemplate", "spec"))
+    # Unset fields take the Kubernetes defaults (backoffLimit 6, history 3 successful and 1 failed), which
+    # is what the rule judges; a value that is not a number is refused like one over the limit.
+    retries = count(field(job, "backoffLimit"), 6)
+    if retries is None or retries > config["maxJobRetries"]:
+        report_violation(
+            f"CronJob {args.name} retries {field(job, 'backoffLimit') if retries is None else retries} times; "
+            f"set backoffLimit <= {config['maxJobRetries']}."
+        )
     for key, default in (("successfulJobsHistoryLimit", 3), ("failedJobsHistoryLimit", 1)):
-        if spec.get(key, default) > config["maxJobHistory"]:
-            report_violation(f"CronJob {args.name} keeps {spec[key]} jobs; set {key} <= {config['maxJobHistory']}.")
-    pod = pod_spec_of(K8S_CRONJOB, args.props) or {}
-    if pod.get("restartPolicy") not in ("Never", "OnFailure"):
+        kept = count(field(spec, key), default)
+        if kept is None or kept > config["maxJobHistory"]:
+            report_violation(
+                f"CronJob {args.name} keeps {field(spec, key) if kept is None else kept} jobs; "
+                f"set {key} <= {config['maxJobHistory']}."
+            )
+    if text(field(pod_spec_of(K8S_CRONJOB, args.props), "restartPolicy")) not in ("Never", "OnFailure"):
         report_violation(f"CronJob {args.name} pods need restartPolicy Never or OnFailure.")
 
 
 def valid_schedule(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    schedule = _spec(args).get("schedule") or ""
+    schedule = text(field(_spec(args), "schedule")) or ""
     if len(schedule.split()) != 5 or not croniter.is_valid(schedule) or any(c in schedule for c in "#LW"):
         report_violation(f"CronJob {args.name} has the invalid schedule '{schedule}'; use 5-field standard cron.")
-    if not _spec(args).get("timeZone"):
+    if not text(field(_spec(args), "timeZone")):
         report_violation(f"CronJob {args.name} runs in the controller's local time; set timeZone: Etc/UTC.")
 
 
 def guide_jobs_present(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     commands = set()
     for cron in (r for r in args.resources if r.resource_type == K8S_CRONJOB):
-        for container in (pod_spec_of(K8S_CRONJOB, cron.props) or {}).get("containers") or []:
-            words = [*(container.get("command") or []), *(container.get("args") or [])]
+        for container in mappings(field(pod_spec_of(K8S_CRONJOB, cron.props), "containers")):
+            words = [*texts(field(container, "command")), *texts(field(container, "args"))]
             if words and words[0] == "scraper-ops":
                 commands.add(tuple(words[1:3]))
     for command, what in GUIDE_JOBS.items():

@@ -11,7 +11,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies.common import (
+from .common import (
     RDS_INSTANCE,
     S3_BUCKET,
     S3_ENCRYPTION,
@@ -22,22 +22,28 @@ from policies.common import (
     SECRET_VERSION,
     STATEFUL,
     depends_on,
+    field,
     in_production,
+    is_true,
     label,
+    mappings,
+    number,
     only,
     provider_region,
+    text,
 )
-from policies.thresholds import schema
+from .thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
 
 
 def _is_replica(props) -> bool:
-    return bool(props.get("replicateSourceDb"))
+    """A source unknown at preview is the ARN of another instance: still a replica."""
+    return bool(field(props, "replicateSourceDb"))
 
 
 def rds_encrypted(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not args.props.get("storageEncrypted") or not args.props.get("kmsKeyId"):
+    if not is_true(field(args.props, "storageEncrypted")) or not field(args.props, "kmsKeyId"):
         report_violation(
             f"RDS instance {args.name} is not encrypted with a customer KMS key; "
             "set storage_encrypted=True and kms_key_id to the stack's key."
@@ -45,7 +51,7 @@ def rds_encrypted(args: ResourceValidationArgs, report_violation: ReportViolatio
 
 
 def rds_deletion_protection(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not args.props.get("deletionProtection"):
+    if not is_true(field(args.props, "deletionProtection")):
         report_violation(f"RDS instance {args.name} has no deletion protection; set deletion_protection=True.")
 
 
@@ -53,7 +59,7 @@ def rds_backup_retention(args: ResourceValidationArgs, report_violation: ReportV
     if _is_replica(args.props):
         return
     minimum = args.get_config()["minBackupRetentionDays"]
-    retention = args.props.get("backupRetentionPeriod") or 0
+    retention = number(field(args.props, "backupRetentionPeriod")) or 0
     if retention < minimum:
         report_violation(
             f"RDS instance {args.name} keeps automated backups {retention} days; "
@@ -64,17 +70,17 @@ def rds_backup_retention(args: ResourceValidationArgs, report_violation: ReportV
 def rds_multi_az_in_production(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if _is_replica(args.props) or not in_production(args.urn, args.get_config()):
         return
-    if not args.props.get("multiAz"):
+    if not is_true(field(args.props, "multiAz")):
         report_violation(f"RDS instance {args.name} runs in one availability zone in production; set multi_az=True.")
 
 
 def rds_not_public(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.props.get("publiclyAccessible"):
+    if is_true(field(args.props, "publiclyAccessible")):
         report_violation(f"RDS instance {args.name} is publicly accessible; set publicly_accessible=False.")
 
 
 def rds_copy_tags_to_snapshot(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not args.props.get("copyTagsToSnapshot"):
+    if not is_true(field(args.props, "copyTagsToSnapshot")):
         report_violation(
             f"RDS instance {args.name} does not copy tags to snapshots (they would lose their cost tags and "
             "ownership); set copy_tags_to_snapshot=True."
@@ -84,7 +90,7 @@ def rds_copy_tags_to_snapshot(args: ResourceValidationArgs, report_violation: Re
 def rds_final_snapshot(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if _is_replica(args.props):
         return
-    if args.props.get("skipFinalSnapshot") or not args.props.get("finalSnapshotIdentifier"):
+    if is_true(field(args.props, "skipFinalSnapshot")) or not field(args.props, "finalSnapshotIdentifier"):
         report_violation(
             f"RDS instance {args.name} would be deleted without a final snapshot; "
             "set skip_final_snapshot=False and a final_snapshot_identifier."
@@ -105,30 +111,31 @@ def rds_master_password_write_only(args: StackValidationArgs, report_violation: 
     secrets = {r.urn: r for r in args.resources if r.resource_type == SECRET}
     for primary in (db for db in databases if not _is_replica(db.props)):
         props = primary.props
+        # Presence checks: an unknown value counts as set (it is judged again at update).
         replica_regions = {
             provider_region(db.provider) for db in databases if depends_on(db, "replicateSourceDb", primary.urn)
         }
-        if props.get("password"):
+        if field(props, "password"):
             report_violation(
                 f"RDS instance {primary.name} takes its master password as a plain input, which lands in state and "
                 "diffs; pass it as password_wo with password_wo_version.",
                 primary.urn,
             )
-        if props.get("manageMasterUserPassword"):
+        if is_true(field(props, "manageMasterUserPassword")):
             report_violation(
                 f"RDS instance {primary.name} lets RDS manage its master password, and RDS then refuses to create "
                 "read replicas of it (needed for DR); keep the password in a stack-owned secret and pass it as "
                 "password_wo.",
                 primary.urn,
             )
-        if not props.get("passwordWo") or not props.get("passwordWoVersion"):
+        if not field(props, "passwordWo") or not field(props, "passwordWoVersion"):
             report_violation(
                 f"RDS instance {primary.name} has no write-only master password (password_wo and "
                 "password_wo_version); generate it and keep it in a stack-owned Secrets Manager secret.",
                 primary.urn,
             )
             continue
-        stored = [v for v in versions if depends_on(v, "secretStringWo", primary.urn) and v.props.get("secretStringWo")]
+        stored = [v for v in versions if depends_on(v, "secretStringWo", primary.urn) and field(v.props, "secretStringWo")]
         holders = [secrets[dep.urn] for v in stored for dep in (v.property_dependencies or {}).get("secretId", [])
                    if dep.urn in secrets]
         if not holders:
@@ -139,13 +146,13 @@ def rds_master_password_write_only(args: StackValidationArgs, report_violation: 
             )
             continue
         for secret in holders:
-            if not secret.props.get("kmsKeyId"):
+            if not field(secret.props, "kmsKeyId"):
                 report_violation(
                     f"Secret {secret.name} holding {primary.name}'s master password is not encrypted with a customer "
                     "KMS key; set kms_key_id.",
                     secret.urn,
                 )
-            replicated = {replica.get("region") for replica in secret.props.get("replicas") or []}
+            replicated = {text(field(replica, "region")) for replica in mappings(field(secret.props, "replicas"))}
             missing = sorted(r for r in replica_regions - replicated - {provider_region(secret.provider)} if r)
             if missing:
                 report_violation(
@@ -177,17 +184,16 @@ def _bucket_companions(args: StackValidationArgs, companion_type: str, report_vi
 def buckets_versioned(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     _bucket_companions(
         args, S3_VERSIONING, report_violation,
-        lambda p: (p.get("versioningConfiguration") or {}).get("status") == "Enabled",
+        lambda p: text(field(p, "versioningConfiguration", "status")) == "Enabled",
         "is not versioned; add an aws.s3.BucketVersioning with status Enabled.",
     )
 
 
 def buckets_encrypted(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     def kms_default(props) -> bool:
-        rules = props.get("rules") or []
         return any(
-            (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") in ("aws:kms", "aws:kms:dsse")
-            for rule in rules
+            text(field(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm")) in ("aws:kms", "aws:kms:dsse")
+            for rule in mappings(field(props, "rules"))
         )
 
     _bucket_companions(
@@ -199,7 +205,7 @@ def buckets_encrypted(args: StackValidationArgs, report_violation: ReportViolati
 def buckets_public_access_blocked(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     _bucket_companions(
-        args, S3_PUBLIC_ACCESS_BLOCK, report_violation, lambda p: all(p.get(f) for f in flags),
+        args, S3_PUBLIC_ACCESS_BLOCK, report_violation, lambda p: all(is_true(field(p, f)) for f in flags),
         "does not block public access; add an aws.s3.BucketPublicAccessBlock with all four flags True.",
     )
 
@@ -214,7 +220,7 @@ def data_buckets_replicated(args: StackValidationArgs, report_violation: ReportV
         sources = {urn for urn in buckets if depends_on(replication, "bucket", urn)}
         targets = {urn for urn in buckets if depends_on(replication, "rules", urn)} - sources
         destinations |= targets
-        if any(rule.get("status") == "Enabled" for rule in replication.props.get("rules") or []):
+        if any(text(field(rule, "status")) == "Enabled" for rule in mappings(field(replication.props, "rules"))):
             for source in sources:
                 replicated_to[source] |= {provider_region(buckets[t].provider) for t in targets}
     for urn, bucket in buckets.items():

@@ -5,27 +5,34 @@ from __future__ import annotations
 from croniter import croniter
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from policies.common import (
+from .common import (
     BACKUP_PLAN,
     METRIC_ALARM,
     RDS_BACKUP_REPLICATION,
     RDS_INSTANCE,
+    BACKUP_VAULT,
     S3_REPLICATION,
+    Unknown,
     arn_region,
     depends_on,
+    field,
+    mapping,
+    mappings,
+    number,
     provider_region,
+    text,
 )
-from policies.thresholds import schema
+from .thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
 
 
 def _primaries(args: StackValidationArgs):
-    return [r for r in args.resources if r.resource_type == RDS_INSTANCE and not r.props.get("replicateSourceDb")]
+    return [r for r in args.resources if r.resource_type == RDS_INSTANCE and not field(r.props, "replicateSourceDb")]
 
 
 def database_replica_in_other_region(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    replicas = [r for r in args.resources if r.resource_type == RDS_INSTANCE and r.props.get("replicateSourceDb")]
+    replicas = [r for r in args.resources if r.resource_type == RDS_INSTANCE and field(r.props, "replicateSourceDb")]
     for primary in _primaries(args):
         region = provider_region(primary.provider)
         if not any(
@@ -60,14 +67,29 @@ def backups_copied_cross_region(args: StackValidationArgs, report_violation: Rep
                          "to a vault in the DR region.", None)
     for plan in plans:
         region = provider_region(plan.provider)
-        for rule in plan.props.get("rules") or []:
-            copies = [arn_region(c.get("destinationVaultArn") or "") for c in rule.get("copyActions") or []]
+        for rule in mappings(field(plan.props, "rules")):
+            copies = [
+                region_of_copy
+                for copy in mappings(field(rule, "copyActions"))
+                for region_of_copy in _destination_regions(args, plan, field(copy, "destinationVaultArn"))
+            ]
             if not any(copy and copy != region for copy in copies):
                 report_violation(
-                    f"Backup plan {plan.name} rule {rule.get('ruleName')} keeps every recovery point in {region}; "
+                    f"Backup plan {plan.name} rule {field(rule, 'ruleName')} keeps every recovery point in {region}; "
                     "add a copy_actions entry to a vault in the DR region.",
                     plan.urn,
                 )
+
+
+def _destination_regions(args: StackValidationArgs, plan, vault_arn) -> list[str | None]:
+    """The region of a copy destination. At preview the ARN of a vault the stack creates is unknown: the
+    regions of the vaults the plan's rules are computed from stand in for it (the update checks the ARN)."""
+    if not isinstance(vault_arn, Unknown):
+        return [arn_region(vault_arn)]
+    return [
+        provider_region(vault.provider) for vault in args.resources
+        if vault.resource_type == BACKUP_VAULT and depends_on(plan, "rules", vault.urn)
+    ]
 
 
 def _at_least_daily(aws_schedule: str) -> bool:
@@ -83,35 +105,37 @@ def rpo_consistent(args: StackValidationArgs, report_violation: ReportViolation)
     config = args.get_config()
     rpo_minutes, retention = config["rpoMinutes"], config["minBackupRetentionDays"]
     lag_alarms = [
-        r for r in args.resources if r.resource_type == METRIC_ALARM and r.props.get("metricName") == "ReplicaLag"
+        r for r in args.resources
+        if r.resource_type == METRIC_ALARM and text(field(r.props, "metricName")) == "ReplicaLag"
     ]
-    if _primaries(args) and not any((a.props.get("threshold") or 0) <= rpo_minutes * 60 for a in lag_alarms):
+    thresholds = [number(field(a.props, "threshold")) for a in lag_alarms]
+    if _primaries(args) and not any(t is not None and t <= rpo_minutes * 60 for t in thresholds):
         report_violation(
             f"No ReplicaLag alarm fires within the RPO of {rpo_minutes} minutes; add one with threshold <= "
             f"{rpo_minutes * 60} seconds on the DR replica.",
             None,
         )
     for replication in (r for r in args.resources if r.resource_type == S3_REPLICATION):
-        for rule in replication.props.get("rules") or []:
-            control = (rule.get("destination") or {}).get("replicationTime") or {}
-            minutes = (control.get("time") or {}).get("minutes")
-            if control.get("status") != "Enabled" or minutes is None or minutes > rpo_minutes:
+        for rule in mappings(field(replication.props, "rules")):
+            control = mapping(field(rule, "destination", "replicationTime"))
+            minutes = number(field(control, "time", "minutes"))
+            if text(field(control, "status")) != "Enabled" or minutes is None or minutes > rpo_minutes:
                 report_violation(
-                    f"Bucket replication {replication.name} rule {rule.get('id')} does not bound replication time "
+                    f"Bucket replication {replication.name} rule {field(rule, 'id')} does not bound replication time "
                     f"within the RPO of {rpo_minutes} minutes; enable replication_time (S3 RTC, 15 minutes).",
                     replication.urn,
                 )
     for plan in (r for r in args.resources if r.resource_type == BACKUP_PLAN):
-        for rule in plan.props.get("rules") or []:
-            name = rule.get("ruleName")
-            if not _at_least_daily(rule.get("schedule") or ""):
+        for rule in mappings(field(plan.props, "rules")):
+            name, schedule = field(rule, "ruleName"), text(field(rule, "schedule")) or ""
+            if not _at_least_daily(schedule):
                 report_violation(
-                    f"Backup plan {plan.name} rule {name} does not run every day ({rule.get('schedule')}); "
+                    f"Backup plan {plan.name} rule {name} does not run every day ({schedule or 'no schedule'}); "
                     "schedule it daily.",
                     plan.urn,
                 )
-            kept = [(rule.get("lifecycle") or {}).get("deleteAfter")] + [
-                (c.get("lifecycle") or {}).get("deleteAfter") for c in rule.get("copyActions") or []
+            kept = [number(field(rule, "lifecycle", "deleteAfter"))] + [
+                number(field(c, "lifecycle", "deleteAfter")) for c in mappings(field(rule, "copyActions"))
             ]
             if any(days is not None and days < retention for days in kept):
                 report_violation(

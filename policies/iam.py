@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from policies.common import IAM_POLICY, IAM_ROLE, IAM_ROLE_POLICY, as_list, only, policy_statements
+from .common import IAM_POLICY, IAM_ROLE, IAM_ROLE_POLICY, field, mappings, only, policy_statements, text, texts
 
 MANDATORY = EnforcementLevel.MANDATORY
 IAM_USER_POLICY = "aws:iam/userPolicy:UserPolicy"
@@ -19,17 +19,18 @@ UNSCOPED_ACTIONS = {"cloudwatch:PutMetricData"}
 
 def _documents(args: ResourceValidationArgs) -> Iterator[tuple[str, Any]]:
     if args.resource_type == IAM_ROLE:
-        for inline in args.props.get("inlinePolicies") or []:
-            yield f"inline policy {inline.get('name')}", inline.get("policy")
+        for inline in mappings(field(args.props, "inlinePolicies")):
+            yield f"inline policy {field(inline, 'name')}", field(inline, "policy")
     else:
-        yield "policy", args.props.get("policy")
+        yield "policy", field(args.props, "policy")
 
 
 def _allow_statements(args: ResourceValidationArgs) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Allow statements of every document; a document unknown at preview is checked at update."""
     for where, document in _documents(args):
         if document:
             for statement in policy_statements(document):
-                if statement.get("Effect") == "Allow":
+                if text(field(statement, "Effect")) == "Allow":
                     yield where, statement
 
 
@@ -40,21 +41,21 @@ def _is_read(action: str) -> bool:
 
 def no_wildcard_actions(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     for where, statement in _allow_statements(args):
-        if "NotAction" in statement:
+        if field(statement, "NotAction") is not None:
             report_violation(f"{args.name} {where} allows NotAction, i.e. everything else; list the actions instead.")
-        wild = [a for a in as_list(statement.get("Action")) if "*" in a]
+        wild = [a for a in texts(field(statement, "Action")) if "*" in a]
         if wild:
             report_violation(f"{args.name} {where} allows wildcard actions {wild}; name each action it needs.")
 
 
 def no_wildcard_resource_on_writes(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     for where, statement in _allow_statements(args):
-        resources = as_list(statement.get("Resource"))
-        if "*" not in resources and "NotResource" not in statement:
+        resources = texts(field(statement, "Resource"))
+        if "*" not in resources and field(statement, "NotResource") is None:
             continue
         writes = [
-            a for a in as_list(statement.get("Action"))
-            if not _is_read(a) and not (a in UNSCOPED_ACTIONS and statement.get("Condition"))
+            a for a in texts(field(statement, "Action"))
+            if not _is_read(a) and not (a in UNSCOPED_ACTIONS and field(statement, "Condition"))
         ]
         if writes:
             report_violation(

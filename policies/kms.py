@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from policies.common import KMS_KEY, only
+from .common import KMS_KEY, field, is_true, only
 
 
 def key_rotation(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not args.props.get("enableKeyRotation"):
+    if not is_true(field(args.props, "enableKeyRotation")):
         report_violation(f"KMS key {args.name} does not rotate; set enable_key_rotation=True.")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies import alerting, autoscaling, cost, cronjobs, data_safety, disaster_recovery, iam, kms, workloads
+from . import alerting, autoscaling, cost, cronjobs, data_safety, disaster_recovery, iam, kms, workloads
 
 PACK_NAME = "social-media-scraper"
 

@@ -1,5 +1,5 @@
-"""The pack's config schema. Defaults are the operations guide's values, read from the stack config model
-so that the pack and the stack cannot drift apart."""
+"""The pack's config schema. Defaults are the operations guide's values (`guide`), the same the stack's
+config model takes as its defaults."""
 
 from __future__ import annotations
 
@@ -7,13 +7,7 @@ from typing import Any
 
 from pulumi_policy import PolicyConfigSchema
 
-from infra.config import AlarmsConfig, AutoscalingConfig, CostConfig, DrConfig, SloConfig
-
-
-def _default(model: type, field: str) -> Any:
-    info = model.model_fields[field]
-    return info.default_factory() if info.default_factory else info.default
-
+from . import guide
 
 PROPERTIES: dict[str, dict[str, Any]] = {
     "productionStacks": {
@@ -21,21 +15,21 @@ PROPERTIES: dict[str, dict[str, Any]] = {
         "description": "Stacks held to production rules (multi-AZ, HPA minimum).",
     },
     "maxCpuTargetPercent": {"type": "integer", "minimum": 1, "maximum": 100,
-                            "default": _default(AutoscalingConfig, "cpu_target_percent")},
+                            "default": guide.CPU_TARGET_PERCENT},
     "maxMemoryTargetPercent": {"type": "integer", "minimum": 1, "maximum": 100,
-                               "default": _default(AutoscalingConfig, "memory_target_percent")},
-    "maxQueueDepth": {"type": "integer", "minimum": 1, "default": _default(AutoscalingConfig, "queue_depth_target")},
+                               "default": guide.MEMORY_TARGET_PERCENT},
+    "maxQueueDepth": {"type": "integer", "minimum": 1, "default": guide.QUEUE_DEPTH_TARGET},
     "maxScaleUpStabilizationSeconds": {"type": "integer", "minimum": 0,
-                                       "default": _default(AutoscalingConfig, "scale_up_stabilization_seconds")},
+                                       "default": guide.SCALE_UP_STABILIZATION_SECONDS},
     "minReplicasInProduction": {"type": "integer", "minimum": 1, "default": 2},
-    "maxLatencyP95Seconds": {"type": "number", "default": _default(SloConfig, "latency_p95_seconds")},
-    "minScraperSuccessPercent": {"type": "number", "default": _default(SloConfig, "scraper_success_percent")},
-    "maxErrorRatePercent": {"type": "number", "default": _default(AlarmsConfig, "error_rate_percent")},
-    "rpoMinutes": {"type": "integer", "minimum": 1, "default": _default(DrConfig, "rpo_minutes")},
+    "maxLatencyP95Seconds": {"type": "number", "default": guide.LATENCY_P95_SECONDS},
+    "minScraperSuccessPercent": {"type": "number", "default": guide.SCRAPER_SUCCESS_PERCENT},
+    "maxErrorRatePercent": {"type": "number", "default": guide.ERROR_RATE_PERCENT},
+    "rpoMinutes": {"type": "integer", "minimum": 1, "default": guide.RPO_MINUTES},
     "minBackupRetentionDays": {"type": "integer", "minimum": 1, "default": 7},
     "maxJobRetries": {"type": "integer", "minimum": 0, "default": 3},
     "maxJobHistory": {"type": "integer", "minimum": 1, "default": 5},
-    "requiredTags": {"type": "array", "items": {"type": "string"}, "default": sorted(_default(CostConfig, "tags"))},
+    "requiredTags": {"type": "array", "items": {"type": "string"}, "default": list(guide.COST_TAG_KEYS)},
     "unreplicatedBuckets": {
         "type": "array", "items": {"type": "string"}, "default": ["storage-ops"],
         "description": "Logical names of buckets allowed without cross-region replication (reports only).",

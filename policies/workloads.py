@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from infra.config import image_tag
-from policies.common import (
+from .common import (
     HELM_RELEASE,
     K8S_DEPLOYMENT,
     K8S_STATEFULSET,
     WORKLOADS,
     containers_of,
+    field,
     in_production,
+    image_tag,
+    is_true,
+    known,
     label,
+    mappings,
     only,
     pod_spec_of,
     short_type,
+    text,
+    texts,
 )
-from policies.thresholds import schema
+from .thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
 NEEDS_API_TOKEN = "scraper.io/needs-api-token"
@@ -29,54 +35,56 @@ CLUSTER_SCOPED_KINDS = {
 
 
 def _pod(args: ResourceValidationArgs):
-    return pod_spec_of(args.resource_type, args.props) or {}
+    return pod_spec_of(args.resource_type, args.props)
 
 
 def resources_set(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     for container in containers_of(_pod(args)):
-        resources = container.get("resources") or {}
-        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
-        missing = [f"requests.{k}" for k in ("cpu", "memory") if k not in requests] + [
-            f"limits.{k}" for k in ("cpu", "memory") if k not in limits
+        requests, limits = field(container, "resources", "requests"), field(container, "resources", "limits")
+        missing = [f"requests.{k}" for k in ("cpu", "memory") if field(requests, k) is None] + [
+            f"limits.{k}" for k in ("cpu", "memory") if field(limits, k) is None
         ]
         if missing:
             report_violation(
-                f"{label(args.resource_type, args.name)} container {container.get('name')} has no "
+                f"{label(args.resource_type, args.name)} container {field(container, 'name')} has no "
                 f"{', '.join(missing)}; set CPU and memory requests and limits."
             )
 
 
 def probes_set(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    for container in (_pod(args).get("containers") or []):
-        missing = [p for p in ("readinessProbe", "livenessProbe") if not container.get(p)]
+    for container in mappings(field(_pod(args), "containers")):
+        missing = [p for p in ("readinessProbe", "livenessProbe") if not field(container, p)]
         if missing:
             report_violation(
-                f"{label(args.resource_type, args.name)} container {container.get('name')} has no "
+                f"{label(args.resource_type, args.name)} container {field(container, 'name')} has no "
                 f"{' or '.join(missing)}; add HTTP probes on the health endpoints."
             )
 
 
 def restricted_pod_security(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     pod = _pod(args)
-    pod_context = pod.get("securityContext") or {}
+    pod_context = field(pod, "securityContext")
     where = label(args.resource_type, args.name)
-    if pod.get("hostNetwork") or pod.get("hostPID") or pod.get("hostIPC"):
+    if any(known(field(pod, shared)) for shared in ("hostNetwork", "hostPID", "hostIPC")):
         report_violation(f"{where} shares host namespaces; remove hostNetwork/hostPID/hostIPC.")
     for container in containers_of(pod):
-        context = container.get("securityContext") or {}
-        name = container.get("name")
+        context = field(container, "securityContext")
+        name = field(container, "name")
         problems = []
-        if not (context.get("runAsNonRoot", pod_context.get("runAsNonRoot"))):
+        # A container setting overrides the pod's (Kubernetes SecurityContext docs).
+        non_root = field(context, "runAsNonRoot")
+        if not is_true(field(pod_context, "runAsNonRoot") if non_root is None else non_root):
             problems.append("runAsNonRoot: true")
-        if context.get("allowPrivilegeEscalation") is not False:
+        if known(field(context, "allowPrivilegeEscalation")) is not False:
             problems.append("allowPrivilegeEscalation: false")
-        if context.get("privileged"):
+        if known(field(context, "privileged")):
             problems.append("privileged: false")
-        if not context.get("readOnlyRootFilesystem"):
+        if not is_true(field(context, "readOnlyRootFilesystem")):
             problems.append("readOnlyRootFilesystem: true")
-        if "ALL" not in ((context.get("capabilities") or {}).get("drop") or []):
+        if "ALL" not in texts(field(context, "capabilities", "drop")):
             problems.append("capabilities.drop: [ALL]")
-        seccomp = (context.get("seccompProfile") or pod_context.get("seccompProfile") or {}).get("type")
+        profile = field(context, "seccompProfile")
+        seccomp = text(field(field(pod_context, "seccompProfile") if profile is None else profile, "type"))
         if seccomp not in ("RuntimeDefault", "Localhost"):
             problems.append("seccompProfile.type: RuntimeDefault")
         if problems:
@@ -91,16 +99,16 @@ def pinned_images(args: ResourceValidationArgs, report_violation: ReportViolatio
     Other stacks may run a release tag; no stack runs `latest` or an untagged image."""
     production = in_production(args.urn, args.get_config())
     for container in containers_of(_pod(args)):
-        image = container.get("image") or ""
+        image = text(field(container, "image")) or ""
         digest = "@sha256:" in image
         if production and not digest:
             report_violation(
-                f"{label(args.resource_type, args.name)} container {container.get('name')} runs '{image}' in "
-                "production without a digest; pin it as repo:tag@sha256:<digest>."
+                f"{label(args.resource_type, args.name)} container {text(field(container, 'name'))} runs '{image}' "
+                "in production without a digest; pin it as repo:tag@sha256:<digest>."
             )
         elif not digest and image_tag(image) in (None, "latest"):
             report_violation(
-                f"{label(args.resource_type, args.name)} container {container.get('name')} runs the unpinned image "
+                f"{label(args.resource_type, args.name)} container {field(container, 'name')} runs the unpinned image "
                 f"'{image}'; pin a release tag or a sha256 digest."
             )
 
@@ -109,9 +117,9 @@ def not_in_default_namespace(args: ResourceValidationArgs, report_violation: Rep
     if not args.resource_type.startswith("kubernetes:") or short_type(args.resource_type) in CLUSTER_SCOPED_KINDS:
         return
     if args.resource_type == HELM_RELEASE:
-        namespace = args.props.get("namespace") or ""
+        namespace = text(field(args.props, "namespace")) or ""
     else:
-        namespace = (args.props.get("metadata") or {}).get("namespace") or ""
+        namespace = text(field(args.props, "metadata", "namespace")) or ""
     if namespace in SYSTEM_NAMESPACES:
         report_violation(
             f"{label(args.resource_type, args.name)} is in the '{namespace or 'default'}' namespace; "
@@ -120,10 +128,9 @@ def not_in_default_namespace(args: ResourceValidationArgs, report_violation: Rep
 
 
 def no_service_account_token(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    annotations = (args.props.get("metadata") or {}).get("annotations") or {}
-    if annotations.get(NEEDS_API_TOKEN) == "true":
+    if text(field(args.props, "metadata", "annotations", NEEDS_API_TOKEN)) == "true":
         return
-    if _pod(args).get("automountServiceAccountToken") is not False:
+    if known(field(_pod(args), "automountServiceAccountToken")) is not False:
         report_violation(
             f"{label(args.resource_type, args.name)} mounts a Kubernetes API token it does not need; set "
             f"automountServiceAccountToken: false (or annotate {NEEDS_API_TOKEN}: \"true\")."
