@@ -207,14 +207,16 @@ def test_botocore_own_validator_misses_what_the_stage_catches():
     assert not ParamValidator().validate(params, shape).has_errors()
 
 
-def test_the_config_that_gives_zero_evaluation_periods_is_caught(plan_with):
-    """Issue 9 item 2: scaleUpStabilizationSeconds 30 gives EvaluationPeriods 0. Once the config model refuses 30,
-    this test must build the plan by mutation (see the `below-minimum` shape case)."""
-    try:
-        plan = plan_with(autoscaling={"scaleUpStabilizationSeconds": 30})
-    except ConfigError as error:
-        pytest.fail(f"the config model now refuses the value ({error.problems}); build the bad plan by mutation instead")
-    findings = [f for f in check_plan(plan).findings if f.rule == "aws-shape-range"]
+def test_zero_evaluation_periods_are_refused_by_config_and_caught_by_the_stage(plan_with, prod_plan):
+    """Issue 9 item 2: scaleUpStabilizationSeconds 30 used to give alarms with EvaluationPeriods 0. The config
+    model now refuses it; a plan that still carries 0 (built by mutation) is caught by this stage."""
+    with pytest.raises(ConfigError):
+        plan_with(autoscaling={"scaleUpStabilizationSeconds": 30})
+    broken = prod_plan.model_copy(deep=True)
+    for resource in broken.resources:
+        if resource.name in ("monitoring-app-cpu-high", "monitoring-app-memory-high"):
+            resource.inputs.update(evaluationPeriods=0, datapointsToAlarm=0)
+    findings = [f for f in check_plan(broken).findings if f.rule == "aws-shape-range"]
     assert {(f.resource, f.member) for f in findings} >= {
         ("monitoring-app-cpu-high", "EvaluationPeriods"),
         ("monitoring-app-memory-high", "EvaluationPeriods"),
