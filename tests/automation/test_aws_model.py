@@ -1,8 +1,7 @@
 """The AWS-model stage: planned AWS resources as API requests, checked against botocore's models and AWS's documented rules.
 
 The mutation corpus takes the prod plan, changes one input, and asserts that exactly the expected rule fires on the
-expected resource. The baseline is the prod plan with the replica-safe password design of issue 9 (a write-only
-password instead of `manageMasterUserPassword`), because today's primary is itself a defect the stage reports.
+expected resource. The baseline is the prod plan, which must be clean.
 """
 
 from __future__ import annotations
@@ -27,19 +26,9 @@ def inputs_of(document: dict[str, Any], name: str) -> dict[str, Any]:
     return next(r for r in document["resources"] if r["name"] == name)["inputs"]
 
 
-def replica_safe_password(document: dict[str, Any]) -> None:
-    """The primary's password as the lead's design sends it: a write-only value, unknown in the plan."""
-    primary = inputs_of(document, PRIMARY)
-    primary.pop("manageMasterUserPassword", None)
-    primary.pop("masterUserSecretKmsKeyId", None)
-    primary.update(passwordWo=None, passwordWoVersion=1)
-
-
 @pytest.fixture
 def baseline(prod_plan_json) -> dict[str, Any]:
-    document = copy.deepcopy(prod_plan_json)
-    replica_safe_password(document)
-    return document
+    return copy.deepcopy(prod_plan_json)
 
 
 def plan_of(document: dict[str, Any]) -> Plan:
@@ -144,18 +133,19 @@ MUTATIONS = [
 ]
 
 
-def test_the_prod_plan_with_the_replica_safe_password_is_clean(baseline):
+def test_the_prod_plan_is_clean(baseline):
     report = check_plan(plan_of(baseline))
     assert report.findings == []
     assert report.resources_checked == sum(r["type"].startswith("aws:") for r in baseline["resources"])
     assert len(report.requests) >= report.resources_checked
 
 
-def test_todays_prod_plan_fails_only_on_the_managed_password_of_a_replica_source(prod_plan):
-    """Issue 9 defect 1, caught by the stage: RDS refuses a replica of a source with a Secrets-Manager-managed password."""
-    primary = next(r for r in prod_plan.resources if r.name == PRIMARY)
-    expected = {("rds-managed-password-replica-source", PRIMARY)} if primary.inputs.get("manageMasterUserPassword") else set()
-    assert {(f.rule, f.resource) for f in check_plan(prod_plan).findings} == expected
+def test_a_managed_password_on_a_replica_source_is_caught(baseline):
+    """Issue 9 defect 1, the design main had: RDS refuses a replica of a source whose password it manages."""
+    inputs_of(baseline, PRIMARY).update(manageMasterUserPassword=True)
+    for key in ("passwordWo", "passwordWoVersion"):
+        inputs_of(baseline, PRIMARY).pop(key)
+    assert ("rds-managed-password-replica-source", PRIMARY) in fired(baseline)
 
 
 @pytest.mark.parametrize("case, mutate, rule, resource", MUTATIONS, ids=[m[0] for m in MUTATIONS])
@@ -319,10 +309,7 @@ def save(tmp_path, document, name="plan.json"):
 
 
 def policy_check(capsys, tmp_path, document, *options):
-    """`policy check --plan` with the pack's rule that still requires the managed password turned off:
-    the baseline already has the replica-safe design that rule will require once the lead changes it."""
-    config = save(tmp_path, {"rds-managed-master-password": "disabled"}, "policy-config.json")
-    return run_cli(capsys, "policy", "check", "--plan", str(save(tmp_path, document)), "--policy-config", str(config), *options)
+    return run_cli(capsys, "policy", "check", "--plan", str(save(tmp_path, document)), *options)
 
 
 def test_policy_check_runs_the_stage_and_passes_a_clean_plan(capsys, tmp_path, baseline):
