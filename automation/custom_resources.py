@@ -56,7 +56,7 @@ SCALED_OBJECT = {
                 "initialCooldownPeriod": {"type": "integer", "minimum": 0},
                 "idleReplicaCount": _REPLICAS,
                 "minReplicaCount": _REPLICAS,
-                "maxReplicaCount": _REPLICAS,
+                "maxReplicaCount": {**_REPLICAS, "minimum": 1},
                 "fallback": {
                     "type": "object",
                     "required": ["failureThreshold", "replicas"],
@@ -143,6 +143,19 @@ def has_schema(manifest: dict[str, Any]) -> bool:
     return (manifest.get("apiVersion"), manifest.get("kind")) in SCHEMAS
 
 
+def _scaled_object_rules(manifest: dict[str, Any]) -> list[str]:
+    """What KEDA's CRD checks beyond the schema (its CEL rules and the admission webhook)."""
+    spec = manifest.get("spec") or {}
+    problems = []
+    minimum, maximum = spec.get("minReplicaCount", 0), spec.get("maxReplicaCount", 100)
+    if isinstance(minimum, int) and isinstance(maximum, int) and minimum > maximum:
+        problems.append(f"spec: minReplicaCount {minimum} is above maxReplicaCount {maximum}")
+    for index, trigger in enumerate(spec.get("triggers") or []):
+        if trigger.get("type") in ("cpu", "memory") and trigger.get("metricType") not in (None, "Utilization", "AverageValue"):
+            problems.append(f"spec.triggers.{index}.metricType: {trigger['type']} takes Utilization or AverageValue")
+    return problems
+
+
 def validate(manifest: dict[str, Any], kubernetes_version: str) -> list[str]:
     """Problems of a custom resource, each as `path: message`; the HPA behaviour with the cluster's own schema."""
     import kubernetes_validate
@@ -152,6 +165,8 @@ def validate(manifest: dict[str, Any], kubernetes_version: str) -> list[str]:
         f"{'.'.join(str(p) for p in error.path) or '(top level)'}: {error.message}"
         for error in jsonschema.Draft202012Validator(schema).iter_errors(manifest)
     ]
+    if manifest.get("kind") == "ScaledObject":
+        problems.extend(_scaled_object_rules(manifest))
     behavior = (((manifest.get("spec") or {}).get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {}).get(
         "behavior"
     )

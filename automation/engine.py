@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import uuid
@@ -121,10 +122,10 @@ class OfflineMocks(pulumi_mocks.Mocks):
     data-source call cannot silently get an empty answer.
     """
 
-    def __init__(self, stack: str, default_region: str, oidc_provider_registered: bool = True):
+    def __init__(self, stack: str, default_region: str, oidc_lookup_failure: str | None = None):
         self.stack = stack
         self.default_region = default_region
-        self.oidc_provider_registered = oidc_provider_registered
+        self.oidc_lookup_failure = oidc_lookup_failure  # what AWS answers the OIDC provider lookup, when it fails
         self.provider_regions: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -158,16 +159,25 @@ class OfflineMocks(pulumi_mocks.Mocks):
             }
         if args.token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
             url = args.args["url"]
-            if not self.oidc_provider_registered:  # answered as the engine answers a failed invoke
-                return {}, [("url", f"finding IAM OIDC Provider by url ({url}): couldn't find resource")]
+            if self.oidc_lookup_failure is not None:  # answered as the engine answers a failed invoke
+                return {}, [("url", self.oidc_lookup_failure.format(url=url))]
             arn = f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:oidc-provider/{url.removeprefix('https://')}"
             return {"arn": arn, "id": arn, "url": url.removeprefix("https://"), "clientIdLists": ["sts.amazonaws.com"]}
+        if args.token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            value = json.dumps({"username": "offline", "password": "Offline0" + _digest(self.stack, "password", length=32)})
+            return {"arn": args.args["secretId"], "id": args.args["secretId"], "secretString": value,
+                    "versionId": args.args.get("versionId", "offline")}
         if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
             length = int(args.args.get("passwordLength", 32))
             return {"randomPassword": ("Offline0" + _digest(self.stack, "password", length=64))[:length], "id": "offline"}
         raise NotImplementedError(f"the offline engine has no answer for the invoke {args.token}")
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        id_, state = self._new_resource(args)
+        # Write-only inputs are sent to the provider but never stored in state (Pulumi docs, "Write-only fields").
+        return id_, {key: value for key, value in state.items() if not key.endswith("Wo")}
+
+    def _new_resource(self, args: pulumi_mocks.MockResourceArgs):
         inputs = dict(args.inputs)
         if args.typ.startswith("pulumi:providers:"):
             return f"offline-{_digest(self.stack, args.name, length=12)}", inputs
@@ -197,6 +207,12 @@ class OfflineMocks(pulumi_mocks.Mocks):
             url = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
             state.update(name=name, url=url, arn=f"arn:aws:sqs:{region}:{account}:{name}")
             return url, state
+        if typ == "aws:secretsmanager/secretVersion:SecretVersion":
+            # The version's `arn` is its secret's; its id is "<secret arn>|<version id>".
+            version_id = str(uuid.UUID(hashlib.sha256(physical.encode()).hexdigest()[:32]))
+            state.update(arn=inputs.get("secretId"), secretArn=inputs.get("secretId"), versionId=version_id,
+                         versionStages=["AWSCURRENT"])
+            return f"{inputs.get('secretId')}|{version_id}", state
         if typ == "aws:kms/key:Key":
             key_id = str(uuid.UUID(hashlib.sha256(physical.encode()).hexdigest()[:32]))
             state.update(keyId=key_id, arn=f"arn:aws:kms:{region}:{account}:key/{key_id}")
@@ -329,7 +345,7 @@ def run_program(
     raw_config: Mapping[str, str],
     program: Callable[[StackConfig, str], Mapping[str, Any]] | None = None,
     project: str = PROJECT,
-    oidc_provider_registered: bool = True,
+    oidc_lookup_failure: str | None = None,
     preview: bool = False,
 ) -> Plan:
     """Validate the config, run the program under the mock monitor and return what it declared.
@@ -341,10 +357,12 @@ def run_program(
     from infra.program import build_stack
 
     config = parse_stack_config(raw_config)
+    # As the language host does: a failed program leaves futures nobody awaits, and asyncio would log each one.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     program = program or build_stack
     with _RUN_LOCK:  # the SDK's runtime settings are process-global
         pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
-        mocks = (PreviewMocks if preview else OfflineMocks)(stack, config.region, oidc_provider_registered)
+        mocks = (PreviewMocks if preview else OfflineMocks)(stack, config.region, oidc_lookup_failure)
         monitor = RecordingMonitor(mocks)
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
         resolved: dict[str, Any] = {}

@@ -149,11 +149,20 @@ def _options(resource: PlannedResource) -> PolicyResourceOptions:
     )
 
 
+def _stored(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Inputs as a provider stores them: write-only fields (`...Wo`) are sent, never stored."""
+    return {key: value for key, value in inputs.items() if not key.endswith("Wo")}
+
+
 def _stack_resources(plan: Plan, providers: Mapping[str, PolicyProviderResource]) -> list[PolicyResource]:
-    """Resources as AnalyzeStack sees them in a preview: planned inputs, with parents and dependencies resolved."""
+    """Resources as AnalyzeStack sees them, with parents and dependencies resolved.
+
+    The engine hands stack policies each resource's outputs. Outputs carry the inputs the provider stores, so
+    the planned inputs stand for them here (in a preview they are what the engine has), less the write-only
+    inputs, which never appear in outputs (Pulumi docs, "Write-only fields")."""
     resources = {
         r.urn: PolicyResource(
-            r.type, unknown_checking_proxy(r.inputs), r.urn, r.name, _options(r), _provider_of(r, providers),
+            r.type, unknown_checking_proxy(_stored(r.inputs)), r.urn, r.name, _options(r), _provider_of(r, providers),
             None, [], {},
         )
         for r in plan.resources

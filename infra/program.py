@@ -53,6 +53,10 @@ def _kubeconfig(cluster: Any, region: str) -> str:
     )
 
 
+# How the provider reports a lookup that found nothing (terraform-provider-aws: tfresource.NotFound).
+NOT_FOUND_SIGNS = ("couldn't find resource", "not found", "NoSuchEntity")
+
+
 class OidcProviderMissing(pulumi.RunError):
     """The cluster's OIDC issuer is not an IAM OIDC provider of the account, so no IRSA role can be assumed."""
 
@@ -66,6 +70,8 @@ def registered_oidc_provider(issuer_url: str, cluster_name: str, provider: aws.P
     try:
         found = aws.iam.get_open_id_connect_provider(url=issuer_url, opts=pulumi.InvokeOptions(provider=provider))
     except Exception as error:
+        if not any(sign in str(error) for sign in NOT_FOUND_SIGNS):
+            raise  # access denied, throttling...: not a missing provider, and not to be reported as one
         raise OidcProviderMissing(
             f"cluster {cluster_name}: its OIDC issuer {issuer_url} is not registered as an IAM OIDC provider in this "
             f"account, so no pod can assume an IRSA role. Register it once (`eksctl utils associate-iam-oidc-provider "
@@ -110,7 +116,15 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
     lock = OpsLock("ops-lock", OpsLockArgs(platform, keys.primary))
     app = AppWorkload(
         "app",
-        AppArgs(platform, messaging.queue, storage.data_bucket, database.primary, database.master_secret, keys.primary),
+        AppArgs(
+            platform,
+            messaging.queue,
+            storage.data_bucket,
+            database.primary,
+            database.master_secret_version,
+            keys.primary,
+            keys.dr,
+        ),
     )
     autoscaling = Autoscaling(
         "autoscaling",

@@ -14,6 +14,7 @@ from pulumi_policy import (
 )
 
 from .common import (
+    EKS_ADDON,
     HELM_RELEASE,
     K8S_DEPLOYMENT,
     K8S_HPA,
@@ -67,10 +68,15 @@ def _targets(resource_type: str, spec: Any) -> tuple[dict[str, Any], Any]:
     if resource_type == KEDA_SCALED_OBJECT:
         for trigger in mappings(field(spec, "triggers")):
             kind = text(field(trigger, "type"))
+            metric_type = text(field(trigger, "metricType"))
             if kind in ("cpu", "memory"):
-                found[kind] = known(field(trigger, "metadata", "value"))
-            elif kind == "aws-sqs-queue":  # KEDA's documented default queueLength is 5
-                found["queue"] = known(field(trigger, "metadata", "queueLength")) or "5"
+                # Utilization is a percent of the request; AverageValue would make `value` an absolute quantity.
+                found[kind] = known(field(trigger, "metadata", "value")) if metric_type == "Utilization" else None
+            elif kind == "aws-sqs-queue":
+                # Value compares the whole queue with the target; KEDA's default AverageValue divides it by the
+                # replicas (1000 per pod), which is looser than the guide. KEDA's default queueLength is 5.
+                length = known(field(trigger, "metadata", "queueLength")) or "5"
+                found["queue"] = length if metric_type == "Value" else None
         behavior = field(spec, "advanced", "horizontalPodAutoscalerConfig", "behavior")
     else:
         for metric in mappings(field(spec, "metrics")):
@@ -105,9 +111,11 @@ def hpa_targets(args: ResourceValidationArgs, report_violation: ReportViolation)
         target = _quantity(found[name]) if found[name] is not None else None
         if target is None or target > limit:
             what = "queue depth" if name == "queue" else f"{name} utilization"
+            form = "metricType Value, " if name == "queue" and args.resource_type == KEDA_SCALED_OBJECT else (
+                "metricType Utilization, " if args.resource_type == KEDA_SCALED_OBJECT else "")
             report_violation(
                 f"{kind} {args.name} scales on {what} at {found[name]}; the guide scales at {limit}"
-                f"{'' if name == 'queue' else '%'}, set a target <= {limit}."
+                f"{'' if name == 'queue' else '%'}, set {form}a target <= {limit}."
             )
     missing = [m for m in ("cpu", "memory", "queue") if m not in found]
     if missing:
@@ -124,11 +132,17 @@ def queue_scaling_has_source(args: StackValidationArgs, report_violation: Report
 
     A plain HPA's External metric needs a metrics adapter this stack does not install, and while a metric is
     unavailable the HPA controller does not scale down (Kubernetes docs, "Horizontal Pod Autoscaling"). A KEDA
-    ScaledObject needs KEDA itself (its Helm release) and the TriggerAuthentication it names.
+    ScaledObject needs KEDA itself (its Helm release), the TriggerAuthentication it names, and for cpu/memory
+    triggers the resource metrics API (metrics-server, which EKS does not install).
     """
     resources = args.resources
     keda_installed = any(
         r.resource_type == HELM_RELEASE and text(field(r.props, "chart")) == "keda" for r in resources
+    )
+    metrics_server = any(
+        r.resource_type == EKS_ADDON and text(field(r.props, "addonName")) == "metrics-server"
+        or r.resource_type == HELM_RELEASE and text(field(r.props, "chart")) == "metrics-server"
+        for r in resources
     )
     authentications = {
         (text(field(r.props, "metadata", "namespace")), text(field(r.props, "metadata", "name")))
@@ -149,6 +163,13 @@ def queue_scaling_has_source(args: StackValidationArgs, report_violation: Report
                 report_violation(
                     f"ScaledObject {resource.name} needs KEDA, which the stack does not install; add the keda Helm "
                     "release.",
+                    resource.urn,
+                )
+            resource_triggers = {"cpu", "memory"} & {text(field(t, "type")) for t in mappings(field(spec, "triggers"))}
+            if resource_triggers and not metrics_server:
+                report_violation(
+                    f"ScaledObject {resource.name} scales on {' and '.join(sorted(resource_triggers))}, which need "
+                    "the resource metrics API; EKS does not install it: add the metrics-server EKS add-on.",
                     resource.urn,
                 )
             namespace = text(field(resource.props, "metadata", "namespace"))

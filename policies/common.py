@@ -54,6 +54,7 @@ K8S_NAMESPACE = "kubernetes:core/v1:Namespace"
 KEDA_SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 KEDA_TRIGGER_AUTHENTICATION = "kubernetes:keda.sh/v1alpha1:TriggerAuthentication"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+EKS_ADDON = "aws:eks/addon:Addon"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 

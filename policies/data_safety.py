@@ -98,20 +98,21 @@ def rds_final_snapshot(args: ResourceValidationArgs, report_violation: ReportVio
 
 
 def rds_master_password_write_only(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    """The master password of every primary is a write-only input, kept in a KMS-encrypted secret of the stack.
+    """The master password of every primary is a write-only input read from a KMS-encrypted secret of the stack.
 
     `password` would sit in state and show in diffs; `manageMasterUserPassword` makes RDS refuse to create read
     replicas (RDS User Guide, "Password management with Amazon RDS and AWS Secrets Manager", Limitations: read
-    replicas of such a source are not supported, every engine but SQL Server). So: `passwordWo` with its version,
-    the same value in an aws.secretsmanager.SecretVersion (`secretStringWo`, built from the instance) of a secret
+    replicas of such a source are not supported, every engine but SQL Server). So: `passwordWo` with its
+    version, computed from an aws.secretsmanager.SecretVersion (`secretStringWo` with its version) of a secret
     encrypted with a customer key and replicated to every region that holds a replica of the database.
+    Stack policies see outputs, where write-only values never appear (Pulumi docs, "Write-only fields"), so the
+    rule reads their version fields, and links the instance to the version by its dependencies.
     """
     databases = [r for r in args.resources if r.resource_type == RDS_INSTANCE]
-    versions = [r for r in args.resources if r.resource_type == SECRET_VERSION]
+    versions = {r.urn for r in args.resources if r.resource_type == SECRET_VERSION}
     secrets = {r.urn: r for r in args.resources if r.resource_type == SECRET}
     for primary in (db for db in databases if not _is_replica(db.props)):
         props = primary.props
-        # Presence checks: an unknown value counts as set (it is judged again at update).
         replica_regions = {
             provider_region(db.provider) for db in databases if depends_on(db, "replicateSourceDb", primary.urn)
         }
@@ -128,23 +129,18 @@ def rds_master_password_write_only(args: StackValidationArgs, report_violation: 
                 "password_wo.",
                 primary.urn,
             )
-        if not field(props, "passwordWo") or not field(props, "passwordWoVersion"):
+        sources = [dep for dep in primary.dependencies or []
+                   if dep.urn in versions and field(dep.props, "secretStringWoVersion")]
+        if not field(props, "passwordWoVersion") or not sources:
             report_violation(
-                f"RDS instance {primary.name} has no write-only master password (password_wo and "
-                "password_wo_version); generate it and keep it in a stack-owned Secrets Manager secret.",
+                f"RDS instance {primary.name} takes no write-only master password read from a secret of the stack; "
+                "set password_wo (with password_wo_version) from an aws.secretsmanager.SecretVersion "
+                "(secret_string_wo with its version).",
                 primary.urn,
             )
             continue
-        stored = [v for v in versions if depends_on(v, "secretStringWo", primary.urn) and field(v.props, "secretStringWo")]
-        holders = [secrets[dep.urn] for v in stored for dep in (v.property_dependencies or {}).get("secretId", [])
+        holders = [secrets[dep.urn] for v in sources for dep in (v.property_dependencies or {}).get("secretId", [])
                    if dep.urn in secrets]
-        if not holders:
-            report_violation(
-                f"RDS instance {primary.name}'s master password is kept in no secret of the stack; add an "
-                "aws.secretsmanager.SecretVersion (secret_string_wo) built from the instance.",
-                primary.urn,
-            )
-            continue
         for secret in holders:
             if not field(secret.props, "kmsKeyId"):
                 report_violation(

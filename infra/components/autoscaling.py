@@ -1,6 +1,6 @@
 """Autoscaling on the guide's three triggers (CPU 70 %, memory 80 %, queue depth 1000) with KEDA.
 
-Why KEDA: the queue-depth trigger needs an External metric, and the HPA controller has no source for it on a
+Why KEDA (and metrics-server): the queue-depth trigger needs an External metric, and the HPA controller has no source for it on a
 fresh cluster; while any metric of an HPA is unavailable the controller does not scale down (Kubernetes docs,
 "Horizontal Pod Autoscaling", algorithm details). KEDA, installed here from its Helm chart, serves the SQS
 queue depth through its own metrics server and owns the HPA it derives from the ScaledObject, so the stack
@@ -101,6 +101,18 @@ class Autoscaling(pulumi.ComponentResource):
             [{"Effect": "Allow", "Action": ["sqs:GetQueueAttributes"], "Resource": [args.queue.arn]}],
             namespace=KEDA_NAMESPACE,
         )
+        # The cpu and memory triggers become HPA Resource metrics, served by metrics.k8s.io, which EKS does not
+        # install (EKS User Guide, "View resource usage with the Kubernetes Metrics Server"); the EKS add-on
+        # `metrics-server` provides it (EKS User Guide, "Community add-ons").
+        self.metrics_server = aws.eks.Addon(
+            f"{name}-metrics-server",
+            cluster_name=config.cluster.name,
+            addon_name="metrics-server",
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=platform.tags,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
+        )
         self.keda = k8s.helm.v3.Release(
             f"{name}-keda",
             name="keda",
@@ -116,9 +128,9 @@ class Autoscaling(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, provider=platform.k8s),
         )
-        # The KEDA CRDs come with the release: the custom resources wait for it.
+        # The KEDA CRDs come with the release, and the resource metrics with the add-on: the custom resources wait.
         in_namespace = pulumi.ResourceOptions(
-            parent=self, provider=platform.k8s, depends_on=[args.namespace, self.keda]
+            parent=self, provider=platform.k8s, depends_on=[args.namespace, self.keda, self.metrics_server]
         )
         self.trigger_authentication = k8s.apiextensions.CustomResource(
             f"{name}-trigger-authentication",

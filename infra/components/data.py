@@ -6,6 +6,7 @@ without a deliberate `pulumi state unprotect`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -209,12 +210,14 @@ class Database(pulumi.ComponentResource):
     Why not `manage_master_user_password`: RDS cannot create a read replica of a source whose master password it
     manages in Secrets Manager (RDS User Guide, "Password management with Amazon RDS and AWS Secrets Manager",
     Limitations: "Creating a read replica ... is not supported" for every engine but SQL Server), and the DR
-    design needs the cross-region replica. So the stack owns the secret instead: Secrets Manager generates the
-    password (GetRandomPassword), the program passes it as a Pulumi secret to write-only inputs of the instance
-    (`password_wo`) and of the secret version (`secret_string_wo`), which Pulumi never shows in outputs or logs
-    and never diffs; `database.masterPasswordVersion` is the only thing in config, and bumping it rotates the
-    password in both places in one update. The secret is replicated to the DR region under the DR key, so an
-    application failed over to the promoted replica reads the same credentials there.
+    design needs the cross-region replica. So the stack owns the secret, and the secret is the one source of the
+    password: Secrets Manager generates a value (GetRandomPassword) that is written once, as a Pulumi secret, to
+    the write-only `secret_string_wo` of a secret version; the instance's write-only `password_wo` is read back
+    from that version (GetSecretValue by version id). A retried create or a replaced instance therefore gets the
+    stored value, never a fresh one the secret does not hold. Write-only values never appear in outputs, logs or
+    diffs; `database.masterPasswordVersion` is the only thing in config, and bumping it writes a new value to
+    the secret and then to the instance in one update. The secret is replicated to the DR region under the DR
+    key, and holds no host, so after a failover the same credentials serve the promoted replica.
     """
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
@@ -230,7 +233,7 @@ class Database(pulumi.ComponentResource):
             tags=platform.tags,
             opts=pulumi.ResourceOptions(parent=self, provider=platform.aws, protect=True),
         )
-        password = pulumi.Output.secret(
+        generated = pulumi.Output.secret(
             aws.secretsmanager.get_random_password_output(
                 password_length=MASTER_PASSWORD_LENGTH,
                 exclude_characters=MASTER_PASSWORD_EXCLUDED,
@@ -238,6 +241,21 @@ class Database(pulumi.ComponentResource):
                 opts=pulumi.InvokeOutputOptions(provider=platform.aws),
             ).random_password
         )
+        self.master_secret_version = aws.secretsmanager.SecretVersion(
+            f"{name}-master-secret-version",
+            secret_id=self.master_secret.id,
+            secret_string_wo=pulumi.Output.json_dumps(
+                {"engine": "postgres", "dbname": db.db_name, "username": db.username, "password": generated}
+            ),
+            secret_string_wo_version=db.master_password_version,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
+        )
+        stored = aws.secretsmanager.get_secret_version_output(
+            secret_id=self.master_secret.id,
+            version_id=self.master_secret_version.version_id,
+            opts=pulumi.InvokeOutputOptions(provider=platform.aws),
+        )
+        password = pulumi.Output.secret(stored.secret_string.apply(lambda text: json.loads(text)["password"]))
         self.primary = aws.rds.Instance(
             f"{name}-primary",
             identifier=platform.prefix,
@@ -272,7 +290,10 @@ class Database(pulumi.ComponentResource):
             auto_minor_version_upgrade=db.auto_minor_version_upgrade,
             apply_immediately=False,
             tags=platform.tags,
-            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws, protect=True),
+            # Explicit: the password comes from this version through an invoke, whose dependencies a preview drops.
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=platform.aws, protect=True, depends_on=[self.master_secret_version]
+            ),
         )
         self.replica = aws.rds.Instance(
             f"{name}-replica",
@@ -297,22 +318,6 @@ class Database(pulumi.ComponentResource):
             apply_immediately=False,
             tags=platform.tags,
             opts=pulumi.ResourceOptions(parent=self, provider=platform.aws_dr, protect=True),
-        )
-        self.master_secret_version = aws.secretsmanager.SecretVersion(
-            f"{name}-master-secret-version",
-            secret_id=self.master_secret.id,
-            secret_string_wo=pulumi.Output.json_dumps(
-                {
-                    "engine": "postgres",
-                    "host": self.primary.address,
-                    "port": self.primary.port,
-                    "dbname": db.db_name,
-                    "username": db.username,
-                    "password": password,
-                }
-            ),
-            secret_string_wo_version=db.master_password_version,
-            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
         )
         self.backup_replication = aws.rds.InstanceAutomatedBackupsReplication(
             f"{name}-backup-replication",

@@ -83,8 +83,9 @@ class AppArgs:
     queue: aws.sqs.Queue
     data_bucket: aws.s3.Bucket
     database: aws.rds.Instance
-    database_secret: aws.secretsmanager.Secret
+    database_secret: aws.secretsmanager.SecretVersion  # the version, so pods start only once it holds a value
     key: aws.kms.Key
+    dr_key: aws.kms.Key
 
 
 class AppWorkload(pulumi.ComponentResource):
@@ -109,7 +110,11 @@ class AppWorkload(pulumi.ComponentResource):
             opts=k8s_opts,
         )
         in_namespace = pulumi.ResourceOptions(parent=self, provider=platform.k8s, depends_on=[self.namespace])
-        master_secret_arn = args.database_secret.arn
+        master_secret_arn = args.database_secret.secret_arn
+        # After a failover the app reads the secret's replica in the DR region (same name, other region).
+        dr_secret_arn = master_secret_arn.apply(
+            lambda arn: ":".join([*arn.split(":")[:3], config.dr_region, *arn.split(":")[4:]])
+        )
         self.role = irsa_role(
             self,
             f"{name}-irsa",
@@ -133,8 +138,13 @@ class AppWorkload(pulumi.ComponentResource):
                     "Resource": [pulumi.Output.concat(args.data_bucket.arn, "/*")],
                 },
                 {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [args.data_bucket.arn]},
-                {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [master_secret_arn]},
+                {
+                    "Effect": "Allow",
+                    "Action": ["secretsmanager:GetSecretValue"],
+                    "Resource": [master_secret_arn, dr_secret_arn],
+                },
                 {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [args.key.arn]},
+                {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [args.dr_key.arn]},
                 {
                     "Effect": "Allow",
                     "Action": ["cloudwatch:PutMetricData"],

@@ -129,3 +129,16 @@ def test_the_console_script_runs_the_plan_end_to_end(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["outputs"]["hpaName"] == "social-media-scraper-app"
+
+
+def test_keda_rules_beyond_the_schema_are_checked(prod_plan):
+    """KEDA's CRD refuses a minimum above the maximum and Value on a cpu trigger; so do the offline schemas."""
+    broken = prod_plan.model_copy(deep=True)
+    spec = resource(broken, "kubernetes:keda.sh/v1alpha1:ScaledObject", "autoscaling-scaled-object").inputs["spec"]
+    spec["minReplicaCount"] = 20
+    spec["triggers"][0]["metricType"] = "Value"
+    invalid = [c for c in check_manifests(broken, "1.31") if c.errors]
+    assert set(invalid[0].errors) == {
+        "spec: minReplicaCount 20 is above maxReplicaCount 12",
+        "spec.triggers.0.metricType: cpu takes Utilization or AverageValue",
+    }

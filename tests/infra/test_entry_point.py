@@ -25,7 +25,8 @@ from pulumi.runtime import mocks
 
 class Cloud(mocks.Mocks):
     def new_resource(self, args):
-        return f"{args.name}-id", {**args.inputs, "arn": f"arn:aws:x:us-east-1:123456789012:{args.name}", "name": args.name}
+        arn = f"arn:aws:x:us-east-1:123456789012:{args.name}"
+        return f"{args.name}-id", {**args.inputs, "arn": arn, "secretArn": arn, "name": args.name}
     def call(self, args):
         token = args.token
         if token.endswith("getCallerIdentity"):
@@ -37,6 +38,8 @@ class Cloud(mocks.Mocks):
                     "identities": [{"oidcs": [{"issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/X"}]}]}
         if token.endswith("getOpenIdConnectProvider"):
             return {"arn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X"}
+        if token.endswith("getSecretVersion"):
+            return {"secretString": json.dumps({"password": "p" * 40})}
         if token.endswith("getRandomPassword"):
             return {"randomPassword": "p" * 40}
         raise NotImplementedError(token)

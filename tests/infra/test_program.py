@@ -297,8 +297,7 @@ def test_backup_job_may_delete_only_its_own_snapshots_and_read_only_maintenance_
     assert reading["s3:GetObject"]["Resource"] == [f"arn:aws:s3:::{ops_bucket}/maintenance/*"]
 
 
-def test_snapshot_retention_is_exported_last_for_the_in_cluster_job(prod_plan):
-    assert list(prod_plan.outputs)[-1] == "snapshotRetention"
+def test_snapshot_retention_is_exported_for_the_in_cluster_job(prod_plan):
     assert prod_plan.outputs["snapshotRetention"] == {"manualRetentionDays": 35, "keepNewest": 7}
 
 
@@ -469,12 +468,14 @@ def test_every_resource_belongs_to_a_component_and_stateful_ones_are_protected(p
 
 def test_master_password_is_write_only_in_a_replicated_stack_secret(prod_plan):
     """Issue 9 item 1: RDS cannot create a read replica of a source whose master password it manages, so the
-    stack owns the secret; the password reaches the instance and the secret only as write-only Pulumi secrets."""
+    stack owns the secret. The secret version is the one source: the instance reads its password back from it,
+    so a retried create or a replaced instance gets the stored value, never a fresh one."""
     primary = resource(prod_plan, RDS, "database-primary")
     replica = resource(prod_plan, RDS, "database-replica")
     assert replica.inputs["replicateSourceDb"] == primary.outputs["arn"]
     assert primary.inputs["passwordWo"] == SECRET_PLACEHOLDER, "a Pulumi secret, never a plain value"
     assert primary.inputs["passwordWoVersion"] == 1
+    assert "passwordWo" not in primary.outputs, "write-only: sent, never stored"
     secret = resource(prod_plan, "aws:secretsmanager/secret:Secret", "database-master-secret")
     assert secret.protect and secret.region == "us-east-1"
     assert secret.inputs["kmsKeyId"] == resource(prod_plan, "aws:kms/key:Key", "keys-primary").outputs["arn"]
@@ -483,11 +484,19 @@ def test_master_password_is_write_only_in_a_replicated_stack_secret(prod_plan):
     ]
     version = resource(prod_plan, "aws:secretsmanager/secretVersion:SecretVersion", "database-master-secret-version")
     assert version.inputs["secretStringWo"] == SECRET_PLACEHOLDER and version.inputs["secretStringWoVersion"] == 1
-    assert primary.urn in version.property_dependencies["secretStringWo"]
+    assert primary.urn not in version.dependencies, "the secret holds no host: it serves the DR replica too"
+    assert version.urn in primary.property_dependencies["passwordWo"] and version.urn in primary.dependencies
     assert prod_plan.outputs["dbSecretArn"] == secret.outputs["arn"]
     app_policy = json.loads(resource(prod_plan, ROLE_POLICY, "app-irsa-policy").inputs["policy"])
     readers = [s for s in app_policy["Statement"] if s["Action"] == ["secretsmanager:GetSecretValue"]]
-    assert readers == [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [secret.outputs["arn"]]}]
+    dr_copy = secret.outputs["arn"].replace(":us-east-1:", ":us-west-2:")
+    assert readers == [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [secret.outputs["arn"], dr_copy]}
+    ]
+    deployment = resource(prod_plan, DEPLOYMENT, "app-deployment").inputs["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in deployment["containers"][0]["env"]}
+    assert env["DATABASE_SECRET_ARN"]["value"] == secret.outputs["arn"]
+    assert version.urn in resource(prod_plan, JOB, "app-migration").dependencies, "pods start once it holds a value"
     plan_text = json.dumps(prod_plan.to_json())
     assert "Offline0" not in plan_text, "the generated password never enters a plan"
 
@@ -512,12 +521,30 @@ def test_irsa_roles_trust_the_registered_oidc_provider(prod_plan):
         assert set(statement["Condition"]["StringEquals"]) == {f"{provider_host}:sub", f"{provider_host}:aud"}
 
 
+NOT_REGISTERED = "finding IAM OIDC Provider by url ({url}): couldn't find resource"
+
+
 def test_an_unregistered_oidc_provider_fails_naming_the_fix():
     with pytest.raises(Exception) as failure:
-        run_program("prod", prod_config(), oidc_provider_registered=False)
+        run_program("prod", prod_config(), oidc_lookup_failure=NOT_REGISTERED)
     message = str(failure.value)
     assert "is not registered as an IAM OIDC provider" in message
     assert "eksctl utils associate-iam-oidc-provider --cluster scraper-prod --approve" in message
+
+
+def test_a_failed_oidc_lookup_that_is_not_a_missing_provider_is_not_reported_as_one():
+    with pytest.raises(Exception) as failure:
+        run_program("prod", prod_config(), oidc_lookup_failure="reading IAM OIDC Providers: AccessDenied: not authorized")
+    assert "AccessDenied" in str(failure.value)
+    assert "is not registered" not in str(failure.value)
+
+
+def test_the_resource_metrics_api_comes_with_the_stack(prod_plan):
+    """Review of issue 9 item 4: the cpu and memory triggers need metrics.k8s.io, which EKS does not install."""
+    addon = resource(prod_plan, "aws:eks/addon:Addon", "autoscaling-metrics-server")
+    assert addon.inputs["addonName"] == "metrics-server" and addon.inputs["clusterName"] == "scraper-prod"
+    assert addon.region == "us-east-1"
+    assert addon.urn in resource(prod_plan, SCALED_OBJECT, "autoscaling-scaled-object").dependencies
 
 
 def test_cloudwatch_may_use_the_keys_only_for_this_stacks_alarms(prod_plan):

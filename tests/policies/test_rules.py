@@ -220,12 +220,24 @@ MORE_FAILURES = {
         lambda p: p.remove("autoscaling-trigger-authentication"),
         {"queue-scaling-has-metric-source": {"autoscaling-scaled-object"}},
     ),
+    "queue-scaling-has-metric-source: cpu and memory triggers without metrics-server": (
+        lambda p: p.remove("autoscaling-metrics-server"),
+        {"queue-scaling-has-metric-source": {"autoscaling-scaled-object"}},
+    ),
+    "hpa-targets-within-guide: queue depth per replica (AverageValue)": (
+        lambda p: scaler_trigger(p, "aws-sqs-queue").__setitem__("metricType", "AverageValue"),
+        {"hpa-targets-within-guide": {"autoscaling-scaled-object"}},
+    ),
+    "hpa-targets-within-guide: cpu as an absolute value": (
+        lambda p: scaler_trigger(p, "cpu").__setitem__("metricType", "AverageValue"),
+        {"hpa-targets-within-guide": {"autoscaling-scaled-object"}},
+    ),
     "rds-master-password-write-only: RDS-managed password with a cross-region replica": (
         lambda p: p.inputs("database-primary").update(manageMasterUserPassword=True),
         {"rds-master-password-write-only": {"database-primary"}},
     ),
     "rds-master-password-write-only: no write-only password": (
-        lambda p: p.drop_input("database-primary", "passwordWo"),
+        lambda p: p.drop_input("database-primary", "passwordWoVersion"),
         {"rds-master-password-write-only": {"database-primary"}},
     ),
     "rds-master-password-write-only: password kept in no secret": (
