@@ -434,7 +434,8 @@ def estimate(plan: Plan) -> dict[str, Any]:
     """Every custom resource of the plan priced, or listed as free, usage-based or unpriced with why.
     `complete` is false when a resource with a fixed cost could not be priced."""
     prices = price_list.load()
-    default_region = next((r.region for r in plan.resources if r.region), "us-east-1")
+    region = plan.outputs.get("region")  # the cluster's: Kubernetes resources carry no region of their own
+    default_region = region if isinstance(region, str) else next((r.region for r in plan.resources if r.region), "us-east-1")
     by_urn = {r.urn: r for r in plan.resources}
     lines, unpriced, free = [], [], []
     for resource in plan.resources:

@@ -204,3 +204,99 @@ def test_the_forecast_covers_today_to_the_end_of_the_month(aws_env, day, end):
                           {"TimePeriod": {"Start": day.isoformat(), "End": end}, "Metric": "UNBLENDED_COST",
                            "Granularity": "MONTHLY", "Filter": {"Tags": {"Key": "Project", "Values": ["p"]}}})
         assert cost_job._forecast_rest(ce, day, {"Project": "p"})[0] == 12.5
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The estimate: every resource priced or listed with why; a fixed cost without a price exits 3.
+
+
+def estimate(capsys, *extra: str) -> tuple[int, dict[str, Any], str]:
+    code, out, err = run_cli(capsys, "cost", "estimate", "--stack", "prod", "--json", *extra)
+    return code, json.loads(out)["estimate"], err
+
+
+def edit_stack(project, old: str, new: str) -> None:
+    path = project / "Pulumi.prod.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_the_prod_estimate_accounts_for_every_resource_and_prices_kedas_pods(capsys, project, prod_plan):
+    code, document, err = estimate(capsys)
+    assert (code, err) == (0, "")
+    assert document["complete"] is True
+    custom = sorted(r.urn for r in prod_plan.resources if r.custom and not r.type.startswith("pulumi:providers:"))
+    listed = [line["urn"] for part in ("resources", "unpriced", "free") for line in document[part]]
+    assert sorted(listed) == custom, "each resource exactly once: priced, free or not estimated"
+    assert all(line["why"] for line in document["unpriced"] + document["free"])
+    assert not [line for line in document["unpriced"] if line["fixedCost"]]
+    keda = next(line for line in document["resources"] if line["type"] == "kubernetes:helm.sh/v3:Release")
+    # Operator and metrics server (100m, 100Mi) and webhooks (10m, 10Mi) each fit Fargate's smallest
+    # configuration, 0.25 vCPU + 0.5 GB: 3 x 730 h x (0.25 x 0.04048 + 0.5 x 0.004445).
+    assert keda["monthlyUsd"] == 27.03 and keda["basis"].startswith("KEDA's pods are priced: 3")
+    assert document["total" + "MonthlyUsd"] == round(sum(line["monthlyUsd"] for line in document["resources"]), 2)
+
+
+def test_a_database_class_outside_the_table_is_listed_and_exits_3(capsys, project):
+    edit_stack(project, "instanceClass: db.r6g.large", "instanceClass: db.m7g.large")
+    code, document, err = estimate(capsys)
+    assert code == 3
+    assert err.count("\n") == 1 and err.startswith(
+        "scraper-ops: estimate incomplete, 1 fixed cost(s) without a price: database-primary (no price for "
+        "db.m7g.large for us-east-1 in the shipped snapshot")
+    assert "run `scraper-ops cost prices refresh`" in err
+    assert document["complete"] is False
+    assert [(u["name"], u["fixedCost"]) for u in document["unpriced"] if u["fixedCost"]] == [("database-primary", True)]
+    assert "database-primary" not in {line["name"] for line in document["resources"]}
+
+
+def test_a_region_without_prices_lists_each_fixed_cost_and_exits_3(capsys, project):
+    code, prod, _ = estimate(capsys)
+    edit_stack(project, "aws:region: us-east-1", "aws:region: eu-north-1")
+    code, document, err = estimate(capsys)
+    assert code == 3 and err.count("\n") == 1
+    expected = {line["name"] for line in prod["resources"] if line["region"] in ("us-east-1", None)}
+    missing = {u["name"] for u in document["unpriced"] if u["fixedCost"]}
+    assert missing == expected
+    assert all("no prices for eu-north-1" in u["why"] for u in document["unpriced"] if u["fixedCost"])
+    assert {line["region"] for line in document["resources"]} == {"us-west-2"}
+    assert 0 < document["totalMonthlyUsd"] < prod["totalMonthlyUsd"]
+
+
+def test_keda_values_on_the_release_change_the_price(prod_plan):
+    release = next(r for r in prod_plan.resources if r.type == "kubernetes:helm.sh/v3:Release")
+    values = {"resources": {"operator": {"requests": {"cpu": "1", "memory": "2Gi"}}}, "webhooks": {"enabled": False},
+              "metricsServer": {"replicaCount": 2}}
+    tuned = release.model_copy(update={"inputs": {**release.inputs, "values": values}})
+    prices = {"origin": "test table", "hoursPerMonth": 730,
+              "regions": {"us-east-1": {"fargateVcpuHour": 0.04, "fargateGbHour": 0.004}}}
+    pricing = cost_job.price_resource(tuned, prod_plan, prices, "us-east-1")
+    # operator 1 vCPU + 3 GB (2 GiB + 256 MB, rounded up); two metrics servers at 0.25 vCPU + 0.5 GB; no webhooks
+    assert pricing.kind == "fixed"
+    assert pricing.monthly_usd == pytest.approx(730 * ((0.04 + 3 * 0.004) + 2 * (0.25 * 0.04 + 0.5 * 0.004)))
+    other_chart = release.model_copy(update={"inputs": {**release.inputs, "chart": "ingress-nginx"}})
+    assert cost_job.price_resource(other_chart, prod_plan, prices, "us-east-1").kind == "unpriced"
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"type": "aws:ec2/natGateway:NatGateway"}, "no pricing rule for aws:ec2/natGateway:NatGateway"),
+    ({"type": "kubernetes:core/v1:Service", "inputs": {"spec": {"type": "LoadBalancer"}}}, "load balancer"),
+    ({"type": "aws:dynamodb/table:Table", "inputs": {"billingMode": "PROVISIONED"}}, "provisioned"),
+])
+def test_fixed_costs_the_table_cannot_price_are_unpriced(prod_plan, change, why):
+    any_resource = next(r for r in prod_plan.resources if r.type == "aws:kms/key:Key")
+    pricing = cost_job.price_resource(any_resource.model_copy(update={**change, "region": "us-east-1"}), prod_plan,
+                                      {"origin": "t", "hoursPerMonth": 730, "regions": {"us-east-1": {}}}, "us-east-1")
+    assert pricing.kind == "unpriced" and pricing.monthly_usd is None and why in pricing.basis
+
+
+@pytest.mark.parametrize("cpu, memory, billed", [
+    (0.1, 100 / 1024, (0.25, 0.5)),
+    (0.5, 0.5, (0.5, 1)),
+    (0.5, 3.75, (0.5, 4)),
+    (0.5, 3.8, (1, 5)),  # 3.8 GiB + 256 MB is over 0.5 vCPU's 4 GB
+    (4, 30, (8, 32)),
+])
+def test_fargate_bills_the_smallest_configuration_that_holds_the_pod(cpu, memory, billed):
+    assert cost_job.fargate_pod(cpu, memory) == billed
