@@ -300,3 +300,150 @@ def test_fixed_costs_the_table_cannot_price_are_unpriced(prod_plan, change, why)
 ])
 def test_fargate_bills_the_smallest_configuration_that_holds_the_pod(cpu, memory, billed):
     assert cost_job.fargate_pod(cpu, memory) == billed
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# `cost prices refresh`: the Price List Query API (GetProducts) through botocore's Stubber (moto has no `pricing`).
+
+
+def product(attributes: dict[str, str], usd: str) -> str:
+    """One PriceList entry as GetProducts returns it: a JSON document of the product and its terms."""
+    sku = f"SKU{abs(hash((tuple(sorted(attributes.items())), usd))) % 10**8:08d}"
+    dimension = {"unit": "Hrs", "beginRange": "0", "endRange": "Inf", "description": "on demand",
+                 "rateCode": f"{sku}.JRTCKXETXF.6YS6EN2CT7", "appliesTo": [], "pricePerUnit": {"USD": usd}}
+    return json.dumps({"product": {"productFamily": attributes.get("productFamily", ""), "attributes": attributes,
+                                   "sku": sku},
+                       "serviceCode": "test", "publicationDate": "2026-11-20T00:00:00Z", "version": "20261120",
+                       "terms": {"OnDemand": {f"{sku}.JRTCKXETXF": {
+                           "priceDimensions": {f"{sku}.JRTCKXETXF.6YS6EN2CT7": dimension}, "sku": sku,
+                           "effectiveDate": "2026-11-01T00:00:00Z", "offerTermCode": "JRTCKXETXF", "termAttributes": {}}}}})
+
+
+def catalogue(region: str) -> list[tuple[str, list[tuple[str, str]], list[str]]]:
+    """What the Price List holds for `region`, request by request: service, TERM_MATCH filters, products."""
+    prefix = {"us-east-1": "USE1-", "us-west-2": "USW2-"}[region]
+    fargate = [product({"usagetype": f"{prefix}Fargate-vCPU-Hours:perCPU"}, "0.04048"),
+               product({"usagetype": f"{prefix}Fargate-GB-Hours"}, "0.004445"),
+               product({"usagetype": f"{prefix}Fargate-EphemeralStorage-GB-Hours"}, "0.000111")]
+    at = [("regionCode", region)]
+    return [
+        ("AmazonRDS", [("productFamily", "Database Instance"), ("databaseEngine", "PostgreSQL"),
+                       ("deploymentOption", "Single-AZ"), *at],
+         [product({"instanceType": "db.r6g.large"}, "0.225"), product({"instanceType": "db.m7g.large"}, "0.168")]),
+        ("AmazonRDS", [("productFamily", "Database Storage"), ("volumeType", "General Purpose-GP3"),
+                       ("databaseEngine", "PostgreSQL"), ("deploymentOption", "Single-AZ"), *at],
+         [product({"volumeType": "General Purpose-GP3"}, "0.115")]),
+        ("AmazonEKS", [("productFamily", "Compute"), *at], fargate),
+        ("AmazonEKS", [("productFamily", "Compute"), *at], fargate),
+        ("awskms", [("productFamily", "Encryption Key"), *at], [product({"usagetype": f"{prefix}KMS-Keys"}, "1.0")]),
+        ("AmazonCloudWatch", [("productFamily", "Alarm"), ("alarmType", "Standard"), *at],
+         [product({"alarmType": "Standard"}, "0.1")]),
+        ("AmazonCloudWatch", [("productFamily", "Alarm"), ("alarmType", "High Resolution"), *at],
+         [product({"alarmType": "High Resolution"}, "0.3")]),
+        ("AWSSecretsManager", [("productFamily", "Secret"), *at], [product({}, "0.4")]),
+    ]
+
+
+DASHBOARDS = ("AmazonCloudWatch", [("productFamily", "Dashboard")],
+              [product({"regionCode": "us-east-1"}, "3.0"), product({"regionCode": "eu-west-1"}, "3.0")])
+
+
+class PriceList:
+    """The `pricing` client the CLI gets: a real botocore client whose GetProducts answers come from a Stubber."""
+
+    def __init__(self):
+        self.client = boto3.client("pricing", region_name="us-east-1")
+        self.stub = Stubber(self.client)
+        self.stub.activate()
+        self.regions: list[str | None] = []
+
+    def expect(self, service: str, filters: list[tuple[str, str]], products: list[str], pages: int = 1) -> None:
+        request = {"ServiceCode": service, "FormatVersion": "aws_v1",
+                   "Filters": [{"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in filters]}
+        size = -(-len(products) // pages)
+        for page in range(pages):
+            last = page == pages - 1
+            response = {"FormatVersion": "aws_v1", "PriceList": products[page * size:(page + 1) * size],
+                        **({} if last else {"NextToken": f"page-{page + 1}"})}
+            self.stub.add_response("get_products", response,
+                                   {**request, **({"NextToken": f"page-{page}"} if page else {})})
+
+    def expect_catalogue(self, regions: list[str]) -> None:
+        self.expect(*DASHBOARDS)
+        for region in regions:
+            for service, filters, products in catalogue(region):
+                self.expect(service, filters, products, pages=2 if len(products) > 1 else 1)
+
+
+@pytest.fixture
+def price_list(aws_env, monkeypatch) -> PriceList:
+    prices = PriceList()
+    original = Aws.client
+
+    def client(self, service, region=None):
+        if service != "pricing":
+            return original(self, service, region)
+        prices.regions.append(region)
+        return prices.client
+
+    monkeypatch.setattr(Aws, "client", client)
+    yield prices
+    prices.stub.assert_no_pending_responses()
+
+
+def test_refreshed_prices_are_cached_with_date_and_source_and_price_the_estimate(capsys, project, price_list, today):
+    edit_stack(project, "instanceClass: db.r6g.large", "instanceClass: db.m7g.large")
+    assert estimate(capsys)[0] == 3, "db.m7g.large is not in the shipped snapshot"
+    price_list.expect_catalogue(["us-east-1", "us-west-2"])
+    code, out, err = run_cli(capsys, "cost", "prices", "refresh", "--stack", "prod")
+    assert (code, err) == (0, ""), out
+    assert set(price_list.regions) == {"us-east-1"}, "the Price List Query API is only served from a few regions"
+    cache = project / ".scraper-ops" / "prices.json"
+    table = json.loads(cache.read_text())
+    assert table["date"] == "2026-11-28" and table["source"].startswith("AWS Price List Query API")
+    assert table["regions"]["us-west-2"]["rdsInstanceHour"] == {"db.m7g.large": 0.168, "db.r6g.large": 0.225}
+    assert table["regions"]["us-east-1"]["fargateGbHour"] == 0.004445, "ephemeral storage is not memory"
+    assert table["regions"]["us-east-1"]["dashboardMonth"] == 3.0
+    assert f"cached in {cache}" in out
+    code, document, err = estimate(capsys)
+    assert (code, err) == (0, "")
+    assert document["prices"] == {"date": "2026-11-28", "source": table["source"], "origin": f"cache {cache}"}
+    primary = next(line for line in document["resources"] if line["name"] == "database-primary")
+    assert primary["monthlyUsd"] == 268.28  # 2 x (0.168 x 730 + 100 GB x 0.115)
+
+
+def test_a_price_the_api_lacks_writes_nothing_and_exits_1(capsys, project, price_list, today):
+    price_list.expect(*DASHBOARDS)
+    rds, storage = catalogue("us-east-1")[:2]
+    price_list.expect(*rds)
+    price_list.expect(storage[0], storage[1], [])
+    code, _, err = run_cli(capsys, "cost", "prices", "refresh", "--stack", "prod")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("scraper-ops: the Price List API has no on-demand price for rdsGp3GbMonth")
+    assert not (project / ".scraper-ops").exists()
+
+
+def test_refresh_without_credentials_exits_3_and_writes_nothing(capsys, project, monkeypatch, tmp_path):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, _, err = run_cli(capsys, "cost", "prices", "refresh", "--stack", "prod")
+    assert code == 3 and err.startswith("scraper-ops: no AWS credentials") and err.count("\n") == 1
+    assert not (project / ".scraper-ops").exists()
+
+
+def test_refresh_refuses_an_unknown_region(capsys, project):
+    code, _, err = run_cli(capsys, "cost", "prices", "refresh", "--region", "us-moon-1")
+    assert code == 2 and err.startswith("scraper-ops: --region us-moon-1 is not an AWS region;") and err.count("\n") == 1
+    assert not (project / ".scraper-ops").exists()
+
+
+def test_a_corrupt_price_cache_is_named(capsys, project):
+    (project / ".scraper-ops").mkdir()
+    (project / ".scraper-ops" / "prices.json").write_text('{"regions": ')
+    code, _, err = run_cli(capsys, "cost", "estimate", "--stack", "prod")
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"scraper-ops: price cache {project / '.scraper-ops' / 'prices.json'} is not JSON")
