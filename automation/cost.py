@@ -357,15 +357,15 @@ def _keda_pods(values: dict[str, Any]) -> list[tuple[int, float, float]]:
 
 def price_resource(resource: Any, plan: Plan, prices: dict[str, Any], default_region: str) -> Pricing:
     """The monthly price of one resource, how it was reached, or why it has none."""
-    kind = resource.type
+    type_token = resource.type
     inputs = resource.inputs
-    if kind in NO_CHARGE:
+    if type_token in NO_CHARGE:
         return Pricing(None, "no charge of its own", "free")
-    if kind in USAGE_BASED:
-        return Pricing(None, USAGE_BASED[kind], "usage-based")
-    if kind == "aws:dynamodb/table:Table" and inputs.get("billingMode") == "PAY_PER_REQUEST":
+    if type_token in USAGE_BASED:
+        return Pricing(None, USAGE_BASED[type_token], "usage-based")
+    if type_token == "aws:dynamodb/table:Table" and inputs.get("billingMode") == "PAY_PER_REQUEST":
         return Pricing(None, "on-demand reads, writes and storage, billed by use", "usage-based")
-    if kind == "kubernetes:core/v1:Service" and (inputs.get("spec") or {}).get("type", "ClusterIP") != "LoadBalancer":
+    if type_token == "kubernetes:core/v1:Service" and (inputs.get("spec") or {}).get("type", "ClusterIP") != "LoadBalancer":
         return Pricing(None, "no charge of its own (no load balancer)", "free")
     region = resource.region or default_region
     where = f"for {region} in the {prices['origin']}; run `scraper-ops cost prices refresh`"
@@ -379,8 +379,8 @@ def price_resource(resource: Any, plan: Plan, prices: dict[str, Any], default_re
 
 
 def _fixed_price(resource: Any, plan: Plan, regional: dict[str, Any], hours: float, where: str) -> tuple[float, str]:
-    kind, inputs = resource.type, resource.inputs
-    if kind == "aws:rds/instance:Instance":
+    type_token, inputs = resource.type, resource.inputs
+    if type_token == "aws:rds/instance:Instance":
         instance_class = inputs.get("instanceClass")
         hourly = _rate(regional, "rdsInstanceHour", where).get(instance_class)
         if hourly is None:
@@ -389,19 +389,19 @@ def _fixed_price(resource: Any, plan: Plan, regional: dict[str, Any], hours: flo
         storage = inputs.get("allocatedStorage") or _source_storage(resource, plan)
         total = copies * (hourly * hours + storage * _rate(regional, "rdsGp3GbMonth", where))
         return total, f"{instance_class} x{copies} + {storage} GB gp3"
-    if kind == "aws:secretsmanager/secret:Secret":
+    if type_token == "aws:secretsmanager/secret:Secret":
         copies = 1 + len(inputs.get("replicas") or [])  # each replica is billed as a secret of its own
         return copies * _rate(regional, "secretMonth", where), f"1 secret + {copies - 1} replica(s)"
-    if kind == "aws:kms/key:Key":
+    if type_token == "aws:kms/key:Key":
         return _rate(regional, "kmsKeyMonth", where), "1 key"
-    if kind == "aws:cloudwatch/metricAlarm:MetricAlarm":
+    if type_token == "aws:cloudwatch/metricAlarm:MetricAlarm":
         metrics = [q for q in inputs.get("metricQueries") or [] if q.get("metric")] or [inputs]
         high_resolution = (inputs.get("period") or 60) < 60
         per_metric = _rate(regional, "alarmHighResolutionMetricMonth" if high_resolution else "alarmMetricMonth", where)
         return per_metric * len(metrics), f"{len(metrics)} metric(s)"
-    if kind == "aws:cloudwatch/dashboard:Dashboard":
+    if type_token == "aws:cloudwatch/dashboard:Dashboard":
         return _rate(regional, "dashboardMonth", where), "1 dashboard"
-    if kind == "kubernetes:apps/v1:Deployment":
+    if type_token == "kubernetes:apps/v1:Deployment":
         containers = inputs["spec"]["template"]["spec"]["containers"]
         cpu = sum(parse_cpu(c["resources"]["requests"]["cpu"]) for c in containers)
         memory = sum(parse_memory(c["resources"]["requests"]["memory"]) for c in containers) / GIB
@@ -410,18 +410,18 @@ def _fixed_price(resource: Any, plan: Plan, regional: dict[str, Any], hours: flo
         return (_pods_monthly([(replicas, cpu, memory)], regional, hours, where),
                 f"{replicas} pods x ({cpu:g} vCPU + {memory:g} GiB requested, billed by Fargate as {billed_cpu:g} vCPU"
                 f" + {billed_gb:g} GB), at the HPA minimum")
-    if kind == "kubernetes:helm.sh/v3:Release" and inputs.get("chart") == "keda":
+    if type_token == "kubernetes:helm.sh/v3:Release" and inputs.get("chart") == "keda":
         pods = _keda_pods(inputs.get("values") or {})
         return (_pods_monthly(pods, regional, hours, where),
                 f"KEDA's pods are priced: {sum(p[0] for p in pods)} (operator, metrics API server, admission webhooks)"
                 f" at the chart's requests, on Fargate")
-    if kind == "kubernetes:helm.sh/v3:Release":
+    if type_token == "kubernetes:helm.sh/v3:Release":
         raise Unpriced(f"the pods of Helm chart {inputs.get('chart')} are not known to the estimate")
-    if kind == "kubernetes:core/v1:Service":
+    if type_token == "kubernetes:core/v1:Service":
         raise Unpriced("a LoadBalancer Service creates an AWS load balancer, billed by the hour: not in the price table")
-    if kind == "aws:dynamodb/table:Table":
+    if type_token == "aws:dynamodb/table:Table":
         raise Unpriced("provisioned read and write capacity, billed by the hour: not in the price table")
-    raise Unpriced(f"no pricing rule for {kind}: its cost is unknown")
+    raise Unpriced(f"no pricing rule for {type_token}: its cost is unknown")
 
 
 def _source_storage(replica: Any, plan: Plan) -> int:

@@ -5,7 +5,6 @@ GetCostForecast, which moto does not implement, from botocore's Stubber."""
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -16,7 +15,8 @@ from botocore.stub import Stubber
 
 from automation import cost as cost_job
 from automation.aws import Aws
-from tests.conftest import REPO_ROOT, run_cli
+from tests.automation.test_capacity_cost import project  # noqa: F401  (the project fixture: a copy of the stack files)
+from tests.conftest import run_cli
 
 TODAY = date(2026, 11, 28)
 MONTHS = ["2026-08", "2026-09", "2026-10", "2026-11"]
@@ -60,14 +60,6 @@ def cost_explorer(aws_env, monkeypatch) -> CostExplorer:
                         else original(self, service, region))
     yield explorer
     explorer.stub.assert_no_pending_responses()
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    for name in ("Pulumi.yaml", "Pulumi.prod.yaml"):
-        shutil.copy(REPO_ROOT / name, tmp_path / name)
-    monkeypatch.setenv("SCRAPER_OPS_PROJECT_DIR", str(tmp_path))
-    return tmp_path
 
 
 @pytest.fixture
