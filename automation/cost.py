@@ -12,6 +12,7 @@ incomplete.
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -316,6 +317,12 @@ KEDA_PODS = {  # resources key: (replicas key, cpu, memory)
 }
 
 
+# The metrics-server EKS add-on: EKS publishes no default replicas or requests for it, so it is priced at the
+# upstream chart's (kubernetes-sigs/metrics-server charts/metrics-server/values.yaml: `replicas: 1`,
+# `resources.requests` 100m and 200Mi) unless its `configurationValues` set others.
+METRICS_SERVER_POD = (1, "100m", "200Mi")
+
+
 def fargate_pod(cpu: float, memory_gib: float) -> tuple[float, float]:
     """The vCPU and GB Fargate bills for a pod with these requests."""
     memory = memory_gib + FARGATE_OVERHEAD_GB
@@ -353,6 +360,17 @@ def _keda_pods(values: dict[str, Any]) -> list[tuple[int, float, float]]:
         pods.append((int(settings.get("replicaCount", 1)), parse_cpu(str(requests.get("cpu", cpu))),
                      parse_memory(str(requests.get("memory", memory))) / GIB))
     return pods
+
+
+def _metrics_server_pods(configuration: Any) -> list[tuple[int, float, float]]:
+    try:
+        values = json.loads(configuration) if isinstance(configuration, str) and configuration else {}
+    except json.JSONDecodeError:
+        raise Unpriced("its configurationValues are not JSON") from None
+    replicas, cpu, memory = METRICS_SERVER_POD
+    requests = (values.get("resources") or {}).get("requests") or {}
+    return [(int(values.get("replicas", replicas)), parse_cpu(str(requests.get("cpu", cpu))),
+             parse_memory(str(requests.get("memory", memory))) / GIB)]
 
 
 def price_resource(resource: Any, plan: Plan, prices: dict[str, Any], default_region: str) -> Pricing:
@@ -415,6 +433,13 @@ def _fixed_price(resource: Any, plan: Plan, regional: dict[str, Any], hours: flo
         return (_pods_monthly(pods, regional, hours, where),
                 f"KEDA's pods are priced: {sum(p[0] for p in pods)} (operator, metrics API server, admission webhooks)"
                 f" at the chart's requests, on Fargate")
+    if type_token == "aws:eks/addon:Addon" and inputs.get("addonName") == "metrics-server":
+        pods = _metrics_server_pods(inputs.get("configurationValues"))
+        return (_pods_monthly(pods, regional, hours, where),
+                f"the add-on's pods are priced: {pods[0][0]} metrics-server pod(s) at the upstream chart's requests "
+                f"unless configured, on Fargate (EKS add-ons have no charge of their own)")
+    if type_token == "aws:eks/addon:Addon":
+        raise Unpriced(f"the pods of EKS add-on {inputs.get('addonName')} are not known to the estimate")
     if type_token == "kubernetes:helm.sh/v3:Release":
         raise Unpriced(f"the pods of Helm chart {inputs.get('chart')} are not known to the estimate")
     if type_token == "kubernetes:core/v1:Service":

@@ -439,3 +439,20 @@ def test_a_corrupt_price_cache_is_named(capsys, project):
     code, _, err = run_cli(capsys, "cost", "estimate", "--stack", "prod")
     assert code == 2 and err.count("\n") == 1
     assert err.startswith(f"scraper-ops: price cache {project / '.scraper-ops' / 'prices.json'} is not JSON")
+
+
+def test_the_metrics_server_add_on_prices_its_pods(prod_plan):
+    key = next(r for r in prod_plan.resources if r.type == "aws:kms/key:Key")
+    add_on = key.model_copy(update={"type": "aws:eks/addon:Addon", "region": "us-east-1",
+                                    "inputs": {"clusterName": "scraper-prod", "addonName": "metrics-server"}})
+    prices = {"origin": "test table", "hoursPerMonth": 730,
+              "regions": {"us-east-1": {"fargateVcpuHour": 0.04, "fargateGbHour": 0.004}}}
+    pricing = cost_job.price_resource(add_on, prod_plan, prices, "us-east-1")
+    # one pod of 100m and 200Mi (the upstream chart's requests): Fargate's 0.25 vCPU + 0.5 GB
+    assert pricing.kind == "fixed" and pricing.monthly_usd == pytest.approx(730 * (0.25 * 0.04 + 0.5 * 0.004))
+    configured = add_on.model_copy(update={"inputs": {**add_on.inputs, "configurationValues": json.dumps(
+        {"replicas": 2, "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}})}})
+    assert cost_job.price_resource(configured, prod_plan, prices, "us-east-1").monthly_usd == pytest.approx(
+        2 * 730 * (0.5 * 0.04 + 2 * 0.004))
+    other = add_on.model_copy(update={"inputs": {"addonName": "aws-guardduty-agent"}})
+    assert cost_job.price_resource(other, prod_plan, prices, "us-east-1").kind == "unpriced"
