@@ -207,7 +207,10 @@ def savings_from_capacity(rightsizing: dict[str, Any], min_replicas: int, region
             pod = (min_replicas, parse_cpu(requests["cpu"]), parse_memory(requests["memory"]) / GIB)
             return _pods_monthly([pod], regional, hours, f"for {region}")
 
-        saving = monthly(rightsizing["current"]["requests"]) - monthly(recommended)
+        try:
+            saving = monthly(rightsizing["current"]["requests"]) - monthly(recommended)
+        except Unpriced:  # a pod larger than any Fargate configuration: no Fargate saving to state
+            saving = 0.0
         if saving > 0:  # Fargate bills whole configurations: a smaller request may cost the same
             savings.append({"resource": "app pods (requests)", "from": rightsizing["current"]["requests"],
                             "to": recommended, "monthlySavingUsd": round(saving, 2)})

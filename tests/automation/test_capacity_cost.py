@@ -196,6 +196,8 @@ def test_rightsized_pods_save_what_fargate_bills_less(project):
     same_configuration = {**rightsizing, "recommended": {"requests": {"cpu": "400m", "memory": "1536Mi"}},
                           "current": {"requests": {"cpu": "500m", "memory": "1700Mi"}}}
     assert cost_job.savings_from_capacity(same_configuration, 3, "us-east-1", None, "db.r6g.large", 2) == []
+    beyond_fargate = {**rightsizing, "current": {"requests": {"cpu": "32", "memory": "200Gi"}}}
+    assert cost_job.savings_from_capacity(beyond_fargate, 3, "us-east-1", None, "db.r6g.large", 2) == []
 
 
 def test_the_estimate_prices_the_prod_plan_and_diffs_two_plans(capsys, project, tmp_path):
