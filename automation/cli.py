@@ -24,11 +24,11 @@ from automation import aws_model
 from automation import plan as planning
 from automation import policy_check
 from automation.aws import Aws, aws_errors
-from automation.errors import BadInput, CheckFailed, OpsError
+from automation.errors import BadInput, CheckFailed, MissingEnvironment, OpsError
 from automation.engine import StackNotFound
 from automation.outputs import Maintenance, StackOutputs, parse_outputs, read_outputs_file, resolve_outputs
 from automation.reports import FORMATS, Report, Table as ReportTable, utcnow, write_report
-from infra.config import ConfigError, StackConfig, parse_stack_config
+from infra.config import ConfigError, StackConfig, aws_regions, parse_stack_config
 
 if TYPE_CHECKING:
     from automation.backup import WaitPolicy
@@ -770,8 +770,11 @@ def cost_review(
             "cost", f"Cost review, {result.months[0] if result.months else '-'} to {result.months[-1] if result.months else '-'}",
             outputs.stack, not result.over_budget, result.to_json(), created=now,
             charts={"Monthly cost by service": cost_job.chart(result)} if result.months and {"md", "html"} & set(chosen) else {},
-            summary=[f"budget {result.budget:,.2f} USD/month", "forecast this month: "
-                     + (f"{result.forecast:,.2f} USD" if result.forecast is not None else result.forecast_note),
+            summary=[f"budget {result.budget:,.2f} USD/month",
+                     f"month to date ({result.current_month}, to yesterday): {result.month_to_date:,.2f} USD",
+                     "forecast this month: " + (f"{result.forecast:,.2f} USD (month to date + {result.forecast_rest:,.2f}"
+                                                f" forecast from today)" if result.forecast is not None
+                                                else result.forecast_note),
                      *[f"over budget: {r}" for r in result.over_budget],
                      *[f"saving: {s['resource']} {s['from']} -> {s['to']}: {s['monthlySavingUsd']:,.2f} USD/month"
                        for s in result.savings]],
@@ -779,6 +782,10 @@ def cost_review(
                 ReportTable("Cost by service (USD)", ("service", *result.months),
                             [(s, *(result.by_service[m].get(s, 0.0) for m in result.months)) for s in services]
                             + [("total", *(result.totals[m] for m in result.months))]),
+                ReportTable("Cost by tag, whole account (USD)", ("tag", "value", *result.months),
+                            [(tag, value, *(months.get(m, {}).get(value, 0.0) for m in result.months))
+                             for tag, months in result.by_tag.items()
+                             for value in sorted({v for m in months.values() for v in m})]),
                 ReportTable("Top movers", ("service", "from", "to", "change", "%"),
                             [(m["service"], m["from"], m["to"], m["change"], m["percent"]) for m in result.movers]),
                 ReportTable("Cost per 1,000 successful scrapes (USD)", ("month", "cost"),
@@ -806,13 +813,14 @@ def cost_estimate(
     against: Optional[Path] = typer.Option(None, "--against", help="An earlier plan JSON: show the cost difference."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Monthly cost of the planned resources from the shipped price table, and the cost diff against an earlier plan."""
+    """Monthly cost of the planned resources, every unpriced one with why; exit 3 when a fixed cost has no price."""
     from automation import cost as cost_job
     current = policy_check.load_plan(plan_file) if plan_file else planning.offline_plan(stack)
     priced = cost_job.estimate(current)
+    earlier = cost_job.estimate(policy_check.load_plan(against)) if against is not None else None
     document: dict = {"estimate": priced}
-    if against is not None:
-        document["diff"] = cost_job.estimate_diff(cost_job.estimate(policy_check.load_plan(against)), priced)
+    if earlier is not None:
+        document["diff"] = cost_job.estimate_diff(earlier, priced)
     table = Table(title=f"Monthly estimate of {priced['stack']}: {priced['totalMonthlyUsd']:,.2f} USD "
                         f"(prices of {priced['prices']['date']})")
     for column in ("component", "resource", "type", "region", "USD/month", "basis"):
@@ -820,8 +828,12 @@ def cost_estimate(
     for line in sorted(priced["resources"], key=lambda l: (l["component"], -l["monthlyUsd"])):
         table.add_row(line["component"], line["name"], line["type"].rsplit(":", 1)[-1], line["region"] or "-",
                       f"{line['monthlyUsd']:,.2f}", line["basis"])
+    free_types = sorted({line["type"].rsplit(":", 1)[-1] for line in priced["free"]})
     lines = ["by component: " + ", ".join(f"{c} {v:,.2f}" for c, v in sorted(priced["byComponent"].items())),
-             f"{priced['usageBasedResources']} usage-based resources are not estimated; source: {priced['prices']['source']}"]
+             f"prices: {priced['prices']['origin']}, dated {priced['prices']['date']} ({priced['prices']['source']})",
+             *[f"{'NOT PRICED (fixed cost)' if u['fixedCost'] else 'not estimated'}: {u['name']} "
+               f"({u['type'].rsplit(':', 1)[-1]}): {u['why']}" for u in priced["unpriced"]],
+             f"no charge of their own: {len(priced['free'])} resources ({', '.join(free_types)})"]
     if "diff" in document:
         diff = document["diff"]
         lines.append(f"against {against}: {diff['fromUsd']:,.2f} -> {diff['toUsd']:,.2f} USD/month "
@@ -829,6 +841,37 @@ def cost_estimate(
         lines += [f"  {c['name']}: {c['fromUsd']:,.2f} -> {c['toUsd']:,.2f} ({c['changeUsd']:+,.2f}) {c['basis']}"
                   for c in diff["changes"]]
     _emit(as_json, document, table, lines)
+    missing = [f"{u['name']} ({u['why']})" for e in (priced, earlier) if e for u in e["unpriced"] if u["fixedCost"]]
+    if missing:
+        raise MissingEnvironment(f"estimate incomplete, {len(missing)} fixed cost(s) without a price: " + "; ".join(missing))
+
+
+prices_app = typer.Typer(help="The price table of `cost estimate`.", no_args_is_help=True)
+cost_app.add_typer(prices_app, name="prices")
+
+
+@prices_app.command("refresh")
+def cost_prices_refresh(
+    stack: str = typer.Option("prod", "--stack", help="Fetch the prices of this stack's region and DR region."),
+    regions: list[str] = typer.Option([], "--region", help="Another region to fetch prices for (repeatable)."),
+) -> None:
+    """Fetch on-demand prices from the AWS Price List Query API and cache them in the project (needs credentials)."""
+    from automation import prices
+    from automation.runner import OfflineRunner
+    unknown = [region for region in regions if region not in aws_regions()]
+    if unknown:
+        raise BadInput(f"--region {unknown[0]} is not an AWS region; expected one of {', '.join(sorted(aws_regions()))}")
+    config = _stack_config(OfflineRunner(stack))
+    chosen = list(dict.fromkeys([config.region, config.dr_region, *regions]))
+    with aws_errors():
+        table = prices.fetch(Aws(config.region, config.dr_region).client("pricing", prices.PRICING_REGION), chosen,
+                             utcnow().date())
+    path = prices.write_cache(table)
+    for region, regional in table["regions"].items():
+        stdout.print(f"{region}: {len(regional['rdsInstanceHour'])} database classes, Fargate "
+                     f"{regional['fargateVcpuHour']} USD/vCPU-hour", markup=False, highlight=False)
+    stdout.print(f"prices dated {table['date']} from the {table['source']}: cached in {path}", markup=False,
+                 highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:

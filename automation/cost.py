@@ -1,10 +1,12 @@
 """`scraper-ops cost review` (Cost Explorer) and `scraper-ops cost estimate` (the planned resources priced).
 
-The estimate prices what a plan declares with the dated price table shipped in
-`automation/data/prices.json`: fixed monthly costs (database instances and
-storage, the app's pods at the HPA minimum, keys, alarms, dashboards, secrets).
-Usage-based charges (requests, transfer, S3 objects, snapshots) are listed as
-not estimated rather than guessed.
+The estimate prices what a plan declares with the dated price table (automation/prices.py: a refresh
+from the AWS Price List Query API cached in the project, else the snapshot shipped in
+`automation/data/prices.json`): fixed monthly costs (database instances and storage, the app's pods at
+the HPA minimum and KEDA's pods at Fargate prices, keys, alarms, dashboards, secrets and their
+replicas). Every other resource is listed with why it is not priced: free, usage-based (requests,
+transfer, S3 objects, backups), or a fixed cost the table cannot price, which makes the estimate
+incomplete.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from importlib import resources
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from automation import prices as price_list
 from automation.engine import Plan
 from automation.metrics import Query, get_metric_data
 from automation.plan import scaling_of
@@ -29,15 +31,10 @@ COST_METRIC = "UnblendedCost"
 GIB = 1024**3
 
 
-def price_table() -> dict[str, Any]:
-    return json.loads(resources.files("automation").joinpath("data/prices.json").read_text())
-
-
 def _month_start(day: date, months_back: int = 0) -> date:
-    year, month = day.year, day.month - months_back
-    while month <= 0:
-        month, year = month + 12, year - 1
-    return date(year, month, 1)
+    """The first day of the month `months_back` before the month of `day` (negative: after)."""
+    index = day.year * 12 + day.month - 1 - months_back
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def _stack_filter(tags: dict[str, str]) -> dict[str, Any]:
@@ -45,23 +42,30 @@ def _stack_filter(tags: dict[str, str]) -> dict[str, Any]:
     return conditions[0] if len(conditions) == 1 else {"And": conditions}
 
 
-def _groups(ce: Any, start: date, end: date, group_by: dict[str, str], tags: dict[str, str]) -> dict[str, dict[str, float]]:
-    """{month: {group: cost}} for the stack's resources, following NextPageToken."""
+# GetCostAndUsage groups "using up to two different groups" (Cost Explorer API reference, GetCostAndUsage
+# GroupBy); moto does not enforce it, so the limit is kept here.
+MAX_GROUPS = 2
+
+
+def _groups(ce: Any, start: date, end: date, group_by: list[dict[str, str]],
+            filter_: dict[str, Any] | None) -> dict[str, dict[tuple[str, ...], float]]:
+    """{month: {group keys: cost}}, following NextPageToken. A tag group key `Key$value` becomes its value, and
+    the empty value (no such tag) becomes "(untagged)"."""
     request: dict[str, Any] = {
         "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
         "Granularity": "MONTHLY",
         "Metrics": [COST_METRIC],
-        "GroupBy": [group_by],
-        "Filter": _stack_filter(tags),
+        "GroupBy": group_by,
     }
-    months: dict[str, dict[str, float]] = {}
+    if filter_ is not None:
+        request["Filter"] = filter_
+    months: dict[str, dict[tuple[str, ...], float]] = {}
     while True:
         response = ce.get_cost_and_usage(**request)
         for period in response.get("ResultsByTime", []):
-            month = period["TimePeriod"]["Start"][:7]
-            bucket = months.setdefault(month, {})
+            bucket = months.setdefault(period["TimePeriod"]["Start"][:7], {})
             for group in period.get("Groups", []):
-                key = group["Keys"][0].split("$", 1)[-1] or "(untagged)"
+                key = tuple(part.split("$", 1)[-1] or "(untagged)" for part in group["Keys"])
                 bucket[key] = bucket.get(key, 0.0) + float(group["Metrics"][COST_METRIC]["Amount"])
         token = response.get("NextPageToken")
         if not token:
@@ -69,30 +73,60 @@ def _groups(ce: Any, start: date, end: date, group_by: dict[str, str], tags: dic
         request["NextPageToken"] = token
 
 
+def _by_tag(ce: Any, start: date, end: date, keys: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """{tag key: {month: {tag value: cost}}} over every cost of the account, each tag's values (untagged
+    included) from one GetCostAndUsage grouped by the tags, two tags a request as AWS allows."""
+    by_tag: dict[str, dict[str, dict[str, float]]] = {key: {} for key in keys}
+    for first in range(0, len(keys), MAX_GROUPS):
+        chunk = keys[first:first + MAX_GROUPS]
+        months = _groups(ce, start, end, [{"Type": "TAG", "Key": key} for key in chunk], None)
+        for month, groups in months.items():
+            for values, cost in groups.items():
+                for key, value in zip(chunk, values):
+                    bucket = by_tag[key].setdefault(month, {})
+                    bucket[value] = bucket.get(value, 0.0) + cost
+    return {key: {m: {v: round(c, 2) for v, c in sorted(g.items())} for m, g in sorted(months.items())}
+            for key, months in by_tag.items()}
+
+
 @dataclass
 class CostReview:
     months: list[str]
+    current_month: str
     by_service: dict[str, dict[str, float]]
     by_tag: dict[str, dict[str, dict[str, float]]]
     totals: dict[str, float]
     movers: list[dict[str, Any]]
     budget: float
-    forecast: float | None
+    month_to_date: float
+    forecast_rest: float | None
     forecast_note: str
     cost_per_1000_scrapes: dict[str, float | None]
     savings: list[dict[str, Any]]
 
     @property
+    def forecast(self) -> float | None:
+        """The current month's forecast: month to date plus Cost Explorer's forecast of the rest."""
+        return None if self.forecast_rest is None else self.month_to_date + self.forecast_rest
+
+    @property
     def over_budget(self) -> list[str]:
-        reasons = [f"{m} cost {self.totals[m]:,.2f} USD" for m in self.months[:-1] if self.totals.get(m, 0) > self.budget]
-        if self.forecast is not None and self.forecast > self.budget:
-            reasons.append(f"{self.months[-1]} forecast {self.forecast:,.2f} USD")
+        reasons = [f"{m} cost {self.totals[m]:,.2f} USD" for m in self.months
+                   if m != self.current_month and self.totals.get(m, 0) > self.budget]
+        if self.month_to_date > self.budget:
+            reasons.append(f"{self.current_month} month to date {self.month_to_date:,.2f} USD, already over")
+        elif self.forecast is not None and self.forecast > self.budget:
+            reasons.append(f"{self.current_month} forecast {self.forecast:,.2f} USD (month to date "
+                           f"{self.month_to_date:,.2f} + rest of the month {self.forecast_rest:,.2f})")
         return reasons
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "months": self.months, "byService": self.by_service, "byTag": self.by_tag, "totals": self.totals,
-            "topMovers": self.movers, "monthlyBudgetUsd": self.budget, "forecastUsd": self.forecast,
+            "months": self.months, "currentMonth": self.current_month, "byService": self.by_service,
+            "byTag": self.by_tag, "totals": self.totals, "topMovers": self.movers, "monthlyBudgetUsd": self.budget,
+            "monthToDateUsd": round(self.month_to_date, 2),
+            "forecastRestOfMonthUsd": None if self.forecast_rest is None else round(self.forecast_rest, 2),
+            "forecastUsd": None if self.forecast is None else round(self.forecast, 2),
             "forecastNote": self.forecast_note, "costPer1000SuccessfulScrapes": self.cost_per_1000_scrapes,
             "savings": self.savings, "overBudget": self.over_budget,
         }
@@ -100,15 +134,18 @@ class CostReview:
 
 def review(ce: Any, cloudwatch: Any, outputs: StackOutputs, budget: float, months: int, today: date,
            savings: list[dict[str, Any]]) -> CostReview:
-    """The last `months` full months and the current one, for the stack's cost-allocation tags."""
-    start, end = _month_start(today, months), today + timedelta(days=1)
+    """The last `months` full months and the current one to yesterday, for the stack's cost-allocation tags.
+    Today is left to the forecast, which starts today, so no day is counted twice or missed."""
+    start, end = _month_start(today, months), today
     tags = outputs.costTags
-    by_service = _groups(ce, start, end, {"Type": "DIMENSION", "Key": "SERVICE"}, tags)
-    by_tag = {key: _groups(ce, start, end, {"Type": "TAG", "Key": key}, tags) for key in sorted(tags)}
+    services = _groups(ce, start, end, [{"Type": "DIMENSION", "Key": "SERVICE"}], _stack_filter(tags))
+    by_service = {m: {key[0]: cost for key, cost in groups.items()} for m, groups in services.items()}
+    by_tag = _by_tag(ce, start, end, sorted(tags))
     month_keys = sorted(by_service)
+    current = today.strftime("%Y-%m")
     totals = {m: round(sum(by_service[m].values()), 2) for m in month_keys}
     movers = []
-    full = [m for m in month_keys if m != today.strftime("%Y-%m")]
+    full = [m for m in month_keys if m != current]
     if len(full) >= 2:
         last, previous = by_service[full[-1]], by_service[full[-2]]
         for service in set(last) | set(previous):
@@ -117,24 +154,23 @@ def review(ce: Any, cloudwatch: Any, outputs: StackOutputs, budget: float, month
             movers.append({"service": service, "from": round(base, 2), "to": round(last.get(service, 0.0), 2),
                            "change": round(change, 2), "percent": round(100 * change / base, 1) if base else None})
         movers.sort(key=lambda m: abs(m["change"]), reverse=True)
-    forecast, note = _forecast(ce, today, tags)
-    return CostReview(month_keys, by_service, by_tag, totals, movers[:5], budget, forecast, note,
+    rest, note = _forecast_rest(ce, today, tags)
+    return CostReview(month_keys, current, by_service, by_tag, totals, movers[:5], budget,
+                      sum(by_service.get(current, {}).values()), rest, note,
                       _cost_per_scrapes(cloudwatch, outputs, month_keys, totals, today), savings)
 
 
-def _forecast(ce: Any, today: date, tags: dict[str, str]) -> tuple[float | None, str]:
-    """The current month's forecast: month-to-date cost plus the forecast of the rest."""
-    month_end = _month_start(today + timedelta(days=32))
-    if today + timedelta(days=1) >= month_end:
-        return None, "last day of the month: no forecast"
+def _forecast_rest(ce: Any, today: date, tags: dict[str, str]) -> tuple[float | None, str]:
+    """Cost Explorer's forecast from today to the end of the month (GetCostForecast returns the period asked;
+    its start "must be equal to or no later than the current date", Cost Explorer API reference)."""
     try:
         response = ce.get_cost_forecast(
-            TimePeriod={"Start": (today + timedelta(days=1)).isoformat(), "End": month_end.isoformat()},
+            TimePeriod={"Start": today.isoformat(), "End": _month_start(today, -1).isoformat()},
             Metric="UNBLENDED_COST", Granularity="MONTHLY", Filter=_stack_filter(tags),
         )
     except (ClientError, BotoCoreError) as error:
         return None, f"forecast unavailable: {error}"
-    return float(response["Total"]["Amount"]), "Cost Explorer forecast of the rest of the month, plus month to date"
+    return float(response["Total"]["Amount"]), "month to date plus Cost Explorer's forecast from today to the month's end"
 
 
 def _cost_per_scrapes(cloudwatch: Any, outputs: StackOutputs, months: list[str], totals: dict[str, float],
@@ -158,18 +194,27 @@ IDLE_DATABASE_CPU_P95 = 25.0
 
 def savings_from_capacity(rightsizing: dict[str, Any], min_replicas: int, region: str,
                           db_cpu_p95: float | None, db_class: str, db_copies: int) -> list[dict[str, Any]]:
-    """Monthly savings the capacity analysis points at: the app's requests rightsized (Fargate prices at the
-    HPA minimum of pods), and a database whose p95 CPU stays under 25 % moved one size down."""
-    prices = price_table()
-    regional, hours = prices["regions"][region], prices["hoursPerMonth"]
-    savings = []
-    saved_cpu, saved_memory = rightsizing.get("cpuCoresSavedPerPod"), rightsizing.get("memoryGiBSavedPerPod")
-    if saved_cpu is not None and saved_memory is not None and (saved_cpu > 0 or saved_memory > 0):
-        monthly = hours * min_replicas * (
-            max(saved_cpu, 0) * regional["fargateVcpuHour"] + max(saved_memory, 0) * regional["fargateGbHour"])
-        savings.append({"resource": "app pods (requests)", "from": rightsizing["current"]["requests"],
-                        "to": rightsizing["recommended"]["requests"], "monthlySavingUsd": round(monthly, 2)})
-    classes = regional["rdsInstanceHour"]
+    """Monthly savings the capacity analysis points at: the app's requests rightsized (the Fargate
+    configurations billed at the HPA minimum of pods), and a database whose p95 CPU stays under 25 % moved one size down."""
+    prices = price_list.load()
+    regional, hours = prices["regions"].get(region), prices["hoursPerMonth"]
+    savings: list[dict[str, Any]] = []
+    if regional is None:
+        return savings
+    recommended = (rightsizing.get("recommended") or {}).get("requests")
+    if recommended:
+        def monthly(requests: dict[str, str]) -> float:
+            pod = (min_replicas, parse_cpu(requests["cpu"]), parse_memory(requests["memory"]) / GIB)
+            return _pods_monthly([pod], regional, hours, f"for {region}")
+
+        try:
+            saving = monthly(rightsizing["current"]["requests"]) - monthly(recommended)
+        except Unpriced:  # a pod larger than any Fargate configuration: no Fargate saving to state
+            saving = 0.0
+        if saving > 0:  # Fargate bills whole configurations: a smaller request may cost the same
+            savings.append({"resource": "app pods (requests)", "from": rightsizing["current"]["requests"],
+                            "to": recommended, "monthlySavingUsd": round(saving, 2)})
+    classes = regional.get("rdsInstanceHour", {})
     family = db_class.rsplit(".", 1)[0]
     smaller = sorted((price, name) for name, price in classes.items()
                      if name.startswith(family + ".") and price < classes.get(db_class, 0))
@@ -219,40 +264,192 @@ def _hpa_minimum(plan: Plan, deployment_name: str) -> int:
     return scaling.min_replicas if scaling else 1
 
 
-def price_resource(resource: Any, plan: Plan, prices: dict[str, Any], default_region: str) -> tuple[float | None, str]:
-    """Monthly price and how it was reached; None for usage-based resources."""
-    hours = prices["hoursPerMonth"]
-    regional = prices["regions"].get(resource.region or default_region)
+class Unpriced(Exception):
+    """A resource with a fixed monthly cost that the price table cannot price; the message says why."""
+
+
+@dataclass(frozen=True)
+class Pricing:
+    monthly_usd: float | None
+    basis: str  # how the price was reached, or why there is none
+    kind: str  # "fixed" (priced), "free", "usage-based" or "unpriced" (a fixed cost without a price)
+
+
+# Types with no charge of their own: what they configure is billed on another resource, if at all.
+NO_CHARGE = frozenset({
+    "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:kms/alias:Alias", "aws:backup/plan:Plan", "aws:backup/selection:Selection",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioning:BucketVersioning", "aws:secretsmanager/secretVersion:SecretVersion",
+    "aws:sns/topicSubscription:TopicSubscription", "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
+    "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Namespace", "kubernetes:core/v1:ServiceAccount",
+    "kubernetes:keda.sh/v1alpha1:ScaledObject", "kubernetes:keda.sh/v1alpha1:TriggerAuthentication",
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubernetes:policy/v1:PodDisruptionBudget",
+})
+USAGE_BASED = {
+    "aws:s3/bucket:Bucket": "storage and requests, billed by use",
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": "replicated storage and cross-region transfer, billed by use",
+    "aws:sqs/queue:Queue": "requests, billed by use",
+    "aws:sns/topic:Topic": "publishes and deliveries, billed by use",
+    "aws:backup/vault:Vault": "recovery points, billed by GB-month stored",
+    "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication":
+        "replicated backups, billed by GB-month stored and cross-region transfer",
+    "kubernetes:batch/v1:CronJob": "its pods run on a schedule, billed per run",
+    "kubernetes:batch/v1:Job": "its pod runs once, billed for the run",
+}
+
+# Fargate runs each pod on the smallest of these vCPU / memory (GB) configurations that holds the pod's
+# requests plus 256 MB for kubelet, kube-proxy and containerd, and bills that configuration
+# (Amazon EKS user guide, "Understand Fargate Pod configuration details").
+FARGATE_OVERHEAD_GB = 0.25
+FARGATE_CONFIGURATIONS = (
+    (0.25, (0.5, 1, 2)), (0.5, (1, 2, 3, 4)), (1, tuple(range(2, 9))), (2, tuple(range(4, 17))),
+    (4, tuple(range(8, 31))), (8, tuple(range(16, 61, 4))), (16, tuple(range(32, 121, 8))),
+)
+
+# The KEDA chart's pods and their default requests (kedacore/charts keda/values.yaml: `resources.operator`,
+# `resources.metricServer`, `resources.webhooks`, one replica each; KEDA docs "Cluster",
+# https://keda.sh/docs/latest/operate/cluster/). Values set on the release override them.
+KEDA_PODS = {  # resources key: (replicas key, cpu, memory)
+    "operator": ("operator", "100m", "100Mi"),
+    "metricServer": ("metricsServer", "100m", "100Mi"),
+    "webhooks": ("webhooks", "10m", "10Mi"),
+}
+
+
+# The metrics-server EKS add-on: EKS publishes no default replicas or requests for it, so it is priced at the
+# upstream chart's (kubernetes-sigs/metrics-server charts/metrics-server/values.yaml: `replicas: 1`,
+# `resources.requests` 100m and 200Mi) unless its `configurationValues` set others.
+METRICS_SERVER_POD = (1, "100m", "200Mi")
+
+
+def fargate_pod(cpu: float, memory_gib: float) -> tuple[float, float]:
+    """The vCPU and GB Fargate bills for a pod with these requests."""
+    memory = memory_gib + FARGATE_OVERHEAD_GB
+    for vcpu, memories in FARGATE_CONFIGURATIONS:
+        fit = next((gb for gb in memories if gb >= memory), None) if vcpu >= cpu else None
+        if fit is not None:
+            return vcpu, fit
+    raise Unpriced(f"a pod of {cpu:g} vCPU and {memory_gib:g} GiB is larger than any Fargate configuration")
+
+
+def _rate(regional: dict[str, Any], key: str, where: str) -> float:
+    if key not in regional:
+        raise Unpriced(f"no {key} price {where}")
+    return regional[key]
+
+
+def _pods_monthly(pods: list[tuple[int, float, float]], regional: dict[str, Any], hours: float, where: str) -> float:
+    """Monthly Fargate price of (replicas, requested vCPU, requested GiB) pods."""
+    vcpu_hour, gb_hour = _rate(regional, "fargateVcpuHour", where), _rate(regional, "fargateGbHour", where)
+    total = 0.0
+    for replicas, cpu, memory in pods:
+        billed_cpu, billed_gb = fargate_pod(cpu, memory)
+        total += hours * replicas * (billed_cpu * vcpu_hour + billed_gb * gb_hour)
+    return total
+
+
+def _keda_pods(values: dict[str, Any]) -> list[tuple[int, float, float]]:
+    requests_by_pod = values.get("resources") or {}
+    pods = []
+    for key, (replicas_key, cpu, memory) in KEDA_PODS.items():
+        settings = values.get(replicas_key) or {}
+        if settings.get("enabled") is False:
+            continue
+        requests = (requests_by_pod.get(key) or {}).get("requests") or {}
+        pods.append((int(settings.get("replicaCount", 1)), parse_cpu(str(requests.get("cpu", cpu))),
+                     parse_memory(str(requests.get("memory", memory))) / GIB))
+    return pods
+
+
+def _metrics_server_pods(configuration: Any) -> list[tuple[int, float, float]]:
+    try:
+        values = json.loads(configuration) if isinstance(configuration, str) and configuration else {}
+    except json.JSONDecodeError:
+        raise Unpriced("its configurationValues are not JSON") from None
+    replicas, cpu, memory = METRICS_SERVER_POD
+    requests = (values.get("resources") or {}).get("requests") or {}
+    return [(int(values.get("replicas", replicas)), parse_cpu(str(requests.get("cpu", cpu))),
+             parse_memory(str(requests.get("memory", memory))) / GIB)]
+
+
+def price_resource(resource: Any, plan: Plan, prices: dict[str, Any], default_region: str) -> Pricing:
+    """The monthly price of one resource, how it was reached, or why it has none."""
+    type_token = resource.type
     inputs = resource.inputs
-    if regional is None:
-        return None, f"no prices for region {resource.region}"
-    if resource.type == "aws:rds/instance:Instance":
-        hourly = regional["rdsInstanceHour"].get(inputs.get("instanceClass"))
+    if type_token in NO_CHARGE:
+        return Pricing(None, "no charge of its own", "free")
+    if type_token in USAGE_BASED:
+        return Pricing(None, USAGE_BASED[type_token], "usage-based")
+    if type_token == "aws:dynamodb/table:Table" and inputs.get("billingMode") == "PAY_PER_REQUEST":
+        return Pricing(None, "on-demand reads, writes and storage, billed by use", "usage-based")
+    if type_token == "kubernetes:core/v1:Service" and (inputs.get("spec") or {}).get("type", "ClusterIP") != "LoadBalancer":
+        return Pricing(None, "no charge of its own (no load balancer)", "free")
+    region = resource.region or default_region
+    where = f"for {region} in the {prices['origin']}; run `scraper-ops cost prices refresh`"
+    try:
+        regional = prices["regions"].get(region)
+        if regional is None:
+            raise Unpriced(f"no prices {where}")
+        return Pricing(*_fixed_price(resource, plan, regional, prices["hoursPerMonth"], where), "fixed")
+    except Unpriced as missing:
+        return Pricing(None, str(missing), "unpriced")
+
+
+def _fixed_price(resource: Any, plan: Plan, regional: dict[str, Any], hours: float, where: str) -> tuple[float, str]:
+    type_token, inputs = resource.type, resource.inputs
+    if type_token == "aws:rds/instance:Instance":
+        instance_class = inputs.get("instanceClass")
+        hourly = _rate(regional, "rdsInstanceHour", where).get(instance_class)
         if hourly is None:
-            return None, f"no price for {inputs.get('instanceClass')}"
+            raise Unpriced(f"no price for {instance_class} {where}")
         copies = 2 if inputs.get("multiAz") else 1
         storage = inputs.get("allocatedStorage") or _source_storage(resource, plan)
-        total = copies * (hourly * hours + storage * regional["rdsGp3GbMonth"])
-        return total, f"{inputs.get('instanceClass')} x{copies} + {storage} GB gp3"
-    if resource.type == "aws:secretsmanager/secret:Secret":
+        total = copies * (hourly * hours + storage * _rate(regional, "rdsGp3GbMonth", where))
+        return total, f"{instance_class} x{copies} + {storage} GB gp3"
+    if type_token == "aws:secretsmanager/secret:Secret":
         copies = 1 + len(inputs.get("replicas") or [])  # each replica is billed as a secret of its own
-        return copies * regional["secretMonth"], f"1 secret + {copies - 1} replica(s)"
-    if resource.type == "aws:kms/key:Key":
-        return regional["kmsKeyMonth"], "1 key"
-    if resource.type == "aws:cloudwatch/metricAlarm:MetricAlarm":
+        return copies * _rate(regional, "secretMonth", where), f"1 secret + {copies - 1} replica(s)"
+    if type_token == "aws:kms/key:Key":
+        return _rate(regional, "kmsKeyMonth", where), "1 key"
+    if type_token == "aws:cloudwatch/metricAlarm:MetricAlarm":
         metrics = [q for q in inputs.get("metricQueries") or [] if q.get("metric")] or [inputs]
-        per_metric = regional["alarmHighResolutionMetricMonth"] if (inputs.get("period") or 60) < 60 else regional["alarmMetricMonth"]
+        high_resolution = (inputs.get("period") or 60) < 60
+        per_metric = _rate(regional, "alarmHighResolutionMetricMonth" if high_resolution else "alarmMetricMonth", where)
         return per_metric * len(metrics), f"{len(metrics)} metric(s)"
-    if resource.type == "aws:cloudwatch/dashboard:Dashboard":
-        return regional["dashboardMonth"], "1 dashboard"
-    if resource.type == "kubernetes:apps/v1:Deployment":
+    if type_token == "aws:cloudwatch/dashboard:Dashboard":
+        return _rate(regional, "dashboardMonth", where), "1 dashboard"
+    if type_token == "kubernetes:apps/v1:Deployment":
         containers = inputs["spec"]["template"]["spec"]["containers"]
         cpu = sum(parse_cpu(c["resources"]["requests"]["cpu"]) for c in containers)
         memory = sum(parse_memory(c["resources"]["requests"]["memory"]) for c in containers) / GIB
         replicas = _hpa_minimum(plan, inputs["metadata"]["name"])
-        total = hours * replicas * (cpu * regional["fargateVcpuHour"] + memory * regional["fargateGbHour"])
-        return total, f"{replicas} pods x ({cpu:g} vCPU + {memory:g} GiB) requested, at the HPA minimum"
-    return None, "usage-based"
+        billed_cpu, billed_gb = fargate_pod(cpu, memory)
+        return (_pods_monthly([(replicas, cpu, memory)], regional, hours, where),
+                f"{replicas} pods x ({cpu:g} vCPU + {memory:g} GiB requested, billed by Fargate as {billed_cpu:g} vCPU"
+                f" + {billed_gb:g} GB), at the HPA minimum")
+    if type_token == "kubernetes:helm.sh/v3:Release" and inputs.get("chart") == "keda":
+        pods = _keda_pods(inputs.get("values") or {})
+        return (_pods_monthly(pods, regional, hours, where),
+                f"KEDA's pods are priced: {sum(p[0] for p in pods)} (operator, metrics API server, admission webhooks)"
+                f" at the chart's requests, on Fargate")
+    if type_token == "aws:eks/addon:Addon" and inputs.get("addonName") == "metrics-server":
+        pods = _metrics_server_pods(inputs.get("configurationValues"))
+        return (_pods_monthly(pods, regional, hours, where),
+                f"the add-on's pods are priced: {pods[0][0]} metrics-server pod(s) at the upstream chart's requests "
+                f"unless configured, on Fargate (EKS add-ons have no charge of their own)")
+    if type_token == "aws:eks/addon:Addon":
+        raise Unpriced(f"the pods of EKS add-on {inputs.get('addonName')} are not known to the estimate")
+    if type_token == "kubernetes:helm.sh/v3:Release":
+        raise Unpriced(f"the pods of Helm chart {inputs.get('chart')} are not known to the estimate")
+    if type_token == "kubernetes:core/v1:Service":
+        raise Unpriced("a LoadBalancer Service creates an AWS load balancer, billed by the hour: not in the price table")
+    if type_token == "aws:dynamodb/table:Table":
+        raise Unpriced("provisioned read and write capacity, billed by the hour: not in the price table")
+    raise Unpriced(f"no pricing rule for {type_token}: its cost is unknown")
 
 
 def _source_storage(replica: Any, plan: Plan) -> int:
@@ -262,25 +459,33 @@ def _source_storage(replica: Any, plan: Plan) -> int:
 
 
 def estimate(plan: Plan) -> dict[str, Any]:
-    prices = price_table()
-    default_region = next((r.region for r in plan.resources if r.region), "us-east-1")
+    """Every custom resource of the plan priced, or listed as free, usage-based or unpriced with why.
+    `complete` is false when a resource with a fixed cost could not be priced."""
+    prices = price_list.load()
+    region = plan.outputs.get("region")  # the cluster's: Kubernetes resources carry no region of their own
+    default_region = region if isinstance(region, str) else next((r.region for r in plan.resources if r.region), "us-east-1")
     by_urn = {r.urn: r for r in plan.resources}
-    lines, usage_based = [], 0
+    lines, unpriced, free = [], [], []
     for resource in plan.resources:
         if not resource.custom or resource.type.startswith("pulumi:providers:"):
             continue
-        monthly, basis = price_resource(resource, plan, prices, default_region)
-        if monthly is None:
-            usage_based += 1
-            continue
-        lines.append({"urn": resource.urn, "name": resource.name, "type": resource.type, "region": resource.region,
-                      "component": _component_of(resource, by_urn), "monthlyUsd": round(monthly, 2), "basis": basis})
+        pricing = price_resource(resource, plan, prices, default_region)
+        entry = {"urn": resource.urn, "name": resource.name, "type": resource.type, "region": resource.region,
+                 "component": _component_of(resource, by_urn)}
+        if pricing.monthly_usd is not None:
+            lines.append({**entry, "monthlyUsd": round(pricing.monthly_usd, 2), "basis": pricing.basis})
+        elif pricing.kind == "free":
+            free.append({**entry, "why": pricing.basis})
+        else:
+            unpriced.append({**entry, "fixedCost": pricing.kind == "unpriced", "why": pricing.basis})
     components: dict[str, float] = {}
     for line in lines:
         components[line["component"]] = round(components.get(line["component"], 0.0) + line["monthlyUsd"], 2)
-    return {"stack": plan.stack, "prices": {"date": prices["date"], "source": prices["source"]},
+    return {"stack": plan.stack,
+            "prices": {"date": prices["date"], "source": prices["source"], "origin": prices["origin"]},
             "totalMonthlyUsd": round(sum(line["monthlyUsd"] for line in lines), 2), "byComponent": components,
-            "resources": lines, "usageBasedResources": usage_based}
+            "resources": lines, "unpriced": unpriced, "free": free,
+            "complete": not any(line["fixedCost"] for line in unpriced)}
 
 
 def estimate_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

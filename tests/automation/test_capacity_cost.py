@@ -101,7 +101,7 @@ def month(offset: int) -> tuple[str, str]:
 
 
 def queue_costs(moto_endpoint: str):
-    """Cost Explorer answers: by service (3 full months and this one), then by each cost tag."""
+    """Cost Explorer answers: by service (3 full months and this one), then by the cost tags, two a request."""
     services = [
         {"Amazon Relational Database Service": 600, "Amazon Elastic Kubernetes Service": 300, "Amazon S3": 50},
         {"Amazon Relational Database Service": 700, "Amazon Elastic Kubernetes Service": 300, "Amazon S3": 60},
@@ -116,9 +116,16 @@ def queue_costs(moto_endpoint: str):
                                      for key, v in groups.items()]}
             for i, groups in enumerate(groups_by_month)]}
 
-    tag = lambda key, value: result([{f"{key}${value}": sum(g.values())} for g in services])  # noqa: E731
-    payload = {"results": [result(services), tag("CostCenter", "data-platform"), tag("Environment", "prod"),
-                           tag("Project", "social-media-scraper")]}
+    def result_of_groups(groups_by_month):
+        return {"ResultsByTime": [
+            {"TimePeriod": {"Start": month(3 - i)[0], "End": month(3 - i)[1]}, "Estimated": i == 3, "Total": {},
+             "Groups": [{"Keys": list(keys), "Metrics": {"UnblendedCost": {"Amount": str(v), "Unit": "USD"}}}
+                        for keys, v in groups.items()]}
+            for i, groups in enumerate(groups_by_month)]}
+
+    pair = result_of_groups([{("CostCenter$data-platform", "Environment$prod"): sum(g.values())} for g in services])
+    project = result_of_groups([{("Project$social-media-scraper",): sum(g.values())} for g in services])
+    payload = {"results": [result(services), pair, project]}
     assert requests.post(f"{moto_endpoint}/moto-api/static/ce/cost-and-usage-results", json=payload, timeout=10).status_code == 201
 
 
@@ -151,8 +158,9 @@ def test_cost_review_month_over_month_movers_and_cost_per_scrape(capsys, usage, 
     assert document["costPer1000SuccessfulScrapes"][last_full] == pytest.approx(1120 / (days * 10), rel=1e-3)
     assert document["forecastUsd"] is None and document["forecastNote"].startswith("forecast unavailable")
     assert document["overBudget"] == [] and document["monthlyBudgetUsd"] == 3000
-    assert document["savings"][0]["resource"] == "app pods (requests)" and document["savings"][0]["monthlySavingUsd"] > 0
-    assert document["savings"][1] == {"resource": "database (db.r6g.xlarge, p95 CPU 12%)", "from": "db.r6g.xlarge",
+    # The rightsized requests still need Fargate's 0.5 vCPU / 1 GB configuration: no saving on the pods.
+    assert [s["resource"] for s in document["savings"]] == ["database (db.r6g.xlarge, p95 CPU 12%)"]
+    assert document["savings"][0] == {"resource": "database (db.r6g.xlarge, p95 CPU 12%)", "from": "db.r6g.xlarge",
                                       "to": "db.r6g.large", "monthlySavingUsd": 328.5}  # (0.45 - 0.225) x 730 x 2 (multi-AZ)
     assert "data:image/png;base64," in next(out.glob("cost-*.html")).read_text()
 
@@ -173,8 +181,23 @@ def test_the_forecast_comes_from_cost_explorer(usage):
     stub = Stubber(ce)
     stub.add_response("get_cost_forecast", {"Total": {"Amount": "1234.5", "Unit": "USD"}, "ForecastResultsByTime": []})
     with stub:
-        forecast, note = cost_job._forecast(ce, date(2026, 11, 28), {"Project": "social-media-scraper"})
-    assert forecast == 1234.5 and note.startswith("Cost Explorer forecast")
+        rest, note = cost_job._forecast_rest(ce, date(2026, 11, 28), {"Project": "social-media-scraper"})
+    assert rest == 1234.5 and note.startswith("month to date plus Cost Explorer's forecast")
+
+
+def test_rightsized_pods_save_what_fargate_bills_less(project):
+    rightsizing = {"current": {"requests": {"cpu": "1", "memory": "2Gi"}},
+                   "recommended": {"requests": {"cpu": "250m", "memory": "512Mi"}}}
+    savings = cost_job.savings_from_capacity(rightsizing, 3, "us-east-1", None, "db.r6g.large", 2)
+    # Fargate bills 1 vCPU + 3 GB (2 GiB + 256 MB, rounded up) before, 0.25 vCPU + 1 GB after:
+    # 3 pods x 730 h x (0.75 x 0.04048 + 2 x 0.004445)
+    assert savings == [{"resource": "app pods (requests)", "from": {"cpu": "1", "memory": "2Gi"},
+                        "to": {"cpu": "250m", "memory": "512Mi"}, "monthlySavingUsd": 85.96}]
+    same_configuration = {**rightsizing, "recommended": {"requests": {"cpu": "400m", "memory": "1536Mi"}},
+                          "current": {"requests": {"cpu": "500m", "memory": "1700Mi"}}}
+    assert cost_job.savings_from_capacity(same_configuration, 3, "us-east-1", None, "db.r6g.large", 2) == []
+    beyond_fargate = {**rightsizing, "current": {"requests": {"cpu": "32", "memory": "200Gi"}}}
+    assert cost_job.savings_from_capacity(beyond_fargate, 3, "us-east-1", None, "db.r6g.large", 2) == []
 
 
 def test_the_estimate_prices_the_prod_plan_and_diffs_two_plans(capsys, project, tmp_path):
@@ -187,7 +210,7 @@ def test_the_estimate_prices_the_prod_plan_and_diffs_two_plans(capsys, project, 
     assert lines["database-primary"]["monthlyUsd"] == 351.5  # 2 x 0.225 x 730 + 2 x 100 GB x 0.115
     assert lines["database-master-secret"]["monthlyUsd"] == 0.8  # the secret and its DR-region replica, 0.40 each
     assert lines["database-replica"]["monthlyUsd"] == 175.75  # 0.225 x 730 + 100 GB x 0.115
-    assert lines["app-deployment"]["monthlyUsd"] == 49.19  # 3 pods x (0.5 vCPU, 0.5 GiB) at Fargate prices
+    assert lines["app-deployment"]["monthlyUsd"] == 54.06  # 3 pods x Fargate's 0.5 vCPU + 1 GB (0.5 GiB + 256 MB, rounded up)
     assert estimate["byComponent"]["database"] == 528.05
     assert estimate["prices"]["date"] == "2026-11-01"
     text = (project / "Pulumi.prod.yaml").read_text().replace("instanceClass: db.r6g.large", "instanceClass: db.r6g.xlarge", 1)

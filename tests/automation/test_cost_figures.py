@@ -1,0 +1,458 @@
+"""Cost figures on seeded data with known answers: the month's forecast and budget verdict, cost by tag,
+and the estimate's unpriced resources. GetCostAndUsage comes from moto's Cost Explorer result queue;
+GetCostForecast, which moto does not implement, from botocore's Stubber."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.stub import Stubber
+
+from automation import cost as cost_job
+from automation.aws import Aws
+from tests.automation.test_capacity_cost import project  # noqa: F401  (the project fixture: a copy of the stack files)
+from tests.conftest import run_cli
+
+TODAY = date(2026, 11, 28)
+MONTHS = ["2026-08", "2026-09", "2026-10", "2026-11"]
+STACK_TAGS = {"CostCenter": "data-platform", "Environment": "prod", "Project": "social-media-scraper"}
+STACK_FILTER = {"And": [{"Tags": {"Key": key, "Values": [value]}} for key, value in sorted(STACK_TAGS.items())]}
+
+
+class CostExplorer:
+    """The `ce` client the CLI gets: GetCostAndUsage goes to the moto server, GetCostForecast to a stubbed
+    client (moto raises NotImplementedError for it). Every request is recorded."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.usage = boto3.client("ce", region_name="us-east-1")
+        self.forecasts = boto3.client("ce", region_name="us-east-1")
+        self.stub = Stubber(self.forecasts)
+        self.stub.activate()
+
+    def get_cost_and_usage(self, **request):
+        self.calls.append(("GetCostAndUsage", request))
+        return self.usage.get_cost_and_usage(**request)
+
+    def get_cost_forecast(self, **request):
+        self.calls.append(("GetCostForecast", request))
+        return self.forecasts.get_cost_forecast(**request)
+
+    def forecast(self, amount: str, start: str, end: str) -> None:
+        self.stub.add_response("get_cost_forecast", {"Total": {"Amount": amount, "Unit": "USD"}},
+                               {"TimePeriod": {"Start": start, "End": end}, "Metric": "UNBLENDED_COST",
+                                "Granularity": "MONTHLY", "Filter": STACK_FILTER})
+
+    def requests_of(self, operation: str) -> list[dict[str, Any]]:
+        return [request for name, request in self.calls if name == operation]
+
+
+@pytest.fixture
+def cost_explorer(aws_env, monkeypatch) -> CostExplorer:
+    explorer = CostExplorer()
+    original = Aws.client
+    monkeypatch.setattr(Aws, "client", lambda self, service, region=None: explorer if service == "ce"
+                        else original(self, service, region))
+    yield explorer
+    explorer.stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def today(monkeypatch):
+    """The CLI's clock, pinned: 28 November 2026."""
+    monkeypatch.setattr("automation.cli.utcnow", lambda: datetime(2026, 11, 28, 9, 30, tzinfo=timezone.utc))
+    return TODAY
+
+
+def period(month: str) -> dict[str, str]:
+    year, number = map(int, month.split("-"))
+    following = date(year + number // 12, number % 12 + 1, 1)
+    return {"Start": f"{month}-01", "End": min(following, TODAY).isoformat()}
+
+
+def result(groups_by_month: dict[str, dict[tuple[str, ...], float]]) -> dict[str, Any]:
+    return {"ResultsByTime": [
+        {"TimePeriod": period(month), "Estimated": month == "2026-11", "Total": {},
+         "Groups": [{"Keys": list(keys), "Metrics": {"UnblendedCost": {"Amount": repr(amount), "Unit": "USD"}}}
+                    for keys, amount in groups.items()]}
+        for month, groups in groups_by_month.items()]}
+
+
+def queue(moto_endpoint: str, *results: dict[str, Any]) -> None:
+    """moto answers each distinct GetCostAndUsage request with the next queued result."""
+    response = requests.post(f"{moto_endpoint}/moto-api/static/ce/cost-and-usage-results",
+                             json={"results": list(results)}, timeout=10)
+    assert response.status_code == 201
+
+
+def by_service(current_month: dict[str, float]) -> dict[str, Any]:
+    """Three full months under the 3,000 budget, and the current month to date."""
+    full = {"2026-08": 2500.0, "2026-09": 2600.0, "2026-10": 2700.0}
+    months = {m: {("Amazon Relational Database Service",): 0.6 * total, ("Amazon Elastic Kubernetes Service",): 0.4 * total}
+              for m, total in full.items()}
+    months["2026-11"] = {(service,): amount for service, amount in current_month.items()}
+    return result(months)
+
+
+# The issue's case: 2,898.75 spent this month (to yesterday), 207.05 forecast for the rest: 3,105.81 > 3,000.
+# The amounts carry Cost Explorer's extra decimals, so the sum is only right if nothing is rounded before it.
+SPENT = {"Amazon Relational Database Service": 1700.504, "Amazon Elastic Kubernetes Service": 1000.25, "Amazon S3": 198.0}
+REST = "207.0549"
+
+
+def by_tags(*keys: str) -> dict[str, Any]:
+    """Every month: the stack's own costs, a staging share and an untagged share, keyed by `keys`."""
+    values = {"CostCenter": ("data-platform", "data-platform", ""), "Environment": ("prod", "staging", ""),
+              "Project": ("social-media-scraper", "social-media-scraper", "")}
+    groups: dict[tuple[str, ...], float] = {}
+    for i, share in enumerate((1000.0, 400.0, 55.5)):  # Cost Explorer returns one group per distinct key
+        key = tuple(f"{name}${values[name][i]}" for name in keys)
+        groups[key] = groups.get(key, 0.0) + share
+    return result({m: groups for m in MONTHS})
+
+
+def review(capsys, deployed, project, *extra: str) -> tuple[int, str, str, dict[str, Any]]:
+    out = project / "reports"
+    code, stdout, err = run_cli(capsys, "cost", "review", "--stack", "prod", "--outputs", str(deployed["file"]),
+                                "--format", "json", "--out", str(out), *extra)
+    return code, stdout, err, json.loads(next(out.glob("cost-*.json")).read_text())
+
+
+def test_the_forecast_is_month_to_date_plus_the_rest_and_over_budget_exits_1(
+        capsys, deployed, project, moto_endpoint, cost_explorer, today):
+    queue(moto_endpoint, by_service(SPENT), by_tags("CostCenter", "Environment"), by_tags("Project"))
+    cost_explorer.forecast(REST, "2026-11-28", "2026-12-01")
+    code, stdout, err, document = review(capsys, deployed, project)
+    assert document["monthToDateUsd"] == 2898.75 and document["forecastRestOfMonthUsd"] == 207.05
+    assert document["forecastUsd"] == 3105.81
+    assert document["overBudget"] == ["2026-11 forecast 3,105.81 USD (month to date 2,898.75 + rest of the month 207.05)"]
+    assert code == 1
+    assert err.strip() == ("scraper-ops: over budget: 2026-11 forecast 3,105.81 USD "
+                           "(month to date 2,898.75 + rest of the month 207.05)")
+    assert "forecast this month: 3,105.81 USD (month to date + 207.05 forecast from today)" in stdout
+    usage = cost_explorer.requests_of("GetCostAndUsage")[0]
+    assert usage["TimePeriod"] == {"Start": "2026-08-01", "End": "2026-11-28"}, "to yesterday: today is forecast"
+    assert usage["Filter"] == STACK_FILTER
+
+
+def test_a_forecast_under_budget_passes(capsys, deployed, project, moto_endpoint, cost_explorer, today):
+    queue(moto_endpoint, by_service(SPENT), by_tags("CostCenter", "Environment"), by_tags("Project"))
+    cost_explorer.forecast("101.2449", "2026-11-28", "2026-12-01")
+    code, _, err, document = review(capsys, deployed, project)
+    assert (code, err) == (0, "")
+    assert document["forecastUsd"] == 3000.0 and document["overBudget"] == []
+
+
+def test_month_to_date_over_budget_is_flagged_without_a_forecast(
+        capsys, deployed, project, moto_endpoint, cost_explorer, today):
+    queue(moto_endpoint, by_service({"Amazon Relational Database Service": 3050.0}),
+          by_tags("CostCenter", "Environment"), by_tags("Project"))
+    cost_explorer.stub.add_client_error("get_cost_forecast", "DataUnavailableException", "not enough data")
+    code, _, err, document = review(capsys, deployed, project)
+    assert document["forecastUsd"] is None and document["forecastNote"].startswith("forecast unavailable")
+    assert code == 1
+    assert err.strip() == "scraper-ops: over budget: 2026-11 month to date 3,050.00 USD, already over"
+
+
+def test_cost_by_tag_is_one_grouped_request_per_two_tags_with_real_breakdowns(
+        capsys, deployed, project, moto_endpoint, cost_explorer, today):
+    queue(moto_endpoint, by_service(SPENT), by_tags("CostCenter", "Environment"), by_tags("Project"))
+    cost_explorer.forecast("0", "2026-11-28", "2026-12-01")
+    _, _, _, document = review(capsys, deployed, project)
+    tag_requests = cost_explorer.requests_of("GetCostAndUsage")[1:]
+    assert [[g["Key"] for g in r["GroupBy"]] for r in tag_requests] == [["CostCenter", "Environment"], ["Project"]]
+    assert all(g["Type"] == "TAG" for r in tag_requests for g in r["GroupBy"])
+    assert not any("Filter" in r for r in tag_requests), "a filter on the grouped tags pins every figure to the total"
+    assert document["byTag"]["Environment"]["2026-10"] == {"prod": 1000.0, "staging": 400.0, "(untagged)": 55.5}
+    assert document["byTag"]["CostCenter"]["2026-10"] == {"data-platform": 1400.0, "(untagged)": 55.5}
+    assert document["byTag"]["Project"]["2026-11"] == {"social-media-scraper": 1400.0, "(untagged)": 55.5}
+
+
+def test_two_cost_tags_take_a_single_request(capsys, deployed, project, moto_endpoint, cost_explorer, today):
+    outputs = {**deployed["outputs"], "costTags": {"Environment": "prod", "Project": "social-media-scraper"}}
+    deployed["file"].write_text(json.dumps(outputs))
+    queue(moto_endpoint, by_service(SPENT), by_tags("Environment", "Project"))
+    cost_explorer.stub.add_response("get_cost_forecast", {"Total": {"Amount": "0", "Unit": "USD"}})
+    _, _, _, document = review(capsys, deployed, project)
+    assert len(cost_explorer.requests_of("GetCostAndUsage")) == 2, "one by service, one for both tags"
+    assert document["byTag"]["Environment"]["2026-08"] == {"prod": 1000.0, "staging": 400.0, "(untagged)": 55.5}
+
+
+@pytest.mark.parametrize("day, end", [
+    (date(2026, 11, 1), "2026-12-01"),
+    (date(2026, 11, 30), "2026-12-01"),  # the last day still has a forecast: today itself
+    (date(2026, 12, 31), "2027-01-01"),
+    (date(2027, 1, 30), "2027-02-01"),
+])
+def test_the_forecast_covers_today_to_the_end_of_the_month(aws_env, day, end):
+    ce = Aws("us-east-1", "us-west-2").client("ce")
+    with Stubber(ce) as stub:
+        stub.add_response("get_cost_forecast", {"Total": {"Amount": "12.5", "Unit": "USD"}},
+                          {"TimePeriod": {"Start": day.isoformat(), "End": end}, "Metric": "UNBLENDED_COST",
+                           "Granularity": "MONTHLY", "Filter": {"Tags": {"Key": "Project", "Values": ["p"]}}})
+        assert cost_job._forecast_rest(ce, day, {"Project": "p"})[0] == 12.5
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The estimate: every resource priced or listed with why; a fixed cost without a price exits 3.
+
+
+def estimate(capsys, *extra: str) -> tuple[int, dict[str, Any], str]:
+    code, out, err = run_cli(capsys, "cost", "estimate", "--stack", "prod", "--json", *extra)
+    return code, json.loads(out)["estimate"], err
+
+
+def edit_stack(project, old: str, new: str) -> None:
+    path = project / "Pulumi.prod.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_the_prod_estimate_accounts_for_every_resource_and_prices_kedas_pods(capsys, project, prod_plan):
+    code, document, err = estimate(capsys)
+    assert (code, err) == (0, "")
+    assert document["complete"] is True
+    custom = sorted(r.urn for r in prod_plan.resources if r.custom and not r.type.startswith("pulumi:providers:"))
+    listed = [line["urn"] for part in ("resources", "unpriced", "free") for line in document[part]]
+    assert sorted(listed) == custom, "each resource exactly once: priced, free or not estimated"
+    assert all(line["why"] for line in document["unpriced"] + document["free"])
+    assert not [line for line in document["unpriced"] if line["fixedCost"]]
+    keda = next(line for line in document["resources"] if line["type"] == "kubernetes:helm.sh/v3:Release")
+    # Operator and metrics server (100m, 100Mi) and webhooks (10m, 10Mi) each fit Fargate's smallest
+    # configuration, 0.25 vCPU + 0.5 GB: 3 x 730 h x (0.25 x 0.04048 + 0.5 x 0.004445).
+    assert keda["monthlyUsd"] == 27.03 and keda["basis"].startswith("KEDA's pods are priced: 3")
+    assert document["total" + "MonthlyUsd"] == round(sum(line["monthlyUsd"] for line in document["resources"]), 2)
+
+
+def test_a_database_class_outside_the_table_is_listed_and_exits_3(capsys, project):
+    edit_stack(project, "instanceClass: db.r6g.large", "instanceClass: db.m7g.large")
+    code, document, err = estimate(capsys)
+    assert code == 3
+    assert err.count("\n") == 1 and err.startswith(
+        "scraper-ops: estimate incomplete, 1 fixed cost(s) without a price: database-primary (no price for "
+        "db.m7g.large for us-east-1 in the shipped snapshot")
+    assert "run `scraper-ops cost prices refresh`" in err
+    assert document["complete"] is False
+    assert [(u["name"], u["fixedCost"]) for u in document["unpriced"] if u["fixedCost"]] == [("database-primary", True)]
+    assert "database-primary" not in {line["name"] for line in document["resources"]}
+
+
+def test_a_region_without_prices_lists_each_fixed_cost_and_exits_3(capsys, project):
+    code, prod, _ = estimate(capsys)
+    edit_stack(project, "aws:region: us-east-1", "aws:region: eu-north-1")
+    code, document, err = estimate(capsys)
+    assert code == 3 and err.count("\n") == 1
+    expected = {line["name"] for line in prod["resources"] if line["region"] in ("us-east-1", None)}
+    missing = {u["name"] for u in document["unpriced"] if u["fixedCost"]}
+    assert missing == expected
+    assert all("no prices for eu-north-1" in u["why"] for u in document["unpriced"] if u["fixedCost"])
+    assert {line["region"] for line in document["resources"]} == {"us-west-2"}
+    assert 0 < document["totalMonthlyUsd"] < prod["totalMonthlyUsd"]
+
+
+def test_keda_values_on_the_release_change_the_price(prod_plan):
+    release = next(r for r in prod_plan.resources if r.type == "kubernetes:helm.sh/v3:Release")
+    values = {"resources": {"operator": {"requests": {"cpu": "1", "memory": "2Gi"}}}, "webhooks": {"enabled": False},
+              "metricsServer": {"replicaCount": 2}}
+    tuned = release.model_copy(update={"inputs": {**release.inputs, "values": values}})
+    prices = {"origin": "test table", "hoursPerMonth": 730,
+              "regions": {"us-east-1": {"fargateVcpuHour": 0.04, "fargateGbHour": 0.004}}}
+    pricing = cost_job.price_resource(tuned, prod_plan, prices, "us-east-1")
+    # operator 1 vCPU + 3 GB (2 GiB + 256 MB, rounded up); two metrics servers at 0.25 vCPU + 0.5 GB; no webhooks
+    assert pricing.kind == "fixed"
+    assert pricing.monthly_usd == pytest.approx(730 * ((0.04 + 3 * 0.004) + 2 * (0.25 * 0.04 + 0.5 * 0.004)))
+    other_chart = release.model_copy(update={"inputs": {**release.inputs, "chart": "ingress-nginx"}})
+    assert cost_job.price_resource(other_chart, prod_plan, prices, "us-east-1").kind == "unpriced"
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"type": "aws:ec2/natGateway:NatGateway"}, "no pricing rule for aws:ec2/natGateway:NatGateway"),
+    ({"type": "kubernetes:core/v1:Service", "inputs": {"spec": {"type": "LoadBalancer"}}}, "load balancer"),
+    ({"type": "aws:dynamodb/table:Table", "inputs": {"billingMode": "PROVISIONED"}}, "provisioned"),
+])
+def test_fixed_costs_the_table_cannot_price_are_unpriced(prod_plan, change, why):
+    any_resource = next(r for r in prod_plan.resources if r.type == "aws:kms/key:Key")
+    pricing = cost_job.price_resource(any_resource.model_copy(update={**change, "region": "us-east-1"}), prod_plan,
+                                      {"origin": "t", "hoursPerMonth": 730, "regions": {"us-east-1": {}}}, "us-east-1")
+    assert pricing.kind == "unpriced" and pricing.monthly_usd is None and why in pricing.basis
+
+
+@pytest.mark.parametrize("cpu, memory, billed", [
+    (0.1, 100 / 1024, (0.25, 0.5)),
+    (0.5, 0.5, (0.5, 1)),
+    (0.5, 3.75, (0.5, 4)),
+    (0.5, 3.8, (1, 5)),  # 3.8 GiB + 256 MB is over 0.5 vCPU's 4 GB
+    (4, 30, (8, 32)),
+])
+def test_fargate_bills_the_smallest_configuration_that_holds_the_pod(cpu, memory, billed):
+    assert cost_job.fargate_pod(cpu, memory) == billed
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# `cost prices refresh`: the Price List Query API (GetProducts) through botocore's Stubber (moto has no `pricing`).
+
+
+def product(attributes: dict[str, str], usd: str) -> str:
+    """One PriceList entry as GetProducts returns it: a JSON document of the product and its terms."""
+    sku = f"SKU{abs(hash((tuple(sorted(attributes.items())), usd))) % 10**8:08d}"
+    dimension = {"unit": "Hrs", "beginRange": "0", "endRange": "Inf", "description": "on demand",
+                 "rateCode": f"{sku}.JRTCKXETXF.6YS6EN2CT7", "appliesTo": [], "pricePerUnit": {"USD": usd}}
+    return json.dumps({"product": {"productFamily": attributes.get("productFamily", ""), "attributes": attributes,
+                                   "sku": sku},
+                       "serviceCode": "test", "publicationDate": "2026-11-20T00:00:00Z", "version": "20261120",
+                       "terms": {"OnDemand": {f"{sku}.JRTCKXETXF": {
+                           "priceDimensions": {f"{sku}.JRTCKXETXF.6YS6EN2CT7": dimension}, "sku": sku,
+                           "effectiveDate": "2026-11-01T00:00:00Z", "offerTermCode": "JRTCKXETXF", "termAttributes": {}}}}})
+
+
+def catalogue(region: str) -> list[tuple[str, list[tuple[str, str]], list[str]]]:
+    """What the Price List holds for `region`, request by request: service, TERM_MATCH filters, products."""
+    prefix = {"us-east-1": "USE1-", "us-west-2": "USW2-"}[region]
+    fargate = [product({"usagetype": f"{prefix}Fargate-vCPU-Hours:perCPU"}, "0.04048"),
+               product({"usagetype": f"{prefix}Fargate-GB-Hours"}, "0.004445"),
+               product({"usagetype": f"{prefix}Fargate-EphemeralStorage-GB-Hours"}, "0.000111")]
+    at = [("regionCode", region)]
+    return [
+        ("AmazonRDS", [("productFamily", "Database Instance"), ("databaseEngine", "PostgreSQL"),
+                       ("deploymentOption", "Single-AZ"), *at],
+         [product({"instanceType": "db.r6g.large"}, "0.225"), product({"instanceType": "db.m7g.large"}, "0.168")]),
+        ("AmazonRDS", [("productFamily", "Database Storage"), ("volumeType", "General Purpose-GP3"),
+                       ("databaseEngine", "PostgreSQL"), ("deploymentOption", "Single-AZ"), *at],
+         [product({"volumeType": "General Purpose-GP3"}, "0.115")]),
+        ("AmazonEKS", [("productFamily", "Compute"), *at], fargate),
+        ("AmazonEKS", [("productFamily", "Compute"), *at], fargate),
+        ("awskms", [("productFamily", "Encryption Key"), *at], [product({"usagetype": f"{prefix}KMS-Keys"}, "1.0")]),
+        ("AmazonCloudWatch", [("productFamily", "Alarm"), ("alarmType", "Standard"), *at],
+         [product({"alarmType": "Standard"}, "0.1")]),
+        ("AmazonCloudWatch", [("productFamily", "Alarm"), ("alarmType", "High Resolution"), *at],
+         [product({"alarmType": "High Resolution"}, "0.3")]),
+        ("AWSSecretsManager", [("productFamily", "Secret"), *at], [product({}, "0.4")]),
+    ]
+
+
+DASHBOARDS = ("AmazonCloudWatch", [("productFamily", "Dashboard")],
+              [product({"regionCode": "us-east-1"}, "3.0"), product({"regionCode": "eu-west-1"}, "3.0")])
+
+
+class PriceList:
+    """The `pricing` client the CLI gets: a real botocore client whose GetProducts answers come from a Stubber."""
+
+    def __init__(self):
+        self.client = boto3.client("pricing", region_name="us-east-1")
+        self.stub = Stubber(self.client)
+        self.stub.activate()
+        self.regions: list[str | None] = []
+
+    def expect(self, service: str, filters: list[tuple[str, str]], products: list[str], pages: int = 1) -> None:
+        request = {"ServiceCode": service, "FormatVersion": "aws_v1",
+                   "Filters": [{"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in filters]}
+        size = -(-len(products) // pages)
+        for page in range(pages):
+            last = page == pages - 1
+            response = {"FormatVersion": "aws_v1", "PriceList": products[page * size:(page + 1) * size],
+                        **({} if last else {"NextToken": f"page-{page + 1}"})}
+            self.stub.add_response("get_products", response,
+                                   {**request, **({"NextToken": f"page-{page}"} if page else {})})
+
+    def expect_catalogue(self, regions: list[str]) -> None:
+        self.expect(*DASHBOARDS)
+        for region in regions:
+            for service, filters, products in catalogue(region):
+                self.expect(service, filters, products, pages=2 if len(products) > 1 else 1)
+
+
+@pytest.fixture
+def price_list(aws_env, monkeypatch) -> PriceList:
+    prices = PriceList()
+    original = Aws.client
+
+    def client(self, service, region=None):
+        if service != "pricing":
+            return original(self, service, region)
+        prices.regions.append(region)
+        return prices.client
+
+    monkeypatch.setattr(Aws, "client", client)
+    yield prices
+    prices.stub.assert_no_pending_responses()
+
+
+def test_refreshed_prices_are_cached_with_date_and_source_and_price_the_estimate(capsys, project, price_list, today):
+    edit_stack(project, "instanceClass: db.r6g.large", "instanceClass: db.m7g.large")
+    assert estimate(capsys)[0] == 3, "db.m7g.large is not in the shipped snapshot"
+    price_list.expect_catalogue(["us-east-1", "us-west-2"])
+    code, out, err = run_cli(capsys, "cost", "prices", "refresh", "--stack", "prod")
+    assert (code, err) == (0, ""), out
+    assert set(price_list.regions) == {"us-east-1"}, "the Price List Query API is only served from a few regions"
+    cache = project / ".scraper-ops" / "prices.json"
+    table = json.loads(cache.read_text())
+    assert table["date"] == "2026-11-28" and table["source"].startswith("AWS Price List Query API")
+    assert table["regions"]["us-west-2"]["rdsInstanceHour"] == {"db.m7g.large": 0.168, "db.r6g.large": 0.225}
+    assert table["regions"]["us-east-1"]["fargateGbHour"] == 0.004445, "ephemeral storage is not memory"
+    assert table["regions"]["us-east-1"]["dashboardMonth"] == 3.0
+    assert f"cached in {cache}" in out
+    code, document, err = estimate(capsys)
+    assert (code, err) == (0, "")
+    assert document["prices"] == {"date": "2026-11-28", "source": table["source"], "origin": f"cache {cache}"}
+    primary = next(line for line in document["resources"] if line["name"] == "database-primary")
+    assert primary["monthlyUsd"] == 268.28  # 2 x (0.168 x 730 + 100 GB x 0.115)
+
+
+def test_a_price_the_api_lacks_writes_nothing_and_exits_1(capsys, project, price_list, today):
+    price_list.expect(*DASHBOARDS)
+    rds, storage = catalogue("us-east-1")[:2]
+    price_list.expect(*rds)
+    price_list.expect(storage[0], storage[1], [])
+    code, _, err = run_cli(capsys, "cost", "prices", "refresh", "--stack", "prod")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("scraper-ops: the Price List API has no on-demand price for rdsGp3GbMonth")
+    assert not (project / ".scraper-ops").exists()
+
+
+def test_refresh_without_credentials_exits_3_and_writes_nothing(capsys, project, monkeypatch, tmp_path):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, _, err = run_cli(capsys, "cost", "prices", "refresh", "--stack", "prod")
+    assert code == 3 and err.startswith("scraper-ops: no AWS credentials") and err.count("\n") == 1
+    assert not (project / ".scraper-ops").exists()
+
+
+def test_refresh_refuses_an_unknown_region(capsys, project):
+    code, _, err = run_cli(capsys, "cost", "prices", "refresh", "--region", "us-moon-1")
+    assert code == 2 and err.startswith("scraper-ops: --region us-moon-1 is not an AWS region;") and err.count("\n") == 1
+    assert not (project / ".scraper-ops").exists()
+
+
+def test_a_corrupt_price_cache_is_named(capsys, project):
+    (project / ".scraper-ops").mkdir()
+    (project / ".scraper-ops" / "prices.json").write_text('{"regions": ')
+    code, _, err = run_cli(capsys, "cost", "estimate", "--stack", "prod")
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"scraper-ops: price cache {project / '.scraper-ops' / 'prices.json'} is not JSON")
+
+
+def test_the_metrics_server_add_on_prices_its_pods(prod_plan):
+    key = next(r for r in prod_plan.resources if r.type == "aws:kms/key:Key")
+    add_on = key.model_copy(update={"type": "aws:eks/addon:Addon", "region": "us-east-1",
+                                    "inputs": {"clusterName": "scraper-prod", "addonName": "metrics-server"}})
+    prices = {"origin": "test table", "hoursPerMonth": 730,
+              "regions": {"us-east-1": {"fargateVcpuHour": 0.04, "fargateGbHour": 0.004}}}
+    pricing = cost_job.price_resource(add_on, prod_plan, prices, "us-east-1")
+    # one pod of 100m and 200Mi (the upstream chart's requests): Fargate's 0.25 vCPU + 0.5 GB
+    assert pricing.kind == "fixed" and pricing.monthly_usd == pytest.approx(730 * (0.25 * 0.04 + 0.5 * 0.004))
+    configured = add_on.model_copy(update={"inputs": {**add_on.inputs, "configurationValues": json.dumps(
+        {"replicas": 2, "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}})}})
+    assert cost_job.price_resource(configured, prod_plan, prices, "us-east-1").monthly_usd == pytest.approx(
+        2 * 730 * (0.5 * 0.04 + 2 * 0.004))
+    other = add_on.model_copy(update={"inputs": {"addonName": "aws-guardduty-agent"}})
+    assert cost_job.price_resource(other, prod_plan, prices, "us-east-1").kind == "unpriced"
