@@ -490,6 +490,12 @@ def _seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f} s"
 
 
+from automation import dr_commands  # noqa: E402 - the runbook commands join the dr group here
+
+dr_app.command("failover")(dr_commands.failover)
+dr_app.command("failback")(dr_commands.failback)
+
+
 @app.command()
 def checklist(
     name: str = typer.Argument(..., help="daily, weekly or monthly"),
