@@ -29,6 +29,7 @@ OUTPUT_CONTRACT = {
     # beyond the DESIGN.md minimum: what the ops commands measure against
     "stack", "metricsNamespace", "smokeChecks", "objectives", "dbBackupRetentionDays", "backupPlanId",
     "drSubnetGroupName", "drSecurityGroupIds", "maintenance", "scaledObjectName", "dbSecretArn", "snapshotRetention",
+    "site",
 }
 
 
@@ -298,7 +299,8 @@ def test_backup_job_may_delete_only_its_own_snapshots_and_read_only_maintenance_
 
 
 def test_snapshot_retention_is_exported_last_for_the_in_cluster_job(prod_plan):
-    assert list(prod_plan.outputs)[-1] == "snapshotRetention"
+    names = list(prod_plan.outputs)
+    assert names.index("snapshotRetention") == names.index("maintenance") + 1, "appended, never inserted"
     assert prod_plan.outputs["snapshotRetention"] == {"manualRetentionDays": 35, "keepNewest": 7}
 
 
