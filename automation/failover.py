@@ -229,6 +229,7 @@ class Runbook:
     def run(self) -> Record:
         if not self._begin():
             return self.record
+        self.serving()  # the standby stack must be reachable (Pulumi CLI, stack) before anything changes
         if self.options.dry_run:
             self._steps()
             self.record.outcome = "dry run"

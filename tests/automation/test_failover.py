@@ -16,6 +16,7 @@ from botocore.stub import Stubber
 
 from automation import failover as runbook
 from automation.aws import Aws
+from automation.engine import read_stack_file, run_program
 from automation.outputs import parse_outputs
 from automation.runner import PulumiRunner
 from tests.conftest import DR_REGION, REGION, REPO_ROOT, RecordingPulumi, client, run_cli
@@ -57,30 +58,36 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def standby_outputs(prod: dict, app_url: str) -> dict:
-    """The standby stack's outputs after its deploy into moto: the same program with the regions swapped."""
-    key = client("kms").create_key(Description="scraper-prod-dr in us-east-1")["KeyMetadata"]["Arn"]
+@pytest.fixture(scope="module")
+def standby_plan():
+    return run_program("prod-dr", read_stack_file("prod-dr", REPO_ROOT))
+
+
+def seed_standby(outputs_template: dict) -> dict:
+    """Create in moto what `pulumi up` of the standby stack (Pulumi.prod-dr.yaml) creates that the runbook
+    touches; returns its outputs with the ids moto chose."""
+    outputs = dict(outputs_template)
+    outputs["drKmsKeyArn"] = client("kms").create_key(Description="prod-dr's key in us-east-1")["KeyMetadata"]["Arn"]
     ec2 = client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.10.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.10.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
                for i, z in ((1, "a"), (2, "b"))]
-    client("rds").create_db_subnet_group(DBSubnetGroupName="scraper-prod-db", DBSubnetGroupDescription="prod",
+    client("rds").create_db_subnet_group(DBSubnetGroupName=outputs["drSubnetGroupName"], DBSubnetGroupDescription="prod",
                                          SubnetIds=subnets)
     # moto gap: a cross-region replica is a copy of its source that keeps the source's region, so moto looks its
     # subnet group up in the source's region. RDS uses the replica's own region; the same name there satisfies moto.
     dr_subnets = client("rds", DR_REGION).describe_db_subnet_groups()["DBSubnetGroups"][0]["Subnets"]
-    client("rds", DR_REGION).create_db_subnet_group(DBSubnetGroupName="scraper-prod-db", DBSubnetGroupDescription="moto",
+    client("rds", DR_REGION).create_db_subnet_group(DBSubnetGroupName=outputs["drSubnetGroupName"],
+                                                    DBSubnetGroupDescription="moto",
                                                     SubnetIds=[s["SubnetIdentifier"] for s in dr_subnets])
-    ops = "scraper-prod-dr-ops"
-    client("s3", DR_REGION).create_bucket(Bucket=ops, CreateBucketConfiguration={"LocationConstraint": DR_REGION})
+    client("s3", DR_REGION).create_bucket(Bucket=outputs["opsBucket"],
+                                          CreateBucketConfiguration={"LocationConstraint": DR_REGION})
     client("dynamodb", DR_REGION).create_table(
-        TableName="scraper-prod-dr-ops-lock", KeySchema=[{"AttributeName": "lockId", "KeyType": "HASH"}],
+        TableName=outputs["lockTableName"], KeySchema=[{"AttributeName": "lockId", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "lockId", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-    topic = client("sns", DR_REGION).create_topic(Name="scraper-prod-dr-alerts")["TopicArn"]
-    return {**prod, "stack": "prod-dr", "region": DR_REGION, "drRegion": REGION, "serviceUrl": app_url,
-            "opsBucket": ops, "lockTableName": "scraper-prod-dr-ops-lock", "alertsTopicArn": topic,
-            "drKmsKeyArn": key, "drSubnetGroupName": "scraper-prod-db", "drSecurityGroupIds": ["sg-0a1b2c3d4e5f60001"],
-            "dbInstanceId": prod["dbReplicaId"]}
+    topic = outputs["alertsTopicArn"].rsplit(":", 1)[1]
+    outputs["alertsTopicArn"] = client("sns", DR_REGION).create_topic(Name=topic)["TopicArn"]
+    return outputs
 
 
 def put_lag(instance: str, seconds: float, region: str = DR_REGION, at: datetime | None = None):
@@ -93,14 +100,13 @@ def put_lag(instance: str, seconds: float, region: str = DR_REGION, at: datetime
 class Site:
     """The primary stack in moto, its standby stack (recorded Pulumi CLI + moto resources) and the app."""
 
-    def __init__(self, deployed, fake_app):
+    def __init__(self, deployed, fake_app, standby_plan):
         self.prod = parse_outputs(deployed["outputs"], "prod")
-        self.standby = parse_outputs(standby_outputs(deployed["outputs"], fake_app.url), "prod-dr")
+        self.standby = parse_outputs(seed_standby(standby_plan.outputs), "prod-dr")
         self.fake_app = fake_app
         self.clock = Clock()
         self.sleeps: list[float] = []
-        self.pulumi = RecordingPulumi("prod-dr", {"social-media-scraper:site": json.dumps(
-            {"role": "standby", "serving": False, "databaseInstanceId": self.prod.dbReplicaId})}, self.standby.model_dump())
+        self.pulumi = RecordingPulumi("prod-dr", read_stack_file("prod-dr", REPO_ROOT), self.standby.model_dump())
         self.pulumi.on_up = lambda count: self.clock.advance(UPDATE_SECONDS)
         self.runner = PulumiRunner("prod-dr", pulumi_command=self.pulumi, work_dir=REPO_ROOT)
         self.aws = Aws(REGION, DR_REGION)
@@ -153,8 +159,8 @@ class Site:
 
 
 @pytest.fixture
-def site(deployed, fake_app, real_promotion):
-    return Site(deployed, fake_app)
+def site(deployed, fake_app, real_promotion, standby_plan):
+    return Site(deployed, fake_app, standby_plan)
 
 
 def outcomes(record) -> dict[str, str]:
@@ -354,3 +360,36 @@ def test_the_cli_wants_a_reason(capsys, deployed, tmp_path):
     code, _, err = run_cli(capsys, "dr", "failover", "--stack", "prod", "--outputs", str(deployed["file"]))
     assert code == 2 and "--reason TEXT is required: a failover must say why" in err
     assert not list(tmp_path.glob("failover-*"))
+
+
+def cli_files(site, tmp_path) -> list[str]:
+    standby = tmp_path / "standby-outputs.json"
+    standby.write_text(json.dumps(site.standby.model_dump()))
+    prod = tmp_path / "prod-outputs.json"
+    prod.write_text(json.dumps(site.prod.model_dump()))
+    return ["--stack", "prod", "--outputs", str(prod), "--standby-outputs", str(standby), "--out", str(tmp_path)]
+
+
+def test_the_cli_dry_run_shows_the_runbook_without_changing_anything(capsys, site, tmp_path):
+    site.stop_primary()
+    put_lag(site.prod.dbReplicaId, 42.0)
+    code, out, _ = run_cli(capsys, "dr", "failover", *cli_files(site, tmp_path), "--backend", "offline", "--dry-run")
+    text = " ".join(out.split())
+    assert code == 0, out
+    assert text.startswith("dry run: nothing was changed, locked or recorded")
+    for step in ("assess", "measure-lag", "promote", "activate-standby", "smoke", "notify"):
+        assert f"│ {step} " in out
+    assert "set site.serving=true on prod-dr (now False)" in text
+    assert "ReadReplicaSourceDBInstanceIdentifier" in site.instance(site.prod.dbReplicaId)
+    assert site.saved() is None and not list(tmp_path.glob("failover-*"))
+
+
+def test_without_the_pulumi_cli_nothing_is_promoted(capsys, site, tmp_path, monkeypatch):
+    """The standby stack is reached before the first change: a missing CLI is exit 3, not a half failover."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    site.stop_primary()
+    put_lag(site.prod.dbReplicaId, 42.0)
+    code, _, err = run_cli(capsys, "dr", "failover", *cli_files(site, tmp_path), "--reason", "outage")
+    assert code == 3 and "no Pulumi CLI" in err
+    assert "ReadReplicaSourceDBInstanceIdentifier" in site.instance(site.prod.dbReplicaId)
+    assert site.saved() is None and site.lock_free()
