@@ -119,13 +119,20 @@ class Record:
             ok=self.outcome in ("completed", "dry run"), data=self.to_json(), created=created,
             summary=[f"{self.kind} {self.outcome}; reason: {self.reason}; by {self.owner}; scope: {self.scope}",
                      f"measured RTO: {_seconds(self.rto_seconds)} (from {self.started} to serving {self.serving_since or '-'})",
-                     "data-loss window: " + (f"{window['from']} to {window['to']} ({window['seconds']:.0f} s of "
-                                             f"writes at risk; ReplicaLag {_seconds(self.lag_seconds)})"
-                                             if window else "none recorded"),
+                     "data-loss window: " + _window_text(window, self.lag_seconds),
                      *([f"accepted data loss: {self.accepted_data_loss}"] if self.accepted_data_loss else [])],
             tables=[Table("Steps", ("step", "outcome", "at", "detail"),
                           [(s.name, s.outcome, s.at, s.detail) for s in self.steps])],
         )
+
+
+def _window_text(window: dict[str, Any] | None, lag: float | None) -> str:
+    if window is None:
+        return "none: nothing was promoted"
+    if window["seconds"] is None:
+        return f"unknown (no ReplicaLag was measured), ending {window['to']}"
+    return (f"{window['from']} to {window['to']} ({window['seconds']:.0f} s of writes at risk; "
+            f"ReplicaLag {_seconds(lag)})")
 
 
 def _seconds(value: float | None) -> str:
@@ -391,16 +398,20 @@ class Failover(Runbook):
                                      BackupRetentionPeriod=self.primary.dbBackupRetentionDays)
             self._record_promotion(self.clock(), "")
             self.store.save(self.record)
+        elif self.record.promoted_at is None:  # promoted by a run interrupted before it could record it
+            self._record_promotion(self.clock(), "by an interrupted run, at the latest")
         self.wait_for(rds, self.primary.dbReplicaId, lambda i: not is_replica(i) and i["DBInstanceStatus"] == "available",
                       self.waits.promote_timeout_seconds, "a standalone available instance")
         return f"{self.primary.dbReplicaId} promoted at {self.record.promoted_at} and available"
 
     def _record_promotion(self, moment: datetime, how: str) -> None:
         self.record.promoted_at = _iso(moment) + (f" ({how})" if how else "")
-        if self.record.lag_seconds is not None and self.record.lag_observed_at:
-            start = datetime.fromisoformat(self.record.lag_observed_at) - timedelta(seconds=self.record.lag_seconds)
-            self.record.data_loss_window = {"from": _iso(start), "to": _iso(moment),
-                                            "seconds": (moment - start).total_seconds()}
+        if self.record.lag_seconds is None or not self.record.lag_observed_at:
+            self.record.data_loss_window = {"from": None, "to": _iso(moment), "seconds": None}
+            return
+        start = datetime.fromisoformat(self.record.lag_observed_at) - timedelta(seconds=self.record.lag_seconds)
+        self.record.data_loss_window = {"from": _iso(start), "to": _iso(moment),
+                                        "seconds": (moment - start).total_seconds()}
 
     def _smoke(self) -> str:
         result = smoke_checks.run_smoke(self.options.smoke_url or self.standby.serviceUrl, self.standby.smokeChecks,
@@ -418,9 +429,8 @@ class Failover(Runbook):
         window = self.record.data_loss_window
         return (f"Failover {self.record.run_id}: {self.primary.stack} now runs as {self.standby.stack} in "
                 f"{self.standby.region} on {self.primary.dbReplicaId}. Reason: {self.options.reason}. RTO "
-                f"{_seconds(self.record.rto_seconds)}. Data-loss window: "
-                + (f"{window['from']} to {window['to']}" if window else "unknown")
-                + f". Primary: {self.record.primary}. The old primary was not touched.")
+                f"{_seconds(self.record.rto_seconds)}. Data-loss window: {_window_text(window, self.record.lag_seconds)}"
+                f". Primary: {self.record.primary}. The old primary was not touched.")
 
 
 class Failback(Runbook):

@@ -245,6 +245,23 @@ def test_unknown_lag_and_a_healthy_primary_are_refused(site):
     assert forced.outcome == "refused"
     assert "no ReplicaLag of scraper-prod-dr in the last 5 minutes: the data at risk is unknown" in forced.steps[-1].detail
     assert "ReadReplicaSourceDBInstanceIdentifier" in site.instance(site.prod.dbReplicaId)
+    accepted = site.failover(force=True, accept_data_loss=True, reason="drill on a healthy primary")
+    assert accepted.outcome == "completed"
+    assert accepted.data_loss_window == {"from": None, "to": accepted.promoted_at, "seconds": None}
+    summary = " ".join(accepted.report(site.clock.now).summary)
+    assert f"data-loss window: unknown (no ReplicaLag was measured), ending {accepted.promoted_at}" in summary
+
+
+def test_a_run_killed_right_after_promoting_is_resumed_without_its_record(site):
+    """Killed between PromoteReadReplica and saving the record: the next run finds a standalone instance and
+    carries on; the promotion time is bounded by the resume, the data at risk is unknown."""
+    site.stop_primary()
+    client("rds", DR_REGION).promote_read_replica(DBInstanceIdentifier=site.prod.dbReplicaId)
+    record = site.failover()
+    assert record.outcome == "completed", record.steps
+    assert outcomes(record)["promote"] == "already done"
+    assert record.promoted_at.endswith("(by an interrupted run, at the latest)")
+    assert record.data_loss_window["seconds"] is None and site.serving()
 
 
 def test_a_dry_run_shows_every_step_and_changes_nothing(site):
