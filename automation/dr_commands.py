@@ -16,6 +16,10 @@ StandbyStackOption = typer.Option(None, "--standby-stack", help="The standby sta
 ReasonOption = typer.Option("", "--reason", help="Why: in the record, the notice and the update messages.")
 DryRunOption = typer.Option(False, "--dry-run", help="Show every step and its preconditions; change nothing.")
 UrlOption = typer.Option(None, "--url", help="Smoke-test this base URL instead of the standby's serviceUrl output.")
+BackendOption = typer.Option("pulumi", "--backend", help="Stack runner backend: pulumi or offline.")
+PrimaryOutputsOption = typer.Option(None, "--outputs", help="The primary stack's outputs JSON.")
+RecordDirOption = typer.Option(None, "--out", help="Directory for the local record files.")
+JsonOption = typer.Option(False, "--json", help="Print the record as JSON.")
 StandbyOutputsOption = typer.Option(None, "--standby-outputs", help="The standby stack's outputs JSON (default: read "
                                     "through the stack runner).")
 
@@ -74,11 +78,11 @@ def failover(
     accept_data_loss: bool = typer.Option(False, "--accept-data-loss", help="Promote although ReplicaLag exceeds the "
                                           "RPO or is unknown; the reason is recorded."),
     url: Optional[str] = UrlOption,
-    backend: str = typer.Option("pulumi", "--backend", help="Stack runner backend: pulumi or offline."),
-    outputs_file: Optional[Path] = typer.Option(None, "--outputs", help="The primary stack's outputs JSON."),
+    backend: str = BackendOption,
+    outputs_file: Optional[Path] = PrimaryOutputsOption,
     standby_outputs: Optional[Path] = StandbyOutputsOption,
-    out: Optional[Path] = typer.Option(None, "--out", help="Directory for the local record files."),
-    as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
+    out: Optional[Path] = RecordDirOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Promote the DR replica and move the app to the standby stack; resumable, never touches the old primary."""
     from automation import cli
@@ -97,13 +101,13 @@ def failback(
     standby_stack: Optional[str] = StandbyStackOption,
     reason: str = ReasonOption,
     switch: bool = typer.Option(False, "--switch", help="After the catch-up, switch back (in a maintenance window)."),
-    force: bool = typer.Option(False, "--force", help="Switch back outside the maintenance window (needs --reason)."),
+    force: bool = typer.Option(False, "--force", help="Switch back outside the maintenance window."),
     dry_run: bool = DryRunOption,
-    backend: str = typer.Option("pulumi", "--backend", help="Stack runner backend: pulumi or offline."),
-    outputs_file: Optional[Path] = typer.Option(None, "--outputs", help="The primary stack's outputs JSON."),
+    backend: str = BackendOption,
+    outputs_file: Optional[Path] = PrimaryOutputsOption,
     standby_outputs: Optional[Path] = StandbyOutputsOption,
-    out: Optional[Path] = typer.Option(None, "--out", help="Directory for the local record files."),
-    as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
+    out: Optional[Path] = RecordDirOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Replicate the promoted instance back to the original region, wait for it to catch up, then switch back."""
     from automation import cli
