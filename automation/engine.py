@@ -174,6 +174,11 @@ class OfflineMocks(pulumi_mocks.Mocks):
             name = args.args["name"]
             arn = f"arn:aws:secretsmanager:{region}:{OFFLINE_ACCOUNT_ID}:secret:{name}-{_digest(name, length=6)}"
             return {"id": arn, "arn": arn, "name": name}
+        if args.token == "aws:kms/getAlias:getAlias":
+            name = args.args["name"]
+            key_id = str(uuid.UUID(_digest(name, length=32)))
+            return {"id": name, "name": name, "arn": f"arn:aws:kms:{region}:{OFFLINE_ACCOUNT_ID}:{name}",
+                    "targetKeyId": key_id, "targetKeyArn": f"arn:aws:kms:{region}:{OFFLINE_ACCOUNT_ID}:key/{key_id}"}
         raise NotImplementedError(f"the offline engine has no answer for the invoke {args.token}")
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):

@@ -115,7 +115,8 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
     lock = OpsLock("ops-lock", OpsLockArgs(platform, keys.primary))
     app = AppWorkload(
         "app",
-        AppArgs(platform, messaging.queue, storage.data_bucket, database.primary, database.master_secret, keys.primary),
+        AppArgs(platform, messaging.queue, storage.data_bucket, database.primary, database.master_secret, keys.primary,
+                secret_key_arn=database.secret_key_arn if isinstance(database, StandbyDatabase) else None),
     )
     autoscaling = Autoscaling(
         "autoscaling",

@@ -361,8 +361,12 @@ class StandbyDatabase(pulumi.ComponentResource):
         here = pulumi.InvokeOutputOptions(provider=platform.aws)
         found = aws.rds.get_instance_output(db_instance_identifier=site.database_instance_id, opts=here)
         self.primary = DatabaseEndpoint(found.db_instance_identifier, found.db_instance_arn, found.address, found.port)
-        secret = aws.secretsmanager.get_secret_output(name=master_secret_name(f"scraper-{site.primary_stack}"), opts=here)
+        primary_prefix = f"scraper-{site.primary_stack}"
+        secret = aws.secretsmanager.get_secret_output(name=master_secret_name(primary_prefix), opts=here)
         self.master_secret = SecretRef(secret.arn)
+        # The secret's replica here is encrypted with the primary stack's DR-region key (its alias is declared by
+        # `Keys` of the primary: alias/<prefix>-dr); reading the secret needs kms:Decrypt on that key.
+        self.secret_key_arn = aws.kms.get_alias_output(name=f"alias/{primary_prefix}-dr", opts=here).target_key_arn
         self.replica = None  # a standby has no replica of its own: it is the replica
         self.register_outputs({"primaryId": self.primary.identifier, "masterSecretArn": self.master_secret.arn})
 

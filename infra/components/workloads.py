@@ -85,6 +85,8 @@ class AppArgs:
     database: aws.rds.Instance
     database_secret: aws.secretsmanager.Secret
     key: aws.kms.Key
+    # The key of the master secret when it is not `key`: on a standby, the primary's DR key its replica uses.
+    secret_key_arn: pulumi.Input[str] | None = None
 
 
 class AppWorkload(pulumi.ComponentResource):
@@ -134,7 +136,8 @@ class AppWorkload(pulumi.ComponentResource):
                 },
                 {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [args.data_bucket.arn]},
                 {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [master_secret_arn]},
-                {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [args.key.arn]},
+                {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                 "Resource": [args.key.arn, *([args.secret_key_arn] if args.secret_key_arn else [])]},
                 {
                     "Effect": "Allow",
                     "Action": ["cloudwatch:PutMetricData"],

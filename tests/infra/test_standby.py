@@ -3,6 +3,8 @@ database of its own, its app paused at zero replicas, held to production rules, 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from automation import aws_model
@@ -54,6 +56,16 @@ def test_the_standby_is_wired_to_what_prod_declares(standby_plan, prod_plan):
                resource(standby_plan, "kubernetes:apps/v1:Deployment", "app-deployment").inputs["spec"]["template"]
                ["spec"]["containers"][0]["env"]}
     assert app_env["DATABASE_HOST"].startswith(prod["dbReplicaId"] + ".")
+
+
+def test_the_standby_app_may_read_the_replicated_secret(standby_plan):
+    """Secrets Manager encrypts the secret's replica with the key the primary named for this region (prod's DR
+    key, alias/scraper-prod-dr): the standby's app needs kms:Decrypt on it besides its own stack's key."""
+    statements = json.loads(resource(standby_plan, "aws:iam/rolePolicy:RolePolicy", "app-irsa-policy").inputs["policy"])
+    decrypt = next(s for s in statements["Statement"] if "kms:Decrypt" in s["Action"])
+    own_key = resource(standby_plan, "aws:kms/key:Key", "keys-primary").outputs["arn"]
+    [secret_key] = [arn for arn in decrypt["Resource"] if arn != own_key]
+    assert secret_key.startswith("arn:aws:kms:us-west-2:") and own_key in decrypt["Resource"]
 
 
 def test_the_standby_watches_the_lag_of_the_replica_it_will_take_over(standby_plan):
