@@ -45,6 +45,9 @@ WORKING_STATES = frozenset({
     "configuring-log-exports", "maintenance", "storage-optimization", "upgrading", "renaming", "rebooting",
 })
 LAG_WINDOW = timedelta(minutes=5)
+# The state of a failover or failback in the standby's ops bucket, apart from the reports (`failover/`,
+# `failback/`) and from the drill's `dr/` reports that the checklists read.
+RECORDS = "dr-records"
 
 
 class Refused(Exception):
@@ -115,7 +118,7 @@ class Record:
     def report(self, created: datetime) -> Report:
         window = self.data_loss_window
         return Report(
-            kind="dr", title=f"DR {self.kind} {self.run_id} of {self.stack}", stack=self.stack,
+            kind=self.kind, title=f"DR {self.kind} {self.run_id} of {self.stack}", stack=self.stack,
             ok=self.outcome in ("completed", "dry run"), data=self.to_json(), created=created,
             summary=[f"{self.kind} {self.outcome}; reason: {self.reason}; by {self.owner}; scope: {self.scope}",
                      f"measured RTO: {_seconds(self.rto_seconds)} (from {self.started} to serving {self.serving_since or '-'})",
@@ -204,7 +207,7 @@ class Runbook:
                            f"is {primary.drRegion}; pass the standby stack of {primary.stack}")
         self.aws, self.primary, self.standby, self.runner = aws, primary, standby, runner
         self.options, self.clock, self.waits, self.say = options, clock, waits or Waits(), say
-        self.store = RecordStore(aws.dr("s3"), standby.opsBucket, f"dr/{primary.stack}/{self.record_name}.json")
+        self.store = RecordStore(aws.dr("s3"), standby.opsBucket, f"{RECORDS}/{primary.stack}/{self.record_name}.json")
         self.lock = OperationsLock(aws.dr("dynamodb"), standby.lockTableName, f"dr/{primary.stack}",
                                    f"{lock_owner()}/{self.kind}")
         self.record: Record
@@ -470,16 +473,16 @@ class Failback(Runbook):
                                       f"the new primary. Adopt it in {self.primary.stack} before its next update."),
                   lambda: f"announce on {self.standby.alertsTopicArn}")
         self.step("archive", lambda: None, self._archive,
-                  lambda: f"move this DR cycle's records to dr/{self.primary.stack}/history/ so that the next "
+                  lambda: f"move this DR cycle's records to {RECORDS}/{self.primary.stack}/history/ so that the next "
                           "failover starts afresh")
 
     def _archive(self) -> str:
         s3, bucket = self.store.s3, self.store.bucket
         moved = []
         for name in ("failover", "failback"):
-            key = f"dr/{self.primary.stack}/{name}.json"
+            key = f"{RECORDS}/{self.primary.stack}/{name}.json"
             try:
-                s3.copy_object(Bucket=bucket, Key=f"dr/{self.primary.stack}/history/{self.record.run_id}-{name}.json",
+                s3.copy_object(Bucket=bucket, Key=f"{RECORDS}/{self.primary.stack}/history/{self.record.run_id}-{name}.json",
                                CopySource={"Bucket": bucket, "Key": key})
             except ClientError as error:
                 if error_code(error) not in ("NoSuchKey", "404", "NotFound"):
@@ -487,7 +490,7 @@ class Failback(Runbook):
                 continue
             s3.delete_object(Bucket=bucket, Key=key)
             moved.append(name)
-        return f"archived the {' and '.join(moved) or 'no'} records under dr/{self.primary.stack}/history/"
+        return f"archived the {' and '.join(moved) or 'no'} records under {RECORDS}/{self.primary.stack}/history/"
 
     def _check_failover(self) -> str:
         promoted = describe(self.aws.dr("rds"), self.primary.dbReplicaId)

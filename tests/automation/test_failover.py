@@ -143,7 +143,7 @@ class Site:
 
     def saved(self, kind: str = "failover") -> dict | None:
         try:
-            body = client("s3", DR_REGION).get_object(Bucket=self.standby.opsBucket, Key=f"dr/prod/{kind}.json")["Body"]
+            body = client("s3", DR_REGION).get_object(Bucket=self.standby.opsBucket, Key=f"dr-records/prod/{kind}.json")["Body"]
         except client("s3", DR_REGION).exceptions.NoSuchKey:
             return None
         return json.loads(body.read())
@@ -304,7 +304,7 @@ def test_failback_recreates_replication_toward_the_original_region_and_switches_
     assert not site.serving() and len(site.pulumi.of("up")) == 2
     assert site.instance(site.prod.dbInstanceId, REGION)["DBInstanceStatus"] == "stopped", "never deleted"
     assert site.saved("failover") is None and site.saved("failback") is None, "the next failover starts afresh"
-    history = client("s3", DR_REGION).list_objects_v2(Bucket=site.standby.opsBucket, Prefix="dr/prod/history/")
+    history = client("s3", DR_REGION).list_objects_v2(Bucket=site.standby.opsBucket, Prefix="dr-records/prod/history/")
     assert {o["Key"].rsplit("-", 1)[1] for o in history["Contents"]} == {"failover.json", "failback.json"}
 
 
@@ -410,3 +410,29 @@ def test_without_the_pulumi_cli_nothing_is_promoted(capsys, site, tmp_path, monk
     assert code == 3 and "no Pulumi CLI" in err
     assert "ReadReplicaSourceDBInstanceIdentifier" in site.instance(site.prod.dbReplicaId)
     assert site.saved() is None and site.lock_free()
+
+
+def test_a_failover_through_the_cli_updates_the_standby_stack_and_writes_the_record(capsys, site, tmp_path,
+                                                                                   monkeypatch):
+    """The whole command on the offline backend: the standby's stack file gets site.serving=true, its update
+    unpauses the app's ScaledObject, and the record goes to the standby's ops bucket and to --out."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "Pulumi.prod-dr.yaml"):
+        (project / name).write_text((REPO_ROOT / name).read_text())
+    monkeypatch.setenv("SCRAPER_OPS_PROJECT_DIR", str(project))
+    site.stop_primary()
+    put_lag(site.prod.dbReplicaId, 42.0)
+    code, out, err = run_cli(capsys, "dr", "failover", *cli_files(site, tmp_path), "--backend", "offline",
+                             "--reason", "us-east-1 outage", "--url", site.fake_app.url, "--json")
+    record = json.loads(out)
+    assert code == 0, err
+    assert record["outcome"] == "completed" and record["lag_seconds"] == 42.0
+    assert read_stack_file("prod-dr", project)["social-media-scraper:site"] == json.dumps(
+        {"role": "standby", "serving": True, "primaryStack": "prod", "databaseInstanceId": "scraper-prod-dr"})
+    state = json.loads((project / ".scraper-ops" / "prod-dr.json").read_text())
+    scaler = next(r for r in state["resources"] if r["name"] == "autoscaling-scaled-object")
+    assert "annotations" not in scaler["inputs"]["metadata"]
+    assert {p.suffix for p in tmp_path.glob(f"failover-{record['run_id']}.*")} == {".json", ".md"}
+    keys = [o["Key"] for o in client("s3", DR_REGION).list_objects_v2(Bucket=site.standby.opsBucket)["Contents"]]
+    assert {f"failover/failover-{record['run_id']}.json", "dr-records/prod/failover.json"} <= set(keys)
