@@ -312,7 +312,7 @@ def test_failback_refuses_before_a_failover(site):
     record = site.failback()
     assert record.outcome == "refused"
     assert "is not a promoted instance: there is nothing to fail back from" in record.steps[-1].detail
-    assert client("rds").describe_db_instances()["DBInstances"][0]["DBInstanceIdentifier"] == site.prod.dbInstanceId
+    assert [i["DBInstanceIdentifier"] for i in client("rds").describe_db_instances()["DBInstances"]] == [site.prod.dbInstanceId]
 
 
 def test_the_switch_back_waits_for_the_maintenance_window(site):
@@ -436,3 +436,18 @@ def test_a_failover_through_the_cli_updates_the_standby_stack_and_writes_the_rec
     assert {p.suffix for p in tmp_path.glob(f"failover-{record['run_id']}.*")} == {".json", ".md"}
     keys = [o["Key"] for o in client("s3", DR_REGION).list_objects_v2(Bucket=site.standby.opsBucket)["Contents"]]
     assert {f"failover/failover-{record['run_id']}.json", "dr-records/prod/failover.json"} <= set(keys)
+
+
+def test_the_cli_failback_dry_run_lists_its_steps(capsys, site, tmp_path):
+    site.stop_primary()
+    put_lag(site.prod.dbReplicaId, 3.0)
+    assert site.failover().outcome == "completed"
+    code, out, _ = run_cli(capsys, "dr", "failback", *cli_files(site, tmp_path), "--backend", "offline", "--dry-run",
+                           "--switch", "--json")
+    record = json.loads(out)
+    assert code == 0 and record["outcome"] == "dry run"
+    assert [(s["name"], s["outcome"]) for s in record["steps"]][:3] == [
+        ("check-failover", "would run"), ("create-replica", "would run"), ("catch-up", "would run")]
+    assert {s["name"] for s in record["steps"]} >= {"window", "promote", "standby-down", "notify", "archive"}
+    assert [i["DBInstanceIdentifier"] for i in client("rds").describe_db_instances()["DBInstances"]] == [site.prod.dbInstanceId]
+    assert site.saved("failback-switch") is None
