@@ -170,7 +170,8 @@ def alarm_specs(platform: Platform, deployment_name: str) -> list[AlarmSpec]:
             1,
             period=300,
             evaluation_periods=2,
-            missing_data="breaching",
+            # Silence is an outage, except for a standby's app waiting at zero replicas with its smoke job suspended.
+            missing_data="breaching" if config.site.serving else "notBreaching",
             metric={
                 "namespace": metrics.NAMESPACE,
                 "metric_name": metrics.SMOKE_SUCCESS,

@@ -364,6 +364,8 @@ class OpsJobs(pulumi.ComponentResource):
                 metadata={"name": job.name, "namespace": config.namespace, "labels": labels},
                 spec={
                     "schedule": schedules[job.key],
+                    # A standing-by app (site.serving false) has no pod to smoke-test until a failover.
+                    **({"suspend": True} if job.key == "smokeTests" and not config.site.serving else {}),
                     "timeZone": "Etc/UTC",
                     "concurrencyPolicy": "Forbid",
                     "startingDeadlineSeconds": job.starting_deadline_seconds,

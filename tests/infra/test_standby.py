@@ -83,9 +83,27 @@ def test_the_standby_passes_the_pack_under_production_rules_and_the_aws_model_st
     assert violated(shrunk.plan) == {"hpa-bounds": {"autoscaling-scaled-object"}}, "production rules apply to it"
 
 
-def test_a_failover_unpauses_the_app():
+def smoke(plan) -> tuple[dict, dict]:
+    job = resource(plan, "kubernetes:batch/v1:CronJob", "ops-jobs-scraper-ops-smoke-tests").inputs["spec"]
+    alarm = resource(plan, "aws:cloudwatch/metricAlarm:MetricAlarm", "monitoring-smoke-tests-failing").inputs
+    return job, alarm
+
+
+def test_standing_by_pages_nobody_for_the_missing_smoke_heartbeat(standby_plan, prod_plan):
+    job, alarm = smoke(standby_plan)
+    assert job["suspend"] is True and alarm["treatMissingData"] == "notBreaching"
+    job, alarm = smoke(prod_plan)
+    assert "suspend" not in job and alarm["treatMissingData"] == "breaching"
+    unpaused = PlanEditor(standby_plan)
+    unpaused.inputs("autoscaling-scaled-object")["metadata"].pop("annotations")
+    assert violated(unpaused.plan) == {"alarms-cover-guide": {"(stack)"}}, "a serving app's silence is an outage"
+
+
+def test_a_failover_unpauses_the_app_and_its_smoke_tests():
     plan = run_program("prod-dr", with_changes(standby_config(), site={"serving": True}))
     assert "annotations" not in scaled_object(plan)["metadata"]
+    job, alarm = smoke(plan)
+    assert "suspend" not in job and alarm["treatMissingData"] == "breaching"
     assert violated(plan) == {}
 
 
