@@ -450,6 +450,9 @@ def dr_test(
     replication_timeout: Optional[float] = typer.Option(
         None, "--replication-timeout", min=1, help="Seconds to wait for the sentinel (default: the RPO)."
     ),
+    poll_interval: float = typer.Option(
+        1.0, "--poll-interval", min=0.1, max=60, help="Seconds between sentinel checks: the replication time's resolution."
+    ),
     out: Optional[Path] = OutDirOption,
     as_json: bool = JsonOption,
     stack: Optional[str] = OpsStackOption,
@@ -461,13 +464,12 @@ def dr_test(
     outputs, aws = _ops_context(stack, outputs_file, backend)
     now = utcnow()
     with aws_errors():
-        result = dr_job.run_dr_test(aws, outputs, now, _wait_policy(), replication_timeout)
+        result = dr_job.run_dr_test(aws, outputs, now, _wait_policy(), replication_timeout, dr_job.Polling(poll_interval))
         document = result.to_json(outputs)
         report = Report(
             "dr", "Disaster recovery test", outputs.stack, result.ok, document, created=now,
             summary=[
-                f"RPO target {outputs.objectives.rpoMinutes * 60} s, measured "
-                f"{_seconds(result.measured_rpo_seconds)}",
+                result.rpo_line(outputs.objectives.rpoMinutes * 60),
                 f"RTO target {outputs.objectives.rtoMinutes * 60} s, measured {_seconds(result.measured_rto_seconds)}",
                 *result.cleanup,
             ],
@@ -486,6 +488,12 @@ def dr_test(
 
 def _seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f} s"
+
+
+from automation import dr_commands  # noqa: E402 - the runbook commands join the dr group here
+
+dr_app.command("failover")(dr_commands.failover)
+dr_app.command("failback")(dr_commands.failback)
 
 
 @app.command()

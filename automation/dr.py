@@ -11,7 +11,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
@@ -23,10 +23,35 @@ from automation.outputs import StackOutputs
 SENTINEL_PREFIX = "dr-sentinel/"
 
 
+@dataclass(frozen=True)
+class Polling:
+    """How the sentinel is watched: a HEAD request every `interval_seconds`, so the replication time is known to
+    within one interval plus one request. Clock and sleep are injectable: tests run on a simulated clock."""
+
+    interval_seconds: float = 1.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass
+class Replication:
+    """When the sentinel reached the replica bucket, as an interval: after `lower_seconds`, by `upper_seconds`."""
+
+    lower_seconds: float
+    upper_seconds: float
+    interval_seconds: float
+
+    @property
+    def resolution_seconds(self) -> float:
+        return self.upper_seconds - self.lower_seconds
+
+
 @dataclass
 class DrResult:
     checks: list[Check]
-    measured_rpo_seconds: float | None = None
+    replica_lag_seconds: float | None = None
+    replication: Replication | None = None
+    rpo_unknown_because: list[str] = field(default_factory=list)
     measured_rto_seconds: float | None = None
     restore: RestoreTest | None = None
     cleanup: list[str] = field(default_factory=list)
@@ -35,15 +60,40 @@ class DrResult:
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
+    @property
+    def measured_rpo_seconds(self) -> float | None:
+        """The worst of the database's and the bucket's replication delay; None (unknown) unless both were
+        measured: a partial figure would understate what a failover loses."""
+        if self.rpo_unknown_because or self.replica_lag_seconds is None or self.replication is None:
+            return None
+        return max(self.replica_lag_seconds, self.replication.upper_seconds)
+
+    @property
+    def rpo_resolution_seconds(self) -> float | None:
+        return self.replication.resolution_seconds if self.measured_rpo_seconds is not None else None
+
     def to_json(self, outputs: StackOutputs) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "targets": {"rpoSeconds": outputs.objectives.rpoMinutes * 60, "rtoSeconds": outputs.objectives.rtoMinutes * 60},
-            "measured": {"rpoSeconds": self.measured_rpo_seconds, "rtoSeconds": self.measured_rto_seconds},
+            "measured": {
+                "rpoSeconds": self.measured_rpo_seconds,
+                "rpoResolutionSeconds": self.rpo_resolution_seconds,
+                "rpoUnknownBecause": self.rpo_unknown_because,
+                "replicaLagSeconds": self.replica_lag_seconds,
+                "sentinelReplication": asdict(self.replication) if self.replication else None,
+                "rtoSeconds": self.measured_rto_seconds,
+            },
             "checks": [asdict(c) for c in self.checks],
             "restoreTest": asdict(self.restore) if self.restore else None,
             "cleanup": self.cleanup,
         }
+
+    def rpo_line(self, target_seconds: int) -> str:
+        if self.measured_rpo_seconds is None:
+            return f"RPO target {target_seconds} s, measured: unknown ({'; '.join(self.rpo_unknown_because)})"
+        return (f"RPO target {target_seconds} s, measured {self.measured_rpo_seconds:.1f} s "
+                f"(resolution {self.rpo_resolution_seconds:.1f} s)")
 
 
 def check_replica(aws: Aws, outputs: StackOutputs, now: datetime, result: DrResult) -> None:
@@ -52,12 +102,16 @@ def check_replica(aws: Aws, outputs: StackOutputs, now: datetime, result: DrResu
         replica = aws.dr("rds").describe_db_instances(DBInstanceIdentifier=outputs.dbReplicaId)["DBInstances"][0]
     except ClientError:
         result.checks.append(Check("replica", False, f"no instance {outputs.dbReplicaId} in {outputs.drRegion}"))
+        result.rpo_unknown_because.append(f"no replica {outputs.dbReplicaId} to measure the lag of")
         return
     source = replica.get("ReadReplicaSourceDBInstanceIdentifier")
     result.checks.append(Check(
         "replica", bool(source) and replica.get("DBInstanceStatus") == "available",
         f"{outputs.dbReplicaId} in {outputs.drRegion}: status {replica.get('DBInstanceStatus')}, source {source or 'none'}",
     ))
+    if not source:
+        result.rpo_unknown_because.append(f"{outputs.dbReplicaId} is not a replica (promoted?): nothing replicates")
+        return
     lag = get_metric_data(
         aws.dr("cloudwatch"),
         [Query("lag", "AWS/RDS", "ReplicaLag", "Maximum", (("DBInstanceIdentifier", outputs.dbReplicaId),))],
@@ -65,14 +119,15 @@ def check_replica(aws: Aws, outputs: StackOutputs, now: datetime, result: DrResu
     )["lag"]
     if not lag:
         result.checks.append(Check("replica lag", False, "no ReplicaLag datapoints in the last 15 minutes"))
+        result.rpo_unknown_because.append("no ReplicaLag datapoints in the last 15 minutes")
         return
     worst = max(value for _, value in lag)
-    result.measured_rpo_seconds = worst
+    result.replica_lag_seconds = worst
     result.checks.append(Check("replica lag", worst <= rpo, f"max ReplicaLag {worst:.0f} s over 15 min (RPO {rpo} s)"))
 
 
 def check_bucket_replication(aws: Aws, outputs: StackOutputs, now: datetime, result: DrResult,
-                             timeout_seconds: float, poll_seconds: float) -> None:
+                             timeout_seconds: float, polling: Polling) -> None:
     s3, dr_s3 = aws.client("s3"), aws.dr("s3")
     destination = f"arn:aws:s3:::{outputs.dataReplicaBucket}"
     try:
@@ -86,31 +141,44 @@ def check_bucket_replication(aws: Aws, outputs: StackOutputs, now: datetime, res
                                    f"{outputs.dataBucket} -> {outputs.dataReplicaBucket}: "
                                    f"{'enabled' if configured else 'no enabled rule to the replica bucket'}"))
     if not configured:
+        result.rpo_unknown_because.append(f"no enabled replication from {outputs.dataBucket} to {outputs.dataReplicaBucket}")
         return
     key = f"{SENTINEL_PREFIX}{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}.txt"
     s3.put_object(Bucket=outputs.dataBucket, Key=key, Body=f"dr test {now.isoformat()}".encode())
-    started = time.monotonic()
-    delay = min(0.5, poll_seconds)
+    written = polling.clock()  # the object can replicate only once its PUT has completed
+    missed_at = written  # the object was not in the replica bucket when this last HEAD started
     try:
         while True:
-            try:
-                dr_s3.head_object(Bucket=outputs.dataReplicaBucket, Key=key)
-                seconds = time.monotonic() - started
-                result.measured_rpo_seconds = max(result.measured_rpo_seconds or 0.0, seconds)
-                result.checks.append(Check("sentinel replicated", True, f"{key} reached the replica in {seconds:.0f} s"))
+            probe = polling.clock()
+            if _exists(dr_s3, outputs.dataReplicaBucket, key):
+                arrived = Replication(missed_at - written, polling.clock() - written, polling.interval_seconds)
+                result.replication = arrived
+                result.checks.append(Check(
+                    "sentinel replicated", True,
+                    f"{key} reached the replica after {arrived.lower_seconds:.1f} s and by {arrived.upper_seconds:.1f} s "
+                    f"(polled every {polling.interval_seconds:g} s: resolution {arrived.resolution_seconds:.1f} s)"))
                 return
-            except ClientError as error:
-                if error.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
-                    raise
-            if time.monotonic() - started >= timeout_seconds:
+            missed_at = probe
+            if polling.clock() - written >= timeout_seconds:
                 result.checks.append(Check("sentinel replicated", False,
                                            f"{key} not replicated in time ({timeout_seconds:.0f} s)"))
+                result.rpo_unknown_because.append(
+                    f"the sentinel did not reach {outputs.dataReplicaBucket} within {timeout_seconds:.0f} s")
                 return
-            time.sleep(delay)
-            delay = min(delay * 2, poll_seconds)
+            polling.sleep(polling.interval_seconds)
     finally:
         for bucket, client in ((outputs.dataBucket, s3), (outputs.dataReplicaBucket, dr_s3)):
             result.cleanup.append(_remove_all_versions(client, bucket, key))
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+            raise
+        return False
 
 
 def _remove_all_versions(s3: Any, bucket: str, key: str) -> str:
@@ -127,11 +195,11 @@ def _remove_all_versions(s3: Any, bucket: str, key: str) -> str:
 
 
 def run_dr_test(aws: Aws, outputs: StackOutputs, now: datetime, wait: WaitPolicy,
-                replication_timeout_seconds: float | None = None, poll_seconds: float = 5.0) -> DrResult:
+                replication_timeout_seconds: float | None = None, polling: Polling = Polling()) -> DrResult:
     result = DrResult(checks=[])
     check_replica(aws, outputs, now, result)
     timeout = replication_timeout_seconds if replication_timeout_seconds is not None else outputs.objectives.rpoMinutes * 60
-    check_bucket_replication(aws, outputs, now, result, timeout, poll_seconds)
+    check_bucket_replication(aws, outputs, now, result, timeout, polling)
     copies = [s for s in stack_snapshots(aws.dr("rds")) if s["DBSnapshotIdentifier"].startswith(f"{outputs.dbInstanceId}-")]
     if not copies:
         result.checks.append(Check("restore test", False, f"no snapshot of {outputs.dbInstanceId} in {outputs.drRegion}"))

@@ -170,6 +170,20 @@ class OfflineMocks(pulumi_mocks.Mocks):
         if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
             length = int(args.args.get("passwordLength", 32))
             return {"randomPassword": ("Offline0" + _digest(self.stack, "password", length=64))[:length], "id": "offline"}
+        if args.token == "aws:rds/getInstance:getInstance":  # a standby stack's database, owned by its primary
+            identifier = args.args["dbInstanceIdentifier"]
+            return {"id": identifier, "dbInstanceIdentifier": identifier, "port": 5432,
+                    "dbInstanceArn": f"arn:aws:rds:{region}:{OFFLINE_ACCOUNT_ID}:db:{identifier}",
+                    "address": f"{identifier}.{_digest(identifier, length=12)}.{region}.rds.amazonaws.com"}
+        if args.token == "aws:secretsmanager/getSecret:getSecret":
+            name = args.args["name"]
+            arn = f"arn:aws:secretsmanager:{region}:{OFFLINE_ACCOUNT_ID}:secret:{name}-{_digest(name, length=6)}"
+            return {"id": arn, "arn": arn, "name": name}
+        if args.token == "aws:kms/getAlias:getAlias":
+            name = args.args["name"]
+            key_id = str(uuid.UUID(_digest(name, length=32)))
+            return {"id": name, "name": name, "arn": f"arn:aws:kms:{region}:{OFFLINE_ACCOUNT_ID}:{name}",
+                    "targetKeyId": key_id, "targetKeyArn": f"arn:aws:kms:{region}:{OFFLINE_ACCOUNT_ID}:key/{key_id}"}
         raise NotImplementedError(f"the offline engine has no answer for the invoke {args.token}")
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):

@@ -64,7 +64,7 @@ class StackOutputs(_Contract):
     hpaName: str
     serviceUrl: str
     dbInstanceId: str
-    dbReplicaId: str
+    dbReplicaId: str | None  # None on a standby stack (site.role standby), which is the replica
     dataBucket: str
     dataReplicaBucket: str
     opsBucket: str

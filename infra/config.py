@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import boto3
 from croniter import croniter
@@ -358,6 +358,40 @@ class CostConfig(_Model):
         return dict(tags)
 
 
+class SiteConfig(_Model):
+    """The stack's part in the warm-standby DR design (README, "Disaster recovery").
+
+    `primary` (the default) owns the database and its cross-region read replica. `standby` is the same program run
+    in the primary's DR region (regions swapped): it declares no database and no replica of its own; its app runs
+    on the primary's replica (`databaseInstanceId`, promoted by `scraper-ops dr failover`) with the primary's master
+    secret as Secrets Manager replicates it into this region, and stays scaled to zero while `serving` is false.
+    """
+
+    role: Literal["primary", "standby"] = "primary"
+    serving: bool = True
+    primary_stack: str | None = Field(default=None, validate_default=True)
+    database_instance_id: str | None = Field(default=None, validate_default=True)
+
+    @field_validator("serving")
+    @classmethod
+    def _primary_serves(cls, value: bool, info: ValidationInfo) -> bool:
+        if not value and info.data.get("role") == "primary":
+            raise ValueError("a primary stack always serves; only role standby waits with serving false")
+        return value
+
+    @field_validator("primary_stack", "database_instance_id")
+    @classmethod
+    def _standby_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        standby = info.data.get("role") == "standby"
+        if standby and not value:
+            raise ValueError("required with role standby: the stack and the replica the standby takes over")
+        if value and not standby:
+            raise ValueError("only for role standby; a primary owns its database")
+        if value and not re.match(r"^[a-z][a-z0-9-]{0,62}$", value):
+            raise ValueError("must be lowercase letters, digits and hyphens, starting with a letter (at most 63)")
+        return value
+
+
 class StackConfig(_Model):
     region: str
     dr_region: str
@@ -374,6 +408,7 @@ class StackConfig(_Model):
     slo: SloConfig = SloConfig()
     cost: CostConfig = CostConfig()
     snapshots: SnapshotRetentionConfig = SnapshotRetentionConfig()
+    site: SiteConfig = SiteConfig()
 
     @field_validator("region")
     @classmethod

@@ -12,7 +12,9 @@ import pulumi_kubernetes as k8s
 from infra import metrics
 from infra.components.autoscaling import Autoscaling, AutoscalingArgs
 from infra.components.base import Platform
-from infra.components.data import Backups, BackupsArgs, Database, DatabaseArgs, OpsLock, OpsLockArgs, Storage, StorageArgs
+from infra.components.data import (
+    Backups, BackupsArgs, Database, DatabaseArgs, OpsLock, OpsLockArgs, StandbyDatabase, Storage, StorageArgs,
+)
 from infra.components.messaging import Messaging, MessagingArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.security import Keys, KeysArgs
@@ -111,7 +113,10 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
     keys = Keys("keys", KeysArgs(platform))
     messaging = Messaging("messaging", MessagingArgs(platform, keys.primary, keys.dr))
     storage = Storage("storage", StorageArgs(platform, keys.primary, keys.dr))
-    database = Database("database", DatabaseArgs(platform, keys.primary, keys.dr))
+    if config.site.role == "standby":
+        database: Database | StandbyDatabase = StandbyDatabase("database", platform)
+    else:
+        database = Database("database", DatabaseArgs(platform, keys.primary, keys.dr))
     backups = Backups("backups", BackupsArgs(platform, keys.primary, keys.dr, database.primary))
     lock = OpsLock("ops-lock", OpsLockArgs(platform, keys.primary))
     app = AppWorkload(
@@ -121,9 +126,12 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             messaging.queue,
             storage.data_bucket,
             database.primary,
-            database.master_secret_version,
-            keys.primary,
-            keys.dr,
+            database_secret_arn=(
+                database.master_secret.arn if isinstance(database, StandbyDatabase)
+                else database.master_secret_version.secret_arn
+            ),
+            key=keys.primary,
+            secret_key_arns=(database.secret_key_arn,) if isinstance(database, StandbyDatabase) else (keys.dr.arn,),
         ),
     )
     autoscaling = Autoscaling(
@@ -161,7 +169,7 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
         "scaledObjectName": APP_NAME,
         "serviceUrl": service_url,
         "dbInstanceId": database.primary.identifier,
-        "dbReplicaId": database.replica.identifier,
+        "dbReplicaId": database.replica.identifier if database.replica else None,
         "dbSecretArn": database.master_secret.arn,
         "dataBucket": storage.data_bucket.bucket,
         "dataReplicaBucket": storage.data_replica_bucket.bucket,
@@ -209,6 +217,7 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             "manualRetentionDays": config.snapshots.manual_retention_days,
             "keepNewest": config.snapshots.keep_newest,
         },
+        "site": {"role": config.site.role, "serving": config.site.serving, "primaryStack": config.site.primary_stack},
     }
     OpsJobs(
         "ops-jobs",

@@ -16,7 +16,23 @@ from pulumi_policy import (
 )
 
 from . import guide
-from .common import METRIC_ALARM, SNS_TOPIC, SQS_QUEUE, depends_on, field, is_true, known, mappings, number, only, text
+from .autoscaling import PAUSE_ANNOTATIONS
+from .common import (
+    KEDA_SCALED_OBJECT,
+    METRIC_ALARM,
+    SNS_TOPIC,
+    SQS_QUEUE,
+    depends_on,
+    field,
+    is_true,
+    known,
+    mapping,
+    mappings,
+    number,
+    only,
+    stack_of,
+    text,
+)
 from .thresholds import schema
 
 MANDATORY = EnforcementLevel.MANDATORY
@@ -98,12 +114,24 @@ COVERAGE = (
 )
 
 
+def _standing_by(args: StackValidationArgs) -> bool:
+    """A standby stack whose app waits paused at zero replicas: it sends no smoke-test heartbeat by design."""
+    scalers = [r for r in args.resources if r.resource_type == KEDA_SCALED_OBJECT]
+    return any(
+        stack_of(r.urn) in args.get_config()["standbyStacks"]
+        and any(name in mapping(field(r.props, "metadata", "annotations")) for name in PAUSE_ANNOTATIONS)
+        for r in scalers
+    )
+
+
 def alarms_cover_guide(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     config = args.get_config()
     alarms = [r for r in args.resources if r.resource_type == METRIC_ALARM]
+    standing_by = _standing_by(args)
     for coverage in COVERAGE:
         candidates = [a for a in alarms if coverage.metric in _metric_names(a.props)]
-        if not any(coverage.accepts(a.props, config) for a in candidates):
+        accepts = _any_threshold if standing_by and coverage.metric == guide.SMOKE_SUCCESS else coverage.accepts
+        if not any(accepts(a.props, config) for a in candidates):
             found = ", ".join(a.name for a in candidates) or "none"
             report_violation(
                 f"No alarm covers {coverage.what} as the guide requires (alarms on {coverage.metric}: {found}); "
@@ -175,7 +203,7 @@ POLICIES = [
         validate=alarms_cover_guide, enforcement_level=MANDATORY,
         config_schema=schema(
             "maxCpuTargetPercent", "maxMemoryTargetPercent", "maxQueueDepth", "maxLatencyP95Seconds",
-            "minScraperSuccessPercent", "maxErrorRatePercent",
+            "minScraperSuccessPercent", "maxErrorRatePercent", "standbyStacks",
         ),
     ),
     ResourceValidationPolicy(

@@ -30,6 +30,7 @@ from .common import (
     only,
     parse_quantity,
     short_type,
+    stack_of,
     text,
 )
 from .thresholds import schema
@@ -233,6 +234,23 @@ def pdb_allows_eviction(args: StackValidationArgs, report_violation: ReportViola
                 )
 
 
+# KEDA stops autoscaling a ScaledObject that carries either annotation, holding the target at the given count or
+# where it is (KEDA docs, "Scaling Deployments, StatefulSets & Custom Resources", Pausing autoscaling).
+PAUSE_ANNOTATIONS = ("autoscaling.keda.sh/paused-replicas", "autoscaling.keda.sh/paused")
+
+
+def paused_only_on_standby(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """A warm standby's app waits paused at zero replicas; anywhere else a paused scaler is an app that does not
+    scale (or does not run) without anyone noticing."""
+    annotations = mapping(field(args.props, "metadata", "annotations"))
+    paused = [name for name in PAUSE_ANNOTATIONS if name in annotations]
+    if paused and stack_of(args.urn) not in args.get_config()["standbyStacks"]:
+        report_violation(
+            f"ScaledObject {args.name} is paused ({', '.join(paused)}) in a stack that is not a warm standby; remove "
+            "the annotation, or list the stack in the pack's standbyStacks if it is one."
+        )
+
+
 POLICIES = [
     ResourceValidationPolicy(
         name="hpa-bounds", description="HPAs and ScaledObjects keep at least two replicas in production and can scale.",
@@ -255,5 +273,11 @@ POLICIES = [
         name="pdb-allows-eviction",
         description="Every Deployment has a PodDisruptionBudget that still allows an eviction at HPA minimum.",
         validate=pdb_allows_eviction, enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="scaler-paused-only-on-standby",
+        description="Only a warm-standby stack's ScaledObject may be paused (its app waits at zero replicas).",
+        validate=only([KEDA_SCALED_OBJECT], paused_only_on_standby), enforcement_level=MANDATORY,
+        config_schema=schema("standbyStacks"),
     ),
 ]

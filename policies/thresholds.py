@@ -11,8 +11,13 @@ from . import guide
 
 PROPERTIES: dict[str, dict[str, Any]] = {
     "productionStacks": {
-        "type": "array", "items": {"type": "string"}, "default": ["prod"],
-        "description": "Stacks held to production rules (multi-AZ, HPA minimum).",
+        "type": "array", "items": {"type": "string"}, "default": ["prod", "prod-dr"],
+        "description": "Stacks held to production rules (multi-AZ, HPA minimum, pinned images); a warm standby "
+                       "is production too: it serves after a failover.",
+    },
+    "standbyStacks": {
+        "type": "array", "items": {"type": "string"}, "default": ["prod-dr"],
+        "description": "Warm-standby stacks (site.role standby): only their app may wait paused at zero replicas.",
     },
     "maxCpuTargetPercent": {"type": "integer", "minimum": 1, "maximum": 100,
                             "default": guide.CPU_TARGET_PERCENT},

@@ -27,6 +27,13 @@ KEDA_CHART_REPOSITORY = "https://kedacore.github.io/charts"
 TRIGGER_AUTHENTICATION = "keda-aws-operator-identity"
 
 
+# A standby stack's app waits at zero replicas: KEDA scales the target to the annotation's value and stops
+# autoscaling until the annotation is removed, which `dr failover` does by setting `site.serving` (KEDA docs,
+# "Scaling Deployments, StatefulSets & Custom Resources", Pausing autoscaling). The ScaledObject keeps its
+# production bounds, so the standby is held to the same rules as the primary.
+PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
+
+
 @dataclass(frozen=True)
 class AutoscalingArgs:
     platform: Platform
@@ -144,7 +151,8 @@ class Autoscaling(pulumi.ComponentResource):
             f"{name}-scaled-object",
             api_version="keda.sh/v1alpha1",
             kind="ScaledObject",
-            metadata={"name": args.deployment_name, "namespace": config.namespace, "labels": args.labels},
+            metadata={"name": args.deployment_name, "namespace": config.namespace, "labels": args.labels,
+                      **({} if config.site.serving else {"annotations": {PAUSED_REPLICAS: "0"}})},
             spec=scaled_object_spec(platform, args.deployment_name, args.queue.url),
             opts=pulumi.ResourceOptions.merge(
                 in_namespace, pulumi.ResourceOptions(depends_on=[args.deployment, self.trigger_authentication])

@@ -203,6 +203,11 @@ MASTER_PASSWORD_LENGTH = 40
 MASTER_PASSWORD_EXCLUDED = "/@\"' \\`"
 
 
+def master_secret_name(prefix: str) -> str:
+    """The secret's name, the same in both regions (Secrets Manager replicas keep the primary's name)."""
+    return f"{prefix}/database/master"
+
+
 class Database(pulumi.ComponentResource):
     """RDS PostgreSQL primary, its cross-region read replica, the replication of its automated backups, and the
     Secrets Manager secret that holds the master credentials.
@@ -225,7 +230,7 @@ class Database(pulumi.ComponentResource):
         platform, db = args.platform, args.platform.config.database
         self.master_secret = aws.secretsmanager.Secret(
             f"{name}-master-secret",
-            name=f"{platform.prefix}/database/master",
+            name=master_secret_name(platform.prefix),
             description=f"Master credentials of the {platform.prefix} database (written by Pulumi, write-only)",
             kms_key_id=args.primary_key.arn,
             recovery_window_in_days=30,
@@ -333,6 +338,42 @@ class Database(pulumi.ComponentResource):
                 "masterSecretArn": self.master_secret.arn,
             }
         )
+
+
+@dataclass(frozen=True)
+class DatabaseEndpoint:
+    """What the app, the alarms and the backups need of a database they do not own."""
+
+    identifier: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    address: pulumi.Output[str]
+    port: pulumi.Output[int]
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    arn: pulumi.Output[str]
+
+
+class StandbyDatabase(pulumi.ComponentResource):
+    """A standby stack's database: the primary stack's cross-region replica in this region, looked up, not owned
+    (the primary stack declares and protects it; `dr failover` promotes it). The master credentials are the
+    primary's secret as Secrets Manager replicates it into this region, under the same name."""
+
+    def __init__(self, name: str, platform: Platform, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("scraper:data:StandbyDatabase", name, None, opts)
+        site = platform.config.site
+        here = pulumi.InvokeOutputOptions(provider=platform.aws)
+        found = aws.rds.get_instance_output(db_instance_identifier=site.database_instance_id, opts=here)
+        self.primary = DatabaseEndpoint(found.db_instance_identifier, found.db_instance_arn, found.address, found.port)
+        primary_prefix = f"scraper-{site.primary_stack}"
+        secret = aws.secretsmanager.get_secret_output(name=master_secret_name(primary_prefix), opts=here)
+        self.master_secret = SecretRef(secret.arn)
+        # The secret's replica here is encrypted with the primary stack's DR-region key (its alias is declared by
+        # `Keys` of the primary: alias/<prefix>-dr); reading the secret needs kms:Decrypt on that key.
+        self.secret_key_arn = aws.kms.get_alias_output(name=f"alias/{primary_prefix}-dr", opts=here).target_key_arn
+        self.replica = None  # a standby has no replica of its own: it is the replica
+        self.register_outputs({"primaryId": self.primary.identifier, "masterSecretArn": self.master_secret.arn})
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ class MonitoringArgs:
     queue: aws.sqs.Queue
     dead_letter_queue: aws.sqs.Queue
     database: aws.rds.Instance
-    replica: aws.rds.Instance
+    replica: aws.rds.Instance | None  # None on a standby stack, which has no replica of its own
     alerts_topic: aws.sns.Topic
     dr_alerts_topic: aws.sns.Topic
 
@@ -170,7 +170,8 @@ def alarm_specs(platform: Platform, deployment_name: str) -> list[AlarmSpec]:
             1,
             period=300,
             evaluation_periods=2,
-            missing_data="breaching",
+            # Silence is an outage, except for a standby's app waiting at zero replicas with its smoke job suspended.
+            missing_data="breaching" if config.site.serving else "notBreaching",
             metric={
                 "namespace": metrics.NAMESPACE,
                 "metric_name": metrics.SMOKE_SUCCESS,
@@ -234,13 +235,15 @@ class Monitoring(pulumi.ComponentResource):
         resource_dimensions: dict[str, dict[str, pulumi.Input[str]]] = {
             "queue-depth-high": {"QueueName": args.queue.name},
             "dead-letter-messages": {"QueueName": args.dead_letter_queue.name},
-            "replica-lag-high": {"DBInstanceIdentifier": args.replica.identifier},
+            # On a standby stack the database is the primary's replica, in this stack's own region.
+            "replica-lag-high": {"DBInstanceIdentifier": (args.replica or args.database).identifier},
             "db-cpu-high": {"DBInstanceIdentifier": args.database.identifier},
             "db-free-storage-low": {"DBInstanceIdentifier": args.database.identifier},
         }
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         for spec in alarm_specs(platform, args.deployment_name):
-            topic = args.dr_alerts_topic if spec.dr_region else args.alerts_topic
+            in_dr_region = spec.dr_region and args.replica is not None
+            topic = args.dr_alerts_topic if in_dr_region else args.alerts_topic
             metric = dict(spec.metric or {})
             if spec.key in resource_dimensions:
                 metric["dimensions"] = resource_dimensions[spec.key]
@@ -259,7 +262,7 @@ class Monitoring(pulumi.ComponentResource):
                 ok_actions=[topic.arn],
                 actions_enabled=True,
                 tags=platform.tags,
-                opts=pulumi.ResourceOptions(parent=self, provider=platform.aws_dr if spec.dr_region else platform.aws),
+                opts=pulumi.ResourceOptions(parent=self, provider=platform.aws_dr if in_dr_region else platform.aws),
                 **metric,
             )
         self.dashboard = aws.cloudwatch.Dashboard(
@@ -280,6 +283,8 @@ def _dashboard(platform: Platform, args: MonitoringArgs) -> dict[str, Any]:
     app = [metrics.STACK_DIMENSION, platform.stack]
     pods = ["ClusterName", config.cluster.name, "Namespace", config.namespace, "PodName", args.deployment_name]
     db = ["DBInstanceIdentifier", args.database.identifier]
+    # A standby stack's database is the primary's replica itself, in this stack's region.
+    lagging, lag_region = (args.replica, dr_region) if args.replica else (args.database, region)
 
     def widget(title: str, series: list[list[Any]], *, x: int, y: int, stat: str = "Average", where: str = region,
                annotation: float | None = None) -> dict[str, Any]:
@@ -341,8 +346,8 @@ def _dashboard(platform: Platform, args: MonitoringArgs) -> dict[str, Any]:
             ),
             widget(
                 "DR replica lag (s)",
-                [["AWS/RDS", "ReplicaLag", "DBInstanceIdentifier", args.replica.identifier]],
-                x=8, y=12, stat="Maximum", where=dr_region, annotation=config.dr.rpo_minutes * 60,
+                [["AWS/RDS", "ReplicaLag", "DBInstanceIdentifier", lagging.identifier]],
+                x=8, y=12, stat="Maximum", where=lag_region, annotation=config.dr.rpo_minutes * 60,
             ),
             widget(
                 "Smoke tests and backup age",

@@ -83,9 +83,13 @@ class AppArgs:
     queue: aws.sqs.Queue
     data_bucket: aws.s3.Bucket
     database: aws.rds.Instance
-    database_secret: aws.secretsmanager.SecretVersion  # the version, so pods start only once it holds a value
+    # The master secret's ARN, as an output of its version where the stack owns it, so pods start only once it
+    # holds a value.
+    database_secret_arn: pulumi.Input[str]
     key: aws.kms.Key
-    dr_key: aws.kms.Key
+    # Keys that encrypt the secret's copies: prod's DR key (its replica), or, on a standby, the primary stack's
+    # DR key that the replica read there uses.
+    secret_key_arns: tuple[pulumi.Input[str], ...] = ()
 
 
 class AppWorkload(pulumi.ComponentResource):
@@ -110,7 +114,7 @@ class AppWorkload(pulumi.ComponentResource):
             opts=k8s_opts,
         )
         in_namespace = pulumi.ResourceOptions(parent=self, provider=platform.k8s, depends_on=[self.namespace])
-        master_secret_arn = args.database_secret.secret_arn
+        master_secret_arn = pulumi.Output.from_input(args.database_secret_arn)
         # After a failover the app reads the secret's replica in the DR region (same name, other region).
         dr_secret_arn = master_secret_arn.apply(
             lambda arn: ":".join([*arn.split(":")[:3], config.dr_region, *arn.split(":")[4:]])
@@ -144,7 +148,8 @@ class AppWorkload(pulumi.ComponentResource):
                     "Resource": [master_secret_arn, dr_secret_arn],
                 },
                 {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [args.key.arn]},
-                {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [args.dr_key.arn]},
+                *([{"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": list(args.secret_key_arns)}]
+                  if args.secret_key_arns else []),
                 {
                     "Effect": "Allow",
                     "Action": ["cloudwatch:PutMetricData"],
@@ -371,6 +376,8 @@ class OpsJobs(pulumi.ComponentResource):
                 metadata={"name": job.name, "namespace": config.namespace, "labels": labels},
                 spec={
                     "schedule": schedules[job.key],
+                    # A standing-by app (site.serving false) has no pod to smoke-test until a failover.
+                    **({"suspend": True} if job.key == "smokeTests" and not config.site.serving else {}),
                     "timeZone": "Etc/UTC",
                     "concurrencyPolicy": "Forbid",
                     "startingDeadlineSeconds": job.starting_deadline_seconds,

@@ -8,7 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import DR_REGION, client, run_cli, scraper_ops
+from automation.aws import Aws
+from automation.dr import DrResult, Polling, check_bucket_replication
+from automation.outputs import parse_outputs
+from tests.conftest import DR_REGION, REGION, client, run_cli, scraper_ops
 
 
 def put_lag(values: list[float]):
@@ -86,6 +89,10 @@ def test_replication_that_does_not_arrive_fails_and_the_sentinel_is_removed(caps
     assert code == 1
     assert checks["sentinel replicated"]["ok"] is False
     assert "not replicated in time (1 s)" in checks["sentinel replicated"]["evidence"]
+    measured = json.loads(out)["measured"]
+    assert measured["replicaLagSeconds"] == 12.0, "the lag was measured..."
+    assert measured["rpoSeconds"] is None, "...but it is not the RPO: the bucket's delay is unknown"
+    assert measured["rpoUnknownBecause"] == [f"the sentinel did not reach {ready['outputs']['dataReplicaBucket']} within 1 s"]
     assert "sentinel replicated" in err
     assert sentinel_versions(ready["outputs"]["dataBucket"]) == []
 
@@ -104,6 +111,8 @@ def test_no_lag_data_fails(capsys, deployed, tmp_path):
     checks = {c["name"]: c for c in json.loads(out)["checks"]}
     assert code == 1
     assert checks["replica lag"]["evidence"] == "no ReplicaLag datapoints in the last 15 minutes"
+    assert json.loads(out)["measured"]["rpoSeconds"] is None
+    assert "no ReplicaLag datapoints in the last 15 minutes" in json.loads(out)["measured"]["rpoUnknownBecause"]
     assert checks["restore test"]["evidence"] == "no snapshot of scraper-prod in us-west-2"
 
 
@@ -114,3 +123,56 @@ def test_dr_drill_end_to_end_through_the_console_script(ready, aws_env, tmp_path
                              "--replication-timeout", "30", env=aws_env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "RPO target 900 s" in result.stdout
+
+
+class SimulatedReplication:
+    """A clock for the drill's polling in which S3 replication takes exactly `delay` seconds: the true arrival time
+    is known, so the reported time can be checked against it. moto stores replication rules but never replicates,
+    so this copies the sentinel into the replica bucket (in moto) once the simulated time passes its arrival."""
+
+    def __init__(self, source: str, destination: str, delay: float):
+        self.source, self.destination, self.delay = source, destination, delay
+        self.now = 1000.0
+        self.written_at: dict[str, float] = {}
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        s3, dr_s3 = client("s3"), client("s3", DR_REGION)
+        for item in s3.list_objects_v2(Bucket=self.source, Prefix="dr-sentinel/").get("Contents", []):
+            self.written_at.setdefault(item["Key"], self.now)
+        self.now += seconds
+        for key, written in self.written_at.items():
+            if self.now >= written + self.delay:
+                dr_s3.put_object(Bucket=self.destination, Key=key, Body=b"replicated")
+
+
+@pytest.mark.parametrize("delay", [2.0, 4.0, 7.3])
+def test_the_replication_time_is_exact_within_the_stated_resolution(deployed, delay):
+    """The old exponential backoff reported a 2 s replication as 4 s and a 4 s one as 8 s."""
+    outputs = parse_outputs(deployed["outputs"], "test")
+    simulated = SimulatedReplication(outputs.dataBucket, outputs.dataReplicaBucket, delay)
+    result = DrResult(checks=[], replica_lag_seconds=1.0)
+    check_bucket_replication(Aws(REGION, DR_REGION), outputs, datetime.now(timezone.utc), result, 60,
+                             Polling(0.5, simulated.clock, simulated.sleep))
+    replication = result.replication
+    assert replication.lower_seconds < delay <= replication.upper_seconds
+    assert replication.resolution_seconds == replication.interval_seconds == 0.5
+    assert result.measured_rpo_seconds == replication.upper_seconds and result.rpo_resolution_seconds == 0.5
+    evidence = next(c.evidence for c in result.checks if c.name == "sentinel replicated")
+    assert "polled every 0.5 s: resolution 0.5 s" in evidence
+    assert sentinel_versions(outputs.dataReplicaBucket, DR_REGION) == [], "the sentinel is removed from both buckets"
+
+
+def test_an_rpo_that_could_not_be_measured_is_unknown_with_why(capsys, ready, tmp_path):
+    """The replica is gone and the sentinel never arrives: no partial figure is printed as the RPO."""
+    gone = tmp_path / "outputs-replica-gone.json"
+    gone.write_text(json.dumps({**ready["outputs"], "dbReplicaId": "scraper-prod-gone"}))
+    code, out, _ = run_cli(capsys, "dr", "test", "--outputs", str(gone), "--out", str(tmp_path),
+                           "--replication-timeout", "1")
+    assert code == 1
+    assert ("RPO target 900 s, measured: unknown (no replica scraper-prod-gone to measure the lag of; the sentinel did "
+            f"not reach {ready['outputs']['dataReplicaBucket']} within 1 s)") in " ".join(out.split())
+    document = json.loads(next(tmp_path.glob("dr-*.json")).read_text())
+    assert document["measured"]["rpoSeconds"] is None and document["measured"]["replicaLagSeconds"] is None

@@ -29,6 +29,7 @@ OUTPUT_CONTRACT = {
     # beyond the DESIGN.md minimum: what the ops commands measure against
     "stack", "metricsNamespace", "smokeChecks", "objectives", "dbBackupRetentionDays", "backupPlanId",
     "drSubnetGroupName", "drSecurityGroupIds", "maintenance", "scaledObjectName", "dbSecretArn", "snapshotRetention",
+    "site",
 }
 
 

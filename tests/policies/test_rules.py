@@ -148,6 +148,11 @@ CASES = {
     "cost-allocation-tags": (
         lambda p: p.inputs("messaging-scrape-jobs")["tags"].pop("CostCenter"), {"messaging-scrape-jobs"},
     ),
+    "scaler-paused-only-on-standby": (
+        lambda p: p.inputs("autoscaling-scaled-object")["metadata"].__setitem__(
+            "annotations", {"autoscaling.keda.sh/paused-replicas": "0"}),
+        {"autoscaling-scaled-object"},
+    ),
 }
 
 
@@ -269,6 +274,11 @@ MORE_FAILURES = {
             {"Effect": "Allow", "Action": ["cloudwatch:PutMetricData"], "Resource": ["*"]},
         ),
         {"iam-no-wildcard-resource-writes": {"ops-jobs-scraper-ops-smoke-tests-policy"}},
+    ),
+    "scaler-paused-only-on-standby: paused without a replica count": (
+        lambda p: p.inputs("autoscaling-scaled-object")["metadata"].__setitem__(
+            "annotations", {"autoscaling.keda.sh/paused": "true"}),
+        {"scaler-paused-only-on-standby": {"autoscaling-scaled-object"}},
     ),
 }
 

@@ -1,0 +1,129 @@
+"""`scraper-ops dr failover` and `dr failback`: option wiring and output; the runbook is automation/failover.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from automation.errors import BadInput, CheckFailed
+from automation.outputs import StackOutputs, parse_outputs, read_outputs_file
+
+PrimaryStackOption = typer.Option(..., "--stack", help="The primary stack (its replica is promoted).")
+StandbyStackOption = typer.Option(None, "--standby-stack", help="The standby stack in the DR region (default: STACK-dr).")
+ReasonOption = typer.Option("", "--reason", help="Why: in the record, the notice and the update messages.")
+DryRunOption = typer.Option(False, "--dry-run", help="Show every step and its preconditions; change nothing.")
+UrlOption = typer.Option(None, "--url", help="Smoke-test this base URL instead of the standby's serviceUrl output.")
+BackendOption = typer.Option("pulumi", "--backend", help="Stack runner backend: pulumi or offline.")
+PrimaryOutputsOption = typer.Option(None, "--outputs", help="The primary stack's outputs JSON.")
+RecordDirOption = typer.Option(None, "--out", help="Directory for the local record files.")
+JsonOption = typer.Option(False, "--json", help="Print the record as JSON.")
+StandbyOutputsOption = typer.Option(None, "--standby-outputs", help="The standby stack's outputs JSON (default: read "
+                                    "through the stack runner).")
+
+
+def _outputs(path: Optional[Path], runner, stack: str) -> StackOutputs:
+    return read_outputs_file(path) if path else parse_outputs(runner.outputs(), f"stack {stack}")
+
+
+def _run(kind: str, stack: str, standby_stack: Optional[str], reason: str, dry_run: bool, backend: str,
+         outputs_file: Optional[Path], standby_outputs: Optional[Path], out: Optional[Path], as_json: bool,
+         build) -> None:
+    from automation import cli
+    from automation import failover as runbook
+    from automation.aws import Aws, aws_errors
+    from automation.maintenance import Aborted
+    from automation.reports import utcnow, write_report
+    from automation.runner import stack_runner
+
+    if not dry_run and not reason.strip():
+        raise BadInput(f"--reason TEXT is required: a {kind} must say why (or use --dry-run)")
+    standby_name = standby_stack or f"{stack}-dr"
+    primary_runner = None if outputs_file else stack_runner(stack, backend)
+    runner = stack_runner(standby_name, backend, on_event=cli._progress)
+    primary = _outputs(outputs_file, primary_runner, stack)
+    standby = _outputs(standby_outputs, runner, standby_name)
+    aws = Aws(primary.region, primary.drRegion)
+    with aws_errors():
+        job = build(runbook, aws, primary, standby, runner)
+        try:
+            record = job.run()
+        except Aborted as error:
+            raise CheckFailed(str(error)) from None
+        written = [] if dry_run else write_report(record.report(utcnow()), ("json", "md"), out, aws.dr("s3"),
+                                                  standby.opsBucket, basename=f"{kind}-{record.run_id}")
+    table = Table(title=f"DR {kind} {record.run_id}: {stack} -> {standby_name} ({backend} backend): {record.outcome}")
+    for column in ("step", "outcome", "detail"):
+        table.add_column(column, overflow="fold")
+    for step in record.steps:
+        table.add_row(step.name, step.outcome, step.detail)
+    report = record.report(utcnow())
+    lines = [*report.summary, *(f"written: {', '.join(written)}",) * bool(written)]
+    if dry_run:
+        lines.insert(0, "dry run: nothing was changed, locked or recorded")
+    cli._emit(as_json, record.to_json(), table, lines)
+    if record.outcome not in ("completed", "dry run"):
+        problems = [f"{s.name} {s.outcome}: {s.detail}" for s in record.steps if s.outcome in ("refused", "failed")]
+        raise CheckFailed(f"{kind} {record.outcome}: " + "; ".join(problems))
+
+
+def failover(
+    stack: str = PrimaryStackOption,
+    standby_stack: Optional[str] = StandbyStackOption,
+    reason: str = ReasonOption,
+    dry_run: bool = DryRunOption,
+    force: bool = typer.Option(False, "--force", help="Fail over although the primary database looks healthy."),
+    accept_data_loss: bool = typer.Option(False, "--accept-data-loss", help="Promote although ReplicaLag exceeds the "
+                                          "RPO or is unknown; the reason is recorded."),
+    url: Optional[str] = UrlOption,
+    backend: str = BackendOption,
+    outputs_file: Optional[Path] = PrimaryOutputsOption,
+    standby_outputs: Optional[Path] = StandbyOutputsOption,
+    out: Optional[Path] = RecordDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Promote the DR replica and move the app to the standby stack; resumable, never touches the old primary."""
+    from automation import cli
+
+    def build(runbook, aws, primary, standby, runner):
+        options = runbook.Options(reason=reason, force=force, accept_data_loss=accept_data_loss, dry_run=dry_run,
+                                  smoke_url=url)
+        return runbook.Failover(aws, primary, standby, runner, options, waits=_waits(runbook), say=cli._progress)
+
+    _run("failover", stack, standby_stack, reason, dry_run, backend, outputs_file, standby_outputs, out, as_json,
+         build)
+
+
+def failback(
+    stack: str = typer.Option(..., "--stack", help="The primary stack whose region is taken back."),
+    standby_stack: Optional[str] = StandbyStackOption,
+    reason: str = ReasonOption,
+    switch: bool = typer.Option(False, "--switch", help="After the catch-up, switch back (in a maintenance window)."),
+    force: bool = typer.Option(False, "--force", help="Switch back outside the maintenance window."),
+    dry_run: bool = DryRunOption,
+    backend: str = BackendOption,
+    outputs_file: Optional[Path] = PrimaryOutputsOption,
+    standby_outputs: Optional[Path] = StandbyOutputsOption,
+    out: Optional[Path] = RecordDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Replicate the promoted instance back to the original region, wait for it to catch up, then switch back."""
+    from automation import cli
+
+    def build(runbook, aws, primary, standby, runner):
+        options = runbook.Options(reason=reason, force=force, dry_run=dry_run)
+        return runbook.Failback(aws, primary, standby, runner, options, waits=_waits(runbook), say=cli._progress,
+                                switch=switch)
+
+    _run("failback", stack, standby_stack, reason, dry_run, backend, outputs_file, standby_outputs, out, as_json,
+         build)
+
+
+def _waits(runbook):
+    """$SCRAPER_OPS_WAIT_DELAY_SECONDS shortens the polling, as for the backup commands."""
+    import os
+
+    delay = os.environ.get("SCRAPER_OPS_WAIT_DELAY_SECONDS")
+    return runbook.Waits(delay_seconds=float(delay)) if delay else runbook.Waits()
