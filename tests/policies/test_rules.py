@@ -40,6 +40,15 @@ def add_statement(name: str, statement: dict):
     return change
 
 
+def trust_condition(p: PlanEditor, role: str, operator: str, subject: str) -> None:
+    """Trust a role's web identity under `operator` (StringEquals, StringLike) for the subject `subject`."""
+    document = json.loads(p.inputs(role)["assumeRolePolicy"])
+    condition = document["Statement"][0]["Condition"]
+    issuer = next(iter(condition["StringEquals"])).rsplit(":", 1)[0]
+    document["Statement"][0]["Condition"] = {operator: {f"{issuer}:sub": subject, f"{issuer}:aud": "sts.amazonaws.com"}}
+    p.inputs(role)["assumeRolePolicy"] = json.dumps(document)
+
+
 def backup_rule(p: PlanEditor) -> dict:
     return p.inputs("backups-plan")["rules"][0]
 
@@ -147,6 +156,11 @@ CASES = {
     # cost (advisory)
     "cost-allocation-tags": (
         lambda p: p.inputs("messaging-scrape-jobs")["tags"].pop("CostCenter"), {"messaging-scrape-jobs"},
+    ),
+    "iam-web-identity-one-service-account": (
+        lambda p: trust_condition(p, "ops-jobs-scraper-ops-dr-test-role", "StringLike",
+                                  "system:serviceaccount:social-media-scraper:*"),
+        {"ops-jobs-scraper-ops-dr-test-role"},
     ),
 }
 
@@ -257,6 +271,23 @@ MORE_FAILURES = {
             {"Effect": "Allow", "Action": ["cloudwatch:PutMetricData"], "Resource": ["*"]},
         ),
         {"iam-no-wildcard-resource-writes": {"ops-jobs-scraper-ops-smoke-tests-policy"}},
+    ),
+    "ops-cronjobs-present: no monthly DR test": (
+        lambda p: p.remove("ops-jobs-scraper-ops-dr-test"), {"ops-cronjobs-present": {"(stack)"}},
+    ),
+    "ops-cronjobs-present: no cost review": (
+        lambda p: p.remove("ops-jobs-scraper-ops-cost-review"), {"ops-cronjobs-present": {"(stack)"}},
+    ),
+    "iam-web-identity-one-service-account: a second service account": (
+        lambda p: trust_condition(p, "ops-jobs-scraper-ops-cost-review-role", "StringEquals",
+                                  ["system:serviceaccount:social-media-scraper:scraper-ops-cost-review",
+                                   "system:serviceaccount:social-media-scraper:default"]),
+        {"iam-web-identity-one-service-account": {"ops-jobs-scraper-ops-cost-review-role"}},
+    ),
+    "iam-web-identity-one-service-account: any audience": (
+        lambda p: p.inputs("app-irsa-role").__setitem__("assumeRolePolicy", p.inputs("app-irsa-role")[
+            "assumeRolePolicy"].replace('"sts.amazonaws.com"', '"*"')),
+        {"iam-web-identity-one-service-account": {"app-irsa-role"}},
     ),
 }
 
