@@ -583,6 +583,7 @@ def maintenance_run(
     outputs_file: Optional[Path] = OutputsOption,
     out: Optional[Path] = OutDirOption,
     as_json: bool = JsonOption,
+    scheduled: bool = typer.Option(False, "--scheduled", help="The weekly trigger: outside the window, exit 0 and do nothing."),
 ) -> None:
     """The maintenance window: lock, notice, backup, preview, update, smoke test, rollback on failure, record."""
     from automation import maintenance as maintenance_job
@@ -592,15 +593,24 @@ def maintenance_run(
     if allow_replace and not reason.strip():
         raise BadInput("--allow-replace needs --reason TEXT: a protected resource is unprotected for its replacement "
                        "only with the reason in the maintenance record")
+    if scheduled and force:
+        raise BadInput("--scheduled and --force exclude each other: the trigger runs only in the window")
     _check_image_option(image)
     runner = stack_runner(stack, backend, on_event=_progress)
     config = _stack_config(runner)
+    if scheduled and maintenance_job.current_window(_window_model(config), utcnow()) is None:
+        upcoming = maintenance_job.next_windows(_window_model(config), utcnow(), 1)[0]
+        _emit(as_json, {"outcome": "not the window", "nextWindow": upcoming.start.isoformat()}, None,
+              [f"not the maintenance window of {stack}; the next one starts {upcoming.start:%Y-%m-%d %H:%M} UTC. "
+               "Nothing was done."])
+        return
     outputs = read_outputs_file(outputs_file) if outputs_file else parse_outputs(runner.outputs(), f"stack {stack}")
     aws = Aws(outputs.region, outputs.drRegion)
+    gate = release_commands.gate_for_maintenance(config, stack, outputs, aws, image or config.app.image, force, reason)
     run = maintenance_job.MaintenanceRun(
         runner, aws, outputs, _window_model(config), config.app.image,
         maintenance_job.Options(image=image, force=force, reason=reason, allow_replace=tuple(allow_replace),
-                                smoke_url=url),
+                                smoke_url=url, release_gate=gate),
         wait=_wait_policy(), say=_progress,
     )
     with aws_errors():
@@ -829,6 +839,11 @@ def cost_estimate(
         lines += [f"  {c['name']}: {c['fromUsd']:,.2f} -> {c['toUsd']:,.2f} ({c['changeUsd']:+,.2f}) {c['basis']}"
                   for c in diff["changes"]]
     _emit(as_json, document, table, lines)
+
+
+from automation import release_commands  # noqa: E402 - the release commands, after the helpers they use
+
+app.add_typer(release_commands.release_app, name="release")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -365,7 +365,8 @@ class CostConfig(_Model):
 
 
 class ReleaseConfig(_Model):
-    """Staging before production: a stack with `promotedFrom` deploys only images that passed a soak there."""
+    """Staging before production: a stack with `promotedFrom` deploys only images that passed a soak of at least
+    `soakMinutes` there (`scraper-ops release promote`)."""
 
     promoted_from: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
     soak_minutes: int = Field(default=30, ge=1, le=24 * 60)
