@@ -373,7 +373,11 @@ class MaintenanceRun:
                 raise Aborted(f"outside the maintenance window; the next one starts {upcoming.start:%Y-%m-%d %H:%M} UTC "
                               "(use --force --reason TEXT for emergency maintenance)")
             self.window = _window(self.maintenance, now)
-            self.record.kind = "promotion" if self.options.purpose == "promotion" else "emergency"
+        overridden = bool(self.options.release_gate and self.options.release_gate["overridden"])
+        if self.options.purpose == "promotion":
+            self.record.kind = "promotion"
+        elif self.options.force and (overridden or current_window(self.maintenance, now) is None):
+            self.record.kind = "emergency"  # the forced path: outside the window, or past the release gate
         self.record.window = {k: v.isoformat() for k, v in asdict(self.window).items()}
         try:
             self._step("lock", self._acquire)

@@ -1,6 +1,7 @@
 """`scraper-ops release promote`, and the release gate `maintenance run` applies to a production stack.
 
-Registered by automation/cli.py after the helpers it uses.
+Registered by automation/cli.py; the CLI's helpers are imported inside the command, so that either module can
+be imported first.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from typing import Callable, Optional
 import typer
 from rich.table import Table
 
-from automation import cli
 from automation.aws import Aws, aws_errors
 from automation.errors import BadInput, CheckFailed
 from automation.outputs import StackOutputs, parse_outputs, read_outputs_file
-from automation.reports import write_report
+from automation.reports import utcnow, write_report
 from infra.config import StackConfig
 
 release_app = typer.Typer(help="Releases: staging before production.", no_args_is_help=True)
@@ -62,12 +62,14 @@ def promote(
     url: Optional[str] = typer.Option(None, "--url", help="Smoke-test this base URL of staging instead of its serviceUrl."),
     source_outputs: Optional[Path] = typer.Option(None, "--from-outputs", help="Staging's outputs JSON."),
     target_outputs: Optional[Path] = typer.Option(None, "--to-outputs", help="The target's outputs JSON."),
-    backend: str = cli.BackendOption,
-    out: Optional[Path] = cli.OutDirOption,
-    as_json: bool = cli.JsonOption,
+    backend: str = typer.Option("pulumi", "--backend", help="Stack runner backend: pulumi or offline."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Directory for local record files (default "
+                                       "$SCRAPER_OPS_REPORT_DIR or reports/)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the promotion record as JSON."),
 ) -> None:
     """Run the maintenance flow on staging with the image, soak while staging's SLO signals hold, and record the
     promotion (digest and evidence) in the target's ops bucket, where `maintenance run` on it looks."""
+    from automation import cli
     from automation import maintenance as maintenance_job
     from automation import promotion
     from automation.runner import OfflineRunner, stack_runner
@@ -99,7 +101,7 @@ def promote(
         record, staging_record = promotion.promote(
             image, source, target, staging_run, watch, minutes, CLOCK, SLEEP, cli._progress,
             maintenance_job.lock_owner())
-        created = cli.utcnow()
+        created = utcnow()
         written = []
         if staging_record is not None:
             written += write_report(staging_record.report(created), ("json", "md"), out, aws.client("s3"),
