@@ -102,7 +102,7 @@ class Record:
     rollback: dict[str, Any] | None = None
     outcome: str = "failed"
     problems: list[str] = field(default_factory=list)
-    kind: str = "scheduled"  # scheduled (in the window), emergency (forced outside it) or promotion
+    kind: str = "scheduled"  # scheduled, emergency (forced: outside the window or past the release gate), promotion
     release_gate: dict[str, Any] | None = None
 
     @property
@@ -222,6 +222,7 @@ class MaintenanceRun:
         self._silenced: list[str] = []
         self._config_changed = False
         self._to_unprotect: list[Change] = []
+        self._forced_because: list[str] = []
 
     # -- steps --------------------------------------------------------------------------------------------------
 
@@ -373,11 +374,14 @@ class MaintenanceRun:
                 raise Aborted(f"outside the maintenance window; the next one starts {upcoming.start:%Y-%m-%d %H:%M} UTC "
                               "(use --force --reason TEXT for emergency maintenance)")
             self.window = _window(self.maintenance, now)
-        overridden = bool(self.options.release_gate and self.options.release_gate["overridden"])
+        self._forced_because = [why for why, forced in (
+            ("outside the maintenance window", current_window(self.maintenance, now) is None),
+            ("past the release gate", bool(self.options.release_gate and self.options.release_gate["overridden"])),
+        ) if forced and self.options.force]
         if self.options.purpose == "promotion":
             self.record.kind = "promotion"
-        elif self.options.force and (overridden or current_window(self.maintenance, now) is None):
-            self.record.kind = "emergency"  # the forced path: outside the window, or past the release gate
+        elif self._forced_because:
+            self.record.kind = "emergency"
         self.record.window = {k: v.isoformat() for k, v in asdict(self.window).items()}
         try:
             self._step("lock", self._acquire)
@@ -451,7 +455,7 @@ class MaintenanceRun:
         gate = " ".join(_gate_lines(self.record.release_gate))
         if self.record.kind == "emergency":
             # The guide's emergency maintenance: assess urgency, notify stakeholders, execute, verify, document.
-            return (f"EMERGENCY maintenance {self.record.run_id} of {stack}, outside the maintenance window. "
+            return (f"EMERGENCY maintenance {self.record.run_id} of {stack}, {' and '.join(self._forced_because)}. "
                     f"Urgency assessed by {self.record.owner}: {reason}. This notice is the stakeholder "
                     f"notification; the run backs up, executes the change, verifies it with the smoke tests (rolling "
                     f"back on failure) and documents every step in its record. Ends by {self.window.end:%H:%M} "

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from automation import smoke as smoke_checks
+from automation.maintenance import Aborted, Record as MaintenanceRecord
 from automation.metrics import Query, get_metric_data
 from automation.outputs import StackOutputs
 from automation.reports import Report, Table
@@ -211,7 +212,7 @@ def release_gate(s3: Any, bucket: str, image: str, stack: str, source: str, min_
                        refusal)
 
 
-def staging_evidence(record: Any) -> dict[str, Any]:
+def staging_evidence(record: MaintenanceRecord) -> dict[str, Any]:
     """What the promotion record keeps of the staging maintenance run."""
     return {"run_id": record.run_id, "outcome": record.outcome, "snapshot_id": record.snapshot_id,
             "update_version": record.update_version, "steps": {s.name: s.outcome for s in record.steps},
@@ -220,13 +221,11 @@ def staging_evidence(record: Any) -> dict[str, Any]:
 
 def promote(image: str, source: str, target: str, staging_run: Any, watch: SoakWatch, soak_minutes: int,
             clock: Callable[[], datetime], sleep: Callable[[float], None], say: Callable[[str], None],
-            owner: str) -> tuple[PromotionRecord, Any]:
+            owner: str) -> tuple[PromotionRecord, MaintenanceRecord | None]:
     """The staging maintenance flow, then the soak; returns the promotion record and the staging run's record.
 
     A failure on staging (refused, failed, rolled back) stops the promotion before the soak.
     """
-    from automation.maintenance import Aborted
-
     record = PromotionRecord(image, digest_of(image), source, target, owner)
     try:
         maintenance = staging_run.run()

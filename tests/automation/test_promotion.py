@@ -182,6 +182,7 @@ def test_emergency_maintenance_overrides_the_gate_and_says_so(capsys, stacks, fa
     start = next(b for b in bodies if b["Subject"].endswith("starting: prod"))
     assert start["Subject"] == "EMERGENCY maintenance starting: prod"
     assert "Urgency assessed by" in start["Message"] and "CVE-2026-1234 in the parser" in start["Message"]
+    assert "EMERGENCY maintenance" in start["Message"] and "past the release gate" in start["Message"]
     assert "release gate OVERRIDDEN by --force" in start["Message"]
 
 

@@ -198,3 +198,19 @@ def test_each_job_role_is_assumable_by_its_own_service_account_only(prod_plan):
         subjects = [v for s in trust["Statement"] for k, v in s["Condition"]["StringEquals"].items() if k.endswith(":sub")]
         assert subjects == [f"system:serviceaccount:social-media-scraper:{job.name}"]
 
+
+
+# ---- the reports land where the checklists look -----------------------------------------------------------------
+
+
+def test_the_capacity_cronjob_as_planned_writes_the_report_the_weekly_checklist_reads(capsys, deployed, prod_plan,
+                                                                                       tmp_path):
+    container = cron_jobs(prod_plan)["scraper-ops-capacity-report"]["spec"]["jobTemplate"]["spec"]["template"][
+        "spec"]["containers"][0]
+    args = [str(deployed["file"]) if a == f"{OUTPUTS_DIR}/{OUTPUTS_FILE}" else a for a in container["args"]]
+    code, _, err = run_cli(capsys, *args, "--out", str(tmp_path / "reports"))
+    assert code == 0, err
+    code, out, _ = run_cli(capsys, "checklist", "weekly", "--outputs", str(deployed["file"]), "--json")
+    items = {item["text"]: item for item in json.loads(out)["items"]}
+    assert items["Capacity planning"]["state"] == "pass", items["Capacity planning"]
+    assert items["Backup verification"]["state"] == "fail", "only the job that ran has a report"
