@@ -214,3 +214,18 @@ def test_the_capacity_cronjob_as_planned_writes_the_report_the_weekly_checklist_
     items = {item["text"]: item for item in json.loads(out)["items"]}
     assert items["Capacity planning"]["state"] == "pass", items["Capacity planning"]
     assert items["Backup verification"]["state"] == "fail", "only the job that ran has a report"
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    ({"release": {"promotedFrom": "staging", "soakMinutes": 0}},
+     "social-media-scraper:release.soakMinutes = 0: Input should be greater than or equal to 1"),
+    ({"schedules": {"drTest": "0 6 8 * 0#1"}},
+     "social-media-scraper:schedules.drTest = \"0 6 8 * 0#1\": must be a standard 5-field cron expression"),
+])
+def test_release_and_schedule_values_that_cannot_work_are_refused_naming_the_key(changes, problem):
+    from infra.config import ConfigError
+    from tests.conftest import prod_config, with_changes
+
+    with pytest.raises(ConfigError) as refused:
+        parse_stack_config(with_changes(prod_config(), **changes))
+    assert any(line.startswith(problem) for line in refused.value.problems), refused.value.problems
