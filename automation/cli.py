@@ -606,6 +606,10 @@ def maintenance_run(
         return
     outputs = read_outputs_file(outputs_file) if outputs_file else parse_outputs(runner.outputs(), f"stack {stack}")
     aws = Aws(outputs.region, outputs.drRegion)
+    if scheduled and release_commands.window_already_maintained(outputs, aws, _window_model(config), utcnow()):
+        _emit(as_json, {"outcome": "window already maintained"}, None,
+              [f"this window of {stack} already has a maintenance record; nothing was done"])
+        return
     gate = release_commands.gate_for_maintenance(config, stack, outputs, aws, image or config.app.image, force, reason)
     run = maintenance_job.MaintenanceRun(
         runner, aws, outputs, _window_model(config), config.app.image,

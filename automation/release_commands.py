@@ -16,7 +16,7 @@ from rich.table import Table
 
 from automation.aws import Aws, aws_errors
 from automation.errors import BadInput, CheckFailed
-from automation.outputs import StackOutputs, parse_outputs, read_outputs_file
+from automation.outputs import Maintenance, StackOutputs, parse_outputs, read_outputs_file
 from automation.reports import utcnow, write_report
 from infra.config import StackConfig
 
@@ -42,6 +42,18 @@ def gate_for_maintenance(config: StackConfig, stack: str, outputs: StackOutputs,
             "emergency maintenance pass --force --reason TEXT (the record says the gate was overridden). Nothing "
             "was changed")
     return verdict.to_json()
+
+
+def window_already_maintained(outputs: StackOutputs, aws: Aws, window: Maintenance, now: datetime) -> bool:
+    """Whether the newest maintenance record in the ops bucket is of the window open now: the trigger fires more
+    than once per window (GitHub may delay or drop a scheduled run), and only the first of them maintains."""
+    from automation.maintenance import current_window
+    from automation.reports import latest_report
+
+    current = current_window(window, now)
+    with aws_errors():
+        found = latest_report(aws.client("s3"), outputs.opsBucket, "maintenance")
+    return bool(current and found and (found[0].get("window") or {}).get("start") == current.start.isoformat())
 
 
 def _outputs(stack: str, backend: str, outputs_file: Optional[Path]) -> StackOutputs:

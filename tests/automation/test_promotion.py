@@ -153,6 +153,12 @@ def test_a_release_soaks_on_staging_then_production_deploys_it_with_the_evidence
     assert gate["record"].startswith(f"s3://{stacks['prodOutputs']['opsBucket']}/promotions/{DIGEST.replace(':', '-')}-")
     assert image_of(stacks["prod"].parent, "prod") == NEW_IMAGE
 
+    # the Sunday trigger's backup run in the same window finds the window maintained and does nothing
+    code, out, _ = run_cli(capsys, "maintenance", "run", "--stack", "prod", "--backend", "offline", "--scheduled",
+                           "--outputs", str(stacks["prod"]), "--json")
+    assert code == 0 and json.loads(out)["outcome"] == "window already maintained"
+    assert len(records(stacks, "prod", "maintenance/")) == 1
+
 
 def test_production_refuses_a_digest_that_never_passed_staging_and_changes_nothing(capsys, stacks, fake_app):
     before = (stacks["prod"].parent / "Pulumi.prod.yaml").read_text()
