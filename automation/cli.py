@@ -591,6 +591,7 @@ def maintenance_run(
     outputs_file: Optional[Path] = OutputsOption,
     out: Optional[Path] = OutDirOption,
     as_json: bool = JsonOption,
+    scheduled: bool = typer.Option(False, "--scheduled", help="The weekly trigger: outside the window, exit 0 and do nothing."),
 ) -> None:
     """The maintenance window: lock, notice, backup, preview, update, smoke test, rollback on failure, record."""
     from automation import maintenance as maintenance_job
@@ -600,15 +601,28 @@ def maintenance_run(
     if allow_replace and not reason.strip():
         raise BadInput("--allow-replace needs --reason TEXT: a protected resource is unprotected for its replacement "
                        "only with the reason in the maintenance record")
+    if scheduled and force:
+        raise BadInput("--scheduled and --force exclude each other: the trigger runs only in the window")
     _check_image_option(image)
     runner = stack_runner(stack, backend, on_event=_progress)
     config = _stack_config(runner)
+    if scheduled and maintenance_job.current_window(_window_model(config), utcnow()) is None:
+        upcoming = maintenance_job.next_windows(_window_model(config), utcnow(), 1)[0]
+        _emit(as_json, {"outcome": "not the window", "nextWindow": upcoming.start.isoformat()}, None,
+              [f"not the maintenance window of {stack}; the next one starts {upcoming.start:%Y-%m-%d %H:%M} UTC. "
+               "Nothing was done."])
+        return
     outputs = read_outputs_file(outputs_file) if outputs_file else parse_outputs(runner.outputs(), f"stack {stack}")
     aws = Aws(outputs.region, outputs.drRegion)
+    if scheduled and release_commands.window_already_maintained(outputs, aws, _window_model(config), utcnow()):
+        _emit(as_json, {"outcome": "window already maintained"}, None,
+              [f"this window of {stack} already has a maintenance record; nothing was done"])
+        return
+    gate = release_commands.gate_for_maintenance(config, stack, outputs, aws, image or config.app.image, force, reason)
     run = maintenance_job.MaintenanceRun(
         runner, aws, outputs, _window_model(config), config.app.image,
         maintenance_job.Options(image=image, force=force, reason=reason, allow_replace=tuple(allow_replace),
-                                smoke_url=url),
+                                smoke_url=url, release_gate=gate),
         wait=_wait_policy(), say=_progress,
     )
     with aws_errors():
@@ -880,6 +894,11 @@ def cost_prices_refresh(
                      f"{regional['fargateVcpuHour']} USD/vCPU-hour", markup=False, highlight=False)
     stdout.print(f"prices dated {table['date']} from the {table['source']}: cached in {path}", markup=False,
                  highlight=False)
+
+
+from automation import release_commands  # noqa: E402 - the release commands, after the helpers they use
+
+app.add_typer(release_commands.release_app, name="release")
 
 
 def main(argv: list[str] | None = None) -> int:

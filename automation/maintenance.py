@@ -80,6 +80,8 @@ class Options:
     allow_replace: tuple[str, ...] = ()
     smoke_url: str | None = None
     smoke_timeout: float = 5.0
+    purpose: str = "maintenance"  # or "promotion": a release promotion's run on staging
+    release_gate: dict[str, Any] | None = None  # what the production release gate found (promotion.GateVerdict)
 
 
 @dataclass
@@ -100,6 +102,12 @@ class Record:
     rollback: dict[str, Any] | None = None
     outcome: str = "failed"
     problems: list[str] = field(default_factory=list)
+    kind: str = "scheduled"  # scheduled, emergency (forced: outside the window or past the release gate), promotion
+    release_gate: dict[str, Any] | None = None
+
+    @property
+    def title(self) -> str:
+        return {"emergency": "EMERGENCY maintenance", "promotion": "Promotion maintenance"}.get(self.kind, "Maintenance")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,12 +115,13 @@ class Record:
     def report(self, created: datetime) -> Report:
         return Report(
             kind="maintenance",
-            title=f"Maintenance {self.run_id}",
+            title=f"{self.title} {self.run_id}",
             stack=self.stack,
             ok=self.outcome == "succeeded",
             data=self.to_json(),
             created=created,
-            summary=[f"backend {self.backend}; reason: {self.reason}; by {self.owner}",
+            summary=[f"{self.kind} maintenance; backend {self.backend}; reason: {self.reason}; by {self.owner}",
+                     *_gate_lines(self.release_gate),
                      f"pre-maintenance snapshot: {self.snapshot_id or 'none'}",
                      f"image: {self.previous_image} -> {self.new_image or 'unchanged'}",
                      *[f"unprotected for replacement: {u['name']} ({u['type']}), reason: {u['reason']}"
@@ -205,7 +214,7 @@ class MaintenanceRun:
         self.record = Record(
             run_id=f"{clock():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}", stack=outputs.stack, backend=runner.backend,
             reason=options.reason, owner=lock_owner(), previous_image=current_image,
-            new_image=options.image,
+            new_image=options.image, release_gate=options.release_gate,
         )
         self.window: Window | None = None
         self._lock = OperationsLock(aws.client("dynamodb"), outputs.lockTableName, f"maintenance/{outputs.stack}",
@@ -213,6 +222,7 @@ class MaintenanceRun:
         self._silenced: list[str] = []
         self._config_changed = False
         self._to_unprotect: list[Change] = []
+        self._forced_because: list[str] = []
 
     # -- steps --------------------------------------------------------------------------------------------------
 
@@ -364,6 +374,14 @@ class MaintenanceRun:
                 raise Aborted(f"outside the maintenance window; the next one starts {upcoming.start:%Y-%m-%d %H:%M} UTC "
                               "(use --force --reason TEXT for emergency maintenance)")
             self.window = _window(self.maintenance, now)
+        self._forced_because = [why for why, forced in (
+            ("outside the maintenance window", current_window(self.maintenance, now) is None),
+            ("past the release gate", bool(self.options.release_gate and self.options.release_gate["overridden"])),
+        ) if forced and self.options.force]
+        if self.options.purpose == "promotion":
+            self.record.kind = "promotion"
+        elif self._forced_because:
+            self.record.kind = "emergency"
         self.record.window = {k: v.isoformat() for k, v in asdict(self.window).items()}
         try:
             self._step("lock", self._acquire)
@@ -379,9 +397,7 @@ class MaintenanceRun:
     def _body(self) -> None:
         try:
             self._step("announce-start", lambda: self._notify(
-                f"Maintenance starting: {self.outputs.stack}",
-                f"Maintenance {self.record.run_id} of {self.outputs.stack} starts now and ends by "
-                f"{self.window.end:%H:%M} UTC. Reason: {self.options.reason or 'scheduled window'}."))
+                f"{self.record.title} starting: {self.outputs.stack}", self._start_notice()))
             self._step("silence-alarms", self._silence_alarms)
             self._step("backup", self._backup, budget="backup")
             self._step("preview", self._preview, budget="preview")
@@ -426,12 +442,26 @@ class MaintenanceRun:
         for name, action in (
             ("restore-alarms", self._restore_alarms),
             ("announce-end", lambda: self._notify(
-                f"Maintenance {self.record.outcome}: {self.outputs.stack}",
-                f"Maintenance {self.record.run_id} of {self.outputs.stack}: {self.record.outcome}. "
+                f"{self.record.title} {self.record.outcome}: {self.outputs.stack}",
+                f"{self.record.title} {self.record.run_id} of {self.outputs.stack}: {self.record.outcome}. "
                 f"Snapshot {self.record.snapshot_id or 'none'}. Problems: {'; '.join(self.record.problems) or 'none'}.")),
             ("unlock", self._release),
         ):
             self._step_logged(name, action)
+
+    def _start_notice(self) -> str:
+        stack, reason = self.outputs.stack, self.options.reason or "scheduled window"
+        image = f" Deploys {self.record.new_image}." if self.record.new_image else ""
+        gate = " ".join(_gate_lines(self.record.release_gate))
+        if self.record.kind == "emergency":
+            # The guide's emergency maintenance: assess urgency, notify stakeholders, execute, verify, document.
+            return (f"EMERGENCY maintenance {self.record.run_id} of {stack}, {' and '.join(self._forced_because)}. "
+                    f"Urgency assessed by {self.record.owner}: {reason}. This notice is the stakeholder "
+                    f"notification; the run backs up, executes the change, verifies it with the smoke tests (rolling "
+                    f"back on failure) and documents every step in its record. Ends by {self.window.end:%H:%M} "
+                    f"UTC.{image} {gate}").strip()
+        return (f"{self.record.title} {self.record.run_id} of {stack} starts now and ends by "
+                f"{self.window.end:%H:%M} UTC. Reason: {reason}.{image} {gate}").strip()
 
     def _step_logged(self, name: str, action: Callable[[], tuple[str, dict[str, Any]]]) -> None:
         """A step whose failure is recorded as a problem and does not stop what follows."""
@@ -439,6 +469,14 @@ class MaintenanceRun:
             self._step(name, action)
         except Aborted as error:
             self.record.problems.append(str(error))
+
+
+def _gate_lines(gate: dict[str, Any] | None) -> list[str]:
+    if not gate:
+        return []
+    if gate["overridden"]:
+        return [f"release gate OVERRIDDEN by --force: {gate['refusal']}; reason: {gate['reason']}"]
+    return [f"release gate: {gate['image']} passed on {gate['required_from']} ({gate['record']})"]
 
 
 def _counts(preview: Preview) -> str:

@@ -229,6 +229,8 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             primary_key=keys.primary,
             dr_key=keys.dr,
             ops_bucket=storage.ops_bucket,
+            data_bucket=storage.data_bucket,
+            data_replica_bucket=storage.data_replica_bucket,
         ),
     )
     return outputs

@@ -1,5 +1,5 @@
 """Rules for CronJobs: no overlapping runs, deadlines, bounded retries and history, valid schedules,
-and the guide's four scheduled jobs present."""
+and the guide's scheduled jobs present (the maintenance trigger runs in CI, not in the cluster)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ GUIDE_JOBS = {
     ("backup", "verify"): "backup verification (automated-backup.sh)",
     ("smoke",): "smoke tests (smoke-tests.sh all)",
     ("metrics", "collect"): "operational metrics (operational-metrics.sh)",
+    ("dr", "test"): "monthly disaster recovery test (disaster-recovery.sh test)",
+    ("capacity", "report"): "weekly capacity review (capacity-planning.sh)",
+    ("cost", "review"): "monthly cost review",
 }
 
 
@@ -114,7 +117,8 @@ POLICIES = [
     ),
     StackValidationPolicy(
         name="ops-cronjobs-present",
-        description="The guide's scheduled jobs (backup, backup verification, smoke tests, metrics) exist.",
+        description="The guide's scheduled jobs (backup, verification, smoke tests, metrics, DR test, capacity and "
+                    "cost reviews) exist.",
         validate=guide_jobs_present, enforcement_level=MANDATORY,
     ),
 ]

@@ -6,7 +6,9 @@ from typing import Any, Iterator, Mapping
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .common import IAM_POLICY, IAM_ROLE, IAM_ROLE_POLICY, field, mappings, only, policy_statements, text, texts
+from .common import (
+    IAM_POLICY, IAM_ROLE, IAM_ROLE_POLICY, field, mapping, mappings, only, policy_statements, text, texts,
+)
 
 MANDATORY = EnforcementLevel.MANDATORY
 IAM_USER_POLICY = "aws:iam/userPolicy:UserPolicy"
@@ -63,6 +65,27 @@ def no_wildcard_resource_on_writes(args: ResourceValidationArgs, report_violatio
             )
 
 
+def web_identity_trusts_one_service_account(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """A role assumed through the cluster's OIDC provider (IRSA) is one workload's: its trust names exactly one
+    service account in `sub` and the STS audience in `aud`, with StringEquals (EKS User Guide, "Assign IAM roles
+    to Kubernetes service accounts"). Without `sub`, or with a wildcard, every pod of the cluster could assume it,
+    and one job's least privilege would be every job's."""
+    for statement in policy_statements(field(args.props, "assumeRolePolicy")):
+        actions = texts(field(statement, "Action"))
+        if text(field(statement, "Effect")) != "Allow" or "sts:AssumeRoleWithWebIdentity" not in actions:
+            continue
+        condition = mapping(field(statement, "Condition", "StringEquals"))
+        equals = {key.rsplit(":", 1)[-1]: value for key, value in condition.items()}
+        subjects = texts(equals.get("sub"))
+        audiences = texts(equals.get("aud"))
+        if len(subjects) != 1 or not subjects[0].startswith("system:serviceaccount:") or "*" in subjects[0]:
+            report_violation(f"{args.name} can be assumed by {subjects or 'any service account'} of the cluster; "
+                             "trust exactly one: StringEquals <issuer>:sub = system:serviceaccount:NAMESPACE:NAME.")
+        if audiences != ["sts.amazonaws.com"]:
+            report_violation(f"{args.name} trusts web identity tokens for {audiences or 'any audience'}; "
+                             "require StringEquals <issuer>:aud = sts.amazonaws.com.")
+
+
 TYPES = [IAM_ROLE, IAM_ROLE_POLICY, IAM_POLICY, IAM_USER_POLICY, IAM_GROUP_POLICY]
 
 POLICIES = [
@@ -74,5 +97,10 @@ POLICIES = [
         name="iam-no-wildcard-resource-writes",
         description="IAM policies allow changes only on named resources.",
         validate=only(TYPES, no_wildcard_resource_on_writes), enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="iam-web-identity-one-service-account",
+        description="Roles assumed through the cluster's OIDC provider trust exactly one service account.",
+        validate=only([IAM_ROLE], web_identity_trusts_one_service_account), enforcement_level=MANDATORY,
     ),
 ]

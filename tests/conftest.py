@@ -187,7 +187,7 @@ def seed_stack(outputs_template: dict[str, Any]) -> dict[str, Any]:
     backup.create_backup_vault(BackupVaultName=outputs["backupVaultName"])
     dr_vault = client("backup", DR_REGION).create_backup_vault(BackupVaultName=outputs["drBackupVaultName"])
     outputs["backupPlanId"] = backup.create_backup_plan(BackupPlan={
-        "BackupPlanName": "scraper-prod-database",
+        "BackupPlanName": f"{outputs['dbInstanceId']}-database",
         "Rules": [{"RuleName": "daily-database", "TargetBackupVaultName": outputs["backupVaultName"],
                    "ScheduleExpression": "cron(0 5 * * ? *)", "Lifecycle": {"DeleteAfterDays": 14},
                    "CopyActions": [{"DestinationBackupVaultArn": dr_vault["BackupVaultArn"],

@@ -26,6 +26,7 @@ OUTPUTS_DIR = "/etc/scraper-ops"
 OUTPUTS_FILE = "outputs.json"
 RUN_AS_USER = 10001
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+DR_SENTINEL_PREFIX = "dr-sentinel/"  # the objects `scraper-ops dr test` replicates (automation/dr.py)
 
 
 def restricted_pod(
@@ -313,6 +314,8 @@ class OpsJob:
     active_deadline_seconds: int
     starting_deadline_seconds: int
     backoff_limit: int
+    # Reports that read the stack file (`Pulumi.<stack>.yaml`, in the ops image) as well as the outputs.
+    reads_stack_file: bool = False
 
 
 OPS_JOBS = (
@@ -320,7 +323,20 @@ OPS_JOBS = (
     OpsJob("backupVerify", "scraper-ops-backup-verify", ("backup", "verify", "--restore-test"), 3 * 3600, 600, 0),
     OpsJob("smokeTests", "scraper-ops-smoke-tests", ("smoke", "all"), 240, 120, 0),
     OpsJob("metrics", "scraper-ops-metrics", ("metrics", "collect", "--hours", "24"), 900, 300, 1),
+    # A DR drill is not retried: a second restore right after a failed one measures nothing new.
+    OpsJob("drTest", "scraper-ops-dr-test", ("dr", "test"), 3 * 3600, 3600, 0),
+    OpsJob("capacityReport", "scraper-ops-capacity-report",
+           ("capacity", "report", "--format", "json", "--format", "md"), 1800, 3600, 1, reads_stack_file=True),
+    OpsJob("costReview", "scraper-ops-cost-review",
+           ("cost", "review", "--format", "json", "--format", "md"), 1800, 3600, 1, reads_stack_file=True),
 )
+
+
+def ops_job_args(job: OpsJob, stack: str) -> list[str]:
+    """The job's `scraper-ops` arguments; a report that reads the stack file names it and the mounted outputs."""
+    if not job.reads_stack_file:
+        return list(job.command)
+    return [*job.command, "--stack", stack, "--outputs", f"{OUTPUTS_DIR}/{OUTPUTS_FILE}"]
 
 
 def ops_cron_job_names() -> dict[str, str]:
@@ -336,6 +352,8 @@ class OpsJobsArgs:
     primary_key: aws.kms.Key
     dr_key: aws.kms.Key
     ops_bucket: aws.s3.Bucket
+    data_bucket: aws.s3.Bucket
+    data_replica_bucket: aws.s3.Bucket
 
 
 class OpsJobs(pulumi.ComponentResource):
@@ -360,6 +378,9 @@ class OpsJobs(pulumi.ComponentResource):
             "backupVerify": config.schedules.backup_verify,
             "smokeTests": config.schedules.smoke_tests,
             "metrics": config.schedules.metrics,
+            "drTest": config.schedules.dr_test,
+            "capacityReport": config.schedules.capacity_report,
+            "costReview": config.schedules.cost_review,
         }
         for job in OPS_JOBS:
             role = irsa_role(self, f"{name}-{job.name}", platform, job.name, statements[job.key])
@@ -397,7 +418,7 @@ class OpsJobs(pulumi.ComponentResource):
                                         "name": "scraper-ops",
                                         "image": config.ops_image,
                                         "command": ["scraper-ops"],
-                                        "args": list(job.command),
+                                        "args": ops_job_args(job, platform.stack),
                                         "env": [
                                             {"name": "AWS_REGION", "value": config.region},
                                             {"name": "HOME", "value": "/tmp"},
@@ -450,6 +471,32 @@ class OpsJobs(pulumi.ComponentResource):
                 "Resource": [pulumi.Output.concat(args.ops_bucket.arn, f"/{prefix}/*")],
             }
 
+        restore_test = [  # a DR snapshot restored to a temporary instance in the DR region, then deleted
+            {
+                "Effect": "Allow",
+                "Action": ["rds:RestoreDBInstanceFromDBSnapshot"],
+                "Resource": [
+                    restore_instances,
+                    dr_snapshots,
+                    rds_arn(config.dr_region, "subgrp", config.dr.subnet_group_name),
+                    rds_arn(config.dr_region, "og", "default:*"),
+                    rds_arn(config.dr_region, "pg", "default.*"),
+                ],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["rds:AddTagsToResource", "rds:DeleteDBInstance"],
+                "Resource": [restore_instances],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt"],
+                "Resource": [args.dr_key.arn],
+            },
+        ]
+        read_metrics = {"Effect": "Allow", "Action": ["cloudwatch:GetMetricData"], "Resource": ["*"]}
+        sentinels = [pulumi.Output.concat(bucket.arn, f"/{DR_SENTINEL_PREFIX}*")
+                     for bucket in (args.data_bucket, args.data_replica_bucket)]
         describe_rds = {
             "Effect": "Allow",
             "Action": ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:DescribeDBInstanceAutomatedBackups"],
@@ -496,27 +543,7 @@ class OpsJobs(pulumi.ComponentResource):
                     "Action": ["backup:ListBackupPlans", "backup:GetBackupPlan", "backup:ListBackupSelections"],
                     "Resource": ["*"],
                 },
-                {
-                    "Effect": "Allow",
-                    "Action": ["rds:RestoreDBInstanceFromDBSnapshot"],
-                    "Resource": [
-                        restore_instances,
-                        dr_snapshots,
-                        rds_arn(config.dr_region, "subgrp", config.dr.subnet_group_name),
-                        rds_arn(config.dr_region, "og", "default:*"),
-                        rds_arn(config.dr_region, "pg", "default.*"),
-                    ],
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["rds:AddTagsToResource", "rds:DeleteDBInstance"],
-                    "Resource": [restore_instances],
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt"],
-                    "Resource": [args.dr_key.arn],
-                },
+                *restore_test,
                 write_reports("backups"),
                 put_metrics,
             ],
@@ -530,5 +557,35 @@ class OpsJobs(pulumi.ComponentResource):
                 },
                 write_reports("metrics"),
                 put_metrics,
+            ],
+            "drTest": [
+                describe_rds,
+                read_metrics,  # the replica's ReplicaLag, in the DR region
+                {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration"], "Resource": [args.data_bucket.arn]},
+                {
+                    # The sentinel object: written to the data bucket, looked for in the replica, then every
+                    # version of it removed from both (S3 User Guide, "Deleting object versions": deleting a
+                    # version needs s3:DeleteObjectVersion, listing them s3:ListBucketVersions).
+                    "Effect": "Allow",
+                    "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+                    "Resource": sentinels,
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucketVersions"],
+                    "Resource": [args.data_bucket.arn, args.data_replica_bucket.arn],
+                    "Condition": {"StringLike": {"s3:prefix": [f"{DR_SENTINEL_PREFIX}*"]}},
+                },
+                *restore_test,
+                write_reports("dr"),
+                put_metrics,
+            ],
+            "capacityReport": [read_metrics, write_reports("capacity")],
+            # Cost Explorer's reads take no resource ARN (Service Authorization Reference, "Actions defined by
+            # AWS Cost Explorer Service": GetCostAndUsage and GetCostForecast list no resource types).
+            "costReview": [
+                read_metrics,
+                {"Effect": "Allow", "Action": ["ce:GetCostAndUsage", "ce:GetCostForecast"], "Resource": ["*"]},
+                write_reports("cost"),
             ],
         }

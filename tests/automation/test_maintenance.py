@@ -90,7 +90,7 @@ def test_a_full_window_backs_up_deploys_smoke_tests_and_announces(harness):
     assert record.diff["counts"] == {"update": 1, "replace": 1}
     assert record.update_version == 1
     assert json.loads(harness.pulumi.config["social-media-scraper:app"])["image"] == NEW_IMAGE
-    assert harness.subjects() == ["Maintenance starting: prod", "Maintenance succeeded: prod"]
+    assert harness.subjects() == ["EMERGENCY maintenance starting: prod", "EMERGENCY maintenance succeeded: prod"]
     harness.assert_safe_exit(record)
 
 
@@ -192,7 +192,7 @@ def test_fault_update_fails_and_is_rolled_back(harness):
     assert len(harness.pulumi.of("up")) == 2
     assert "rollback to " + OLD_IMAGE in harness.pulumi.of("up")[1][harness.pulumi.of("up")[1].index("--message") + 1]
     assert record.snapshot_id in harness.snapshots()
-    assert harness.subjects()[-1] == "Maintenance rolled back: prod"
+    assert harness.subjects()[-1] == "EMERGENCY maintenance rolled back: prod"
     harness.assert_safe_exit(record)
 
 

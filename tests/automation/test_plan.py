@@ -100,9 +100,9 @@ def test_a_config_error_exits_2_names_the_problem_and_writes_nothing(capsys, tmp
 
 
 def test_an_unknown_stack_exits_2_and_lists_the_stacks(capsys):
-    code, _, err = run_cli(capsys, "plan", "--stack", "staging")
+    code, _, err = run_cli(capsys, "plan", "--stack", "qa")
     assert code == 2
-    assert "no stack config Pulumi.staging.yaml; stacks in this project: prod" in err
+    assert "no stack config Pulumi.qa.yaml; stacks in this project: prod, staging" in err
 
 
 def test_a_secret_in_stack_config_is_refused_offline(tmp_path):

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from automation.engine import SECRET_PLACEHOLDER, Plan, run_program
-from infra.components.workloads import APP_NAME
+from infra.components.workloads import APP_NAME, OPS_JOBS
 from tests.conftest import prod_config, resource, resources_of
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -52,6 +52,9 @@ def test_outputs_follow_the_contract(prod_plan):
         "backupVerify": "scraper-ops-backup-verify",
         "smokeTests": "scraper-ops-smoke-tests",
         "metrics": "scraper-ops-metrics",
+        "drTest": "scraper-ops-dr-test",
+        "capacityReport": "scraper-ops-capacity-report",
+        "costReview": "scraper-ops-cost-review",
     }
     assert outputs["drKmsKeyArn"].startswith("arn:aws:kms:us-west-2:")
     assert outputs["queueUrl"].startswith("https://sqs.us-east-1.amazonaws.com/")
@@ -257,9 +260,10 @@ def test_iam_policies_grant_no_wildcard_actions_and_no_wildcard_writes(prod_plan
         "rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:DescribeDBInstanceAutomatedBackups",
         "backup:ListBackupPlans", "backup:GetBackupPlan", "backup:ListBackupSelections",
         "cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricData",
+        "ce:GetCostAndUsage", "ce:GetCostForecast",  # Cost Explorer reads take no resource ARN
     }
     policies = resources_of(prod_plan, ROLE_POLICY)
-    assert len(policies) == 7
+    assert {p.name for p in policies} >= {f"ops-jobs-{job.name}-policy" for job in OPS_JOBS}
     for policy in policies:
         for statement in json.loads(policy.inputs["policy"])["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

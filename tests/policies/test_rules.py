@@ -40,6 +40,15 @@ def add_statement(name: str, statement: dict):
     return change
 
 
+def trust_condition(p: PlanEditor, role: str, operator: str, subject: str) -> None:
+    """Trust a role's web identity under `operator` (StringEquals, StringLike) for the subject `subject`."""
+    document = json.loads(p.inputs(role)["assumeRolePolicy"])
+    condition = document["Statement"][0]["Condition"]
+    issuer = next(iter(condition["StringEquals"])).rsplit(":", 1)[0]
+    document["Statement"][0]["Condition"] = {operator: {f"{issuer}:sub": subject, f"{issuer}:aud": "sts.amazonaws.com"}}
+    p.inputs(role)["assumeRolePolicy"] = json.dumps(document)
+
+
 def backup_rule(p: PlanEditor) -> dict:
     return p.inputs("backups-plan")["rules"][0]
 
@@ -152,6 +161,11 @@ CASES = {
         lambda p: p.inputs("autoscaling-scaled-object")["metadata"].__setitem__(
             "annotations", {"autoscaling.keda.sh/paused-replicas": "0"}),
         {"autoscaling-scaled-object"},
+    ),
+    "iam-web-identity-one-service-account": (
+        lambda p: trust_condition(p, "ops-jobs-scraper-ops-dr-test-role", "StringLike",
+                                  "system:serviceaccount:social-media-scraper:*"),
+        {"ops-jobs-scraper-ops-dr-test-role"},
     ),
 }
 
@@ -279,6 +293,23 @@ MORE_FAILURES = {
         lambda p: p.inputs("autoscaling-scaled-object")["metadata"].__setitem__(
             "annotations", {"autoscaling.keda.sh/paused": "true"}),
         {"scaler-paused-only-on-standby": {"autoscaling-scaled-object"}},
+    ),
+    "ops-cronjobs-present: no monthly DR test": (
+        lambda p: p.remove("ops-jobs-scraper-ops-dr-test"), {"ops-cronjobs-present": {"(stack)"}},
+    ),
+    "ops-cronjobs-present: no cost review": (
+        lambda p: p.remove("ops-jobs-scraper-ops-cost-review"), {"ops-cronjobs-present": {"(stack)"}},
+    ),
+    "iam-web-identity-one-service-account: a second service account": (
+        lambda p: trust_condition(p, "ops-jobs-scraper-ops-cost-review-role", "StringEquals",
+                                  ["system:serviceaccount:social-media-scraper:scraper-ops-cost-review",
+                                   "system:serviceaccount:social-media-scraper:default"]),
+        {"iam-web-identity-one-service-account": {"ops-jobs-scraper-ops-cost-review-role"}},
+    ),
+    "iam-web-identity-one-service-account: any audience": (
+        lambda p: p.inputs("app-irsa-role").__setitem__("assumeRolePolicy", p.inputs("app-irsa-role")[
+            "assumeRolePolicy"].replace('"sts.amazonaws.com"', '"*"')),
+        {"iam-web-identity-one-service-account": {"app-irsa-role"}},
     ),
 }
 
