@@ -13,21 +13,23 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from automation import aws_model
 from automation import plan as planning
 from automation import policy_check
 from automation.aws import Aws, aws_errors
+from automation.console import ReaderMayLeave, Table
 from automation.errors import BadInput, CheckFailed, OpsError
-from automation.engine import StackNotFound
+from automation.engine import invalid_config
 from automation.outputs import Maintenance, StackOutputs, parse_outputs, read_outputs_file, resolve_outputs
-from automation.reports import FORMATS, Report, Table as ReportTable, utcnow, write_report
+from automation import reports
+from automation.reports import FORMATS, Report, Table as ReportTable, utcnow
 from infra.config import ConfigError, StackConfig, parse_stack_config
 
 if TYPE_CHECKING:
@@ -46,9 +48,35 @@ stderr = Console(stderr=True, soft_wrap=True)
 
 
 
+_session = {"debug": False}
+
+
 @app.callback()
-def _root() -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="On an unexpected error, print its traceback.")) -> None:
     """Operations of the Social Media Scraper: plans, maintenance, backups, DR, reports."""
+    _session["debug"] = debug
+
+
+def write_report(report: Report, formats, out: Optional[Path], s3, bucket: str, basename: str | None = None) -> list[str]:
+    """Every local file first, then the ops bucket: a failed upload is a warning naming the local files."""
+    written = reports.write_report(report, formats, out, s3, bucket, basename=basename)
+    if written.upload_failure:
+        stderr.print(f"warning: {written.upload_failure}", markup=False, highlight=False)
+    return written
+
+
+def _check_url(url: str | None) -> None:
+    from urllib.parse import urlsplit
+
+    if url is None:
+        return
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:
+        usable = False
+    if not usable or any(c.isspace() for c in url):
+        raise BadInput(f"--url {url!r}: not an http(s) URL with a host; give one like https://scraper.example.com")
 
 
 StackOption = typer.Option("prod", "--stack", help="Pulumi stack name (reads Pulumi.<stack>.yaml).")
@@ -67,6 +95,8 @@ def plan(
     policy_config: Optional[Path] = PolicyConfigOption,
 ) -> None:
     """Offline plan of a stack: run the program under the mock engine and the policy pack; nothing is deployed."""
+    if manifests is not None:
+        planning.check_manifest_dir(manifests)
     config = policy_check.load_policy_config(policy_config)
     result = planning.offline_plan(stack)
     violations = policy_check.evaluate(result, config)
@@ -251,12 +281,20 @@ def smoke(
     from automation import smoke as smoke_checks
     if suite not in smoke_checks.SUITES:
         raise BadInput(f"unknown smoke suite {suite!r}; use one of: {', '.join(smoke_checks.SUITES)}")
+    _check_url(url)
     outputs, aws = _ops_context(stack, outputs_file, backend)
     result = smoke_checks.run_smoke(url or outputs.serviceUrl, outputs.smokeChecks, suite,
                                     outputs.objectives.latencyP95Seconds, timeout=timeout, retries=retries)
+    published = "not published"
     if not no_publish:
-        with aws_errors():
-            smoke_checks.publish(aws.client("cloudwatch"), outputs.metricsNamespace, outputs.stack, result)
+        try:
+            with aws_errors():
+                smoke_checks.publish(aws.client("cloudwatch"), outputs.metricsNamespace, outputs.stack, result)
+            published = "published to CloudWatch"
+        except OpsError as error:  # the verdict stands; only its publication failed
+            published = "NOT published to CloudWatch (see the warning)"
+            stderr.print(f"warning: the smoke result was not published to CloudWatch: {error}",
+                         markup=False, highlight=False)
     table = Table(title=f"Smoke tests ({suite}) against {result.base_url}")
     for column in ("", "check", "status", "latency", "attempts", "detail"):
         table.add_column(column)
@@ -266,7 +304,7 @@ def smoke(
     p95 = f"{result.p95_seconds * 1000:.0f} ms" if result.p95_seconds is not None else "n/a"
     _emit(as_json, result.to_json(), table,
           [f"p95 latency {p95} (objective {result.objective_seconds:g} s); "
-           + ("published to CloudWatch" if not no_publish else "not published")])
+           + published])
     if not result.ok:
         raise CheckFailed("smoke tests failed: " + "; ".join(result.problems))
 
@@ -522,10 +560,8 @@ app.add_typer(maintenance_app, name="maintenance")
 def _stack_config(runner) -> StackConfig:
     try:
         return parse_stack_config(runner.get_config())
-    except StackNotFound as error:
-        raise BadInput(str(error)) from None
     except ConfigError as error:
-        raise BadInput(f"invalid config of stack {runner.stack_name}:\n" + "\n".join(error.problems)) from None
+        raise invalid_config(runner.stack_name, error) from None
 
 
 def _window_model(config: StackConfig) -> Maintenance:
@@ -593,6 +629,7 @@ def maintenance_run(
         raise BadInput("--allow-replace needs --reason TEXT: a protected resource is unprotected for its replacement "
                        "only with the reason in the maintenance record")
     _check_image_option(image)
+    _check_url(url)
     runner = stack_runner(stack, backend, on_event=_progress)
     config = _stack_config(runner)
     outputs = read_outputs_file(outputs_file) if outputs_file else parse_outputs(runner.outputs(), f"stack {stack}")
@@ -832,7 +869,22 @@ def cost_estimate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry: runs the app and turns every error into its exit code and one clear message."""
+    """Console-script entry: runs the app and turns every error into its exit code and one clear line.
+
+    An error no code path expected is one line too, with its traceback only under `--debug`. stdout may close
+    early (piped into `head`): the command still runs to its end and its exit code is its own.
+    """
+    _session["debug"] = False
+    real_stdout = sys.stdout
+    sys.stdout = ReaderMayLeave(real_stdout)
+    try:
+        return _run(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stdout = real_stdout
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except OpsError as error:
@@ -850,4 +902,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             stderr.print(f"scraper-ops: {error.format_message()}", markup=False)
         return 2 if error.exit_code == 1 else error.exit_code
+    except Exception as error:  # noqa: BLE001 - the top-level handler: one line, the traceback only on request
+        if _session["debug"]:
+            traceback.print_exc()
+        stderr.print(f"scraper-ops: unexpected error: {type(error).__name__}: {error} "
+                     "(run with --debug before the command for the traceback)", markup=False, highlight=False)
+        return 1
     return 0
