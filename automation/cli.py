@@ -660,6 +660,27 @@ def maintenance_run(
         raise CheckFailed(f"maintenance {record.outcome}: " + "; ".join(record.problems))
 
 
+@maintenance_app.command("unlock")
+def maintenance_unlock(
+    reason: str = typer.Option("", "--reason", help="Why: in the record, the notice and the lock's history."),
+    out: Optional[Path] = OutDirOption,
+    as_json: bool = JsonOption,
+    stack: Optional[str] = OpsStackOption,
+    outputs_file: Optional[Path] = OutputsOption,
+    backend: str = BackendOption,
+) -> None:
+    """Remove the maintenance lock (a run that died holding it) and re-arm the alarms it left silenced."""
+    from automation import maintenance as maintenance_job
+    if not reason.strip():
+        raise BadInput("maintenance unlock needs --reason TEXT: removing a lock is recorded with why")
+    outputs, aws = _ops_context(stack, outputs_file, backend)
+    with aws_errors():
+        result = maintenance_job.unlock(aws, outputs, reason, utcnow())
+        written = write_report(result.report(), ("json", "md"), out, aws.client("s3"), outputs.opsBucket,
+                               basename=f"unlock-{result.report().stamp}")
+    _emit(as_json, result.to_json(), None, [*result.summary(), f"written: {', '.join(written)}"])
+
+
 @maintenance_app.command("rehearse")
 def maintenance_rehearse(
     stack: str = typer.Option(..., "--stack", help="The stack to rehearse."),
