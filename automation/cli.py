@@ -96,7 +96,7 @@ def plan(
 ) -> None:
     """Offline plan of a stack: run the program under the mock engine and the policy pack; nothing is deployed."""
     if manifests is not None:
-        planning.check_manifest_dir(manifests)
+        reports.check_output_dir(manifests, "--manifests")
     config = policy_check.load_policy_config(policy_config)
     result = planning.offline_plan(stack)
     violations = policy_check.evaluate(result, config)
@@ -243,7 +243,17 @@ OutputsOption = typer.Option(
 OpsStackOption = typer.Option(None, "--stack", help="Read the outputs of this stack through the stack runner.")
 BackendOption = typer.Option("pulumi", "--backend", help="Stack runner backend: pulumi or offline.")
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
-OutDirOption = typer.Option(None, "--out", help="Directory for local report files (default $SCRAPER_OPS_REPORT_DIR or reports/).")
+def _out_dir(out: Optional[Path]) -> Optional[Path]:
+    """Checked before any work, so that a job's record always has somewhere to go."""
+    if out is not None:
+        reports.check_output_dir(out, "--out")
+    else:
+        reports.check_output_dir(reports.default_report_dir(), f"${reports.REPORT_DIR_ENV} (or the default)")
+    return out
+
+
+OutDirOption = typer.Option(None, "--out", callback=_out_dir,
+                            help="Directory for local report files (default $SCRAPER_OPS_REPORT_DIR or reports/).")
 
 
 def _ops_context(stack: Optional[str], outputs_file: Optional[Path], backend: str) -> tuple[StackOutputs, Aws]:
@@ -361,7 +371,11 @@ app.add_typer(backup_app, name="backup")
 def _wait_policy() -> WaitPolicy:
     from automation.backup import WaitPolicy
     delay = os.environ.get("SCRAPER_OPS_WAIT_DELAY_SECONDS")
-    return WaitPolicy(delay_seconds=int(delay)) if delay else WaitPolicy()
+    if not delay:
+        return WaitPolicy()
+    if not delay.isdigit() or int(delay) < 1:
+        raise BadInput(f"SCRAPER_OPS_WAIT_DELAY_SECONDS={delay!r}: must be a whole number of seconds, 1 or more")
+    return WaitPolicy(delay_seconds=int(delay))
 
 
 @backup_app.command("create")

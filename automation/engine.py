@@ -91,10 +91,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:
-    mark = getattr(error, "problem_mark", None)
+    """PyYAML's multi-line message as one line: where, what, and what it was parsing (where that started)."""
+    mark, context_mark = getattr(error, "problem_mark", None), getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or str(error)
-    where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
-    return where + " ".join(problem.split())
+    context = getattr(error, "context", None)
+    line = (f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else "") + problem
+    if context and context_mark is not None:
+        line += f" ({context} started at line {context_mark.line + 1} column {context_mark.column + 1})"
+    return " ".join(line.split())
 
 
 def read_stack_file(stack: str, root: Path) -> dict[str, str]:

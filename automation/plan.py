@@ -194,20 +194,6 @@ def _conventional_order(manifest: dict[str, Any]) -> dict[str, Any]:
     return {**{k: manifest[k] for k in head if k in manifest}, **{k: v for k, v in manifest.items() if k not in head}}
 
 
-def check_manifest_dir(directory: Path) -> None:
-    """Before anything is planned: `--manifests` must be a directory this user can create or write into."""
-    existing = directory
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing == directory and not directory.is_dir():
-        raise BadInput(f"--manifests {directory}: is a file, not a directory; give a directory (created when missing)")
-    if not existing.is_dir():
-        raise BadInput(f"--manifests {directory}: {existing} is a file, so no directory can be made under it; "
-                       "give a directory (created when missing)")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise BadInput(f"--manifests {directory}: {existing} is not writable by this user; give a writable directory")
-
-
 def write_manifests(checks: list[ManifestCheck], directory: Path) -> list[Path]:
     """Write one YAML file per object, and only when every object is valid: a half-valid set is never written."""
     if any(check.errors for check in checks):

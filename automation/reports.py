@@ -14,6 +14,8 @@ from typing import Any, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from automation.errors import BadInput
+
 REPORT_DIR_ENV = "SCRAPER_OPS_REPORT_DIR"
 FORMATS = ("md", "html", "json")
 CONTENT_TYPES = {"md": "text/markdown", "html": "text/html", "json": "application/json"}
@@ -21,6 +23,21 @@ CONTENT_TYPES = {"md": "text/markdown", "html": "text/html", "json": "applicatio
 
 def default_report_dir() -> Path:
     return Path(os.environ.get(REPORT_DIR_ENV) or "reports")
+
+
+def check_output_dir(directory: Path, what: str) -> None:
+    """Before any work: `directory` must be a directory this user can create or write into (`what` names the
+    option or variable it came from)."""
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == directory and not directory.is_dir():
+        raise BadInput(f"{what} {directory}: is a file, not a directory; give a directory (created when missing)")
+    if not existing.is_dir():
+        raise BadInput(f"{what} {directory}: {existing} is a file, so no directory can be made under it; "
+                       "give a directory (created when missing)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BadInput(f"{what} {directory}: {existing} is not writable by this user; give a writable directory")
 
 
 def utcnow() -> datetime:
