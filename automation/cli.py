@@ -302,7 +302,7 @@ def smoke(
                 smoke_checks.publish(aws.client("cloudwatch"), outputs.metricsNamespace, outputs.stack, result)
             published = "published to CloudWatch"
         except OpsError as error:  # the verdict stands; only its publication failed
-            published = "NOT published to CloudWatch (see the warning)"
+            published = "not published: see the warning"
             stderr.print(f"warning: the smoke result was not published to CloudWatch: {error}",
                          markup=False, highlight=False)
     table = Table(title=f"Smoke tests ({suite}) against {result.base_url}")
