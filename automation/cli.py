@@ -930,12 +930,11 @@ def _run(argv: list[str] | None) -> int:
     except typer.Abort:
         stderr.print("scraper-ops: aborted", markup=False)
         return 130
-    except typer.TyperException as error:  # usage errors: unknown option, missing argument...
-        show = getattr(error, "show", None)
-        if show:
-            show()
-        else:
-            stderr.print(f"scraper-ops: {error.format_message()}", markup=False)
+    except typer.TyperException as error:  # usage errors: unknown option, missing argument, out of range...
+        context, message = getattr(error, "ctx", None), " ".join(error.format_message().split())
+        if message:  # empty after a group's help was shown (no command given)
+            help_hint = f"; see `{context.command_path} --help`" if context is not None else ""
+            stderr.print(f"scraper-ops: {message}{help_hint}", markup=False, highlight=False)
         return 2 if error.exit_code == 1 else error.exit_code
     except Exception as error:  # noqa: BLE001 - the top-level handler: one line, the traceback only on request
         if _session["debug"]:

@@ -125,8 +125,20 @@ def read_stack_file(stack: str, root: Path) -> dict[str, str]:
             raise BadInput(f"stack file {path}: config key {key!r} is not a namespaced key like {PROJECT}:app")
         if isinstance(value, dict) and "secure" in value:
             raise BadInput(f"stack file {path}: {key} is a secret; the offline engine cannot decrypt it")
-        values[key] = value if isinstance(value, str) else json.dumps(value)
+        values[key] = _as_config_text(value)
     return values
+
+
+def _as_config_text(value: Any) -> str:
+    """As the CLI hands values to a program: text stays text, objects and lists are JSON, other scalars their
+    YAML text (a YAML date such as 2024-01-01 is the text "2024-01-01", never a crash)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    if isinstance(value, (bool, int, float)) or value is None:
+        return json.dumps(value)
+    return str(value)
 
 
 def _kind(value: Any) -> str:
