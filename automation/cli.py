@@ -22,13 +22,12 @@ from rich.console import Console
 
 from automation import aws_model
 from automation import plan as planning
-from automation import policy_check
+from automation import policy_check, reports
 from automation.aws import Aws, aws_errors
 from automation.console import ReaderMayLeave, Table
 from automation.errors import BadInput, CheckFailed, OpsError
 from automation.engine import invalid_config
 from automation.outputs import Maintenance, StackOutputs, parse_outputs, read_outputs_file, resolve_outputs
-from automation import reports
 from automation.reports import FORMATS, Report, Table as ReportTable, utcnow
 from infra.config import ConfigError, StackConfig, parse_stack_config
 
@@ -57,7 +56,8 @@ def _root(debug: bool = typer.Option(False, "--debug", help="On an unexpected er
     _session["debug"] = debug
 
 
-def write_report(report: Report, formats, out: Optional[Path], s3, bucket: str, basename: str | None = None) -> list[str]:
+def write_report(report: Report, formats: tuple[str, ...], out: Optional[Path], s3, bucket: str,
+                 basename: str | None = None) -> list[str]:
     """Every local file first, then the ops bucket: a failed upload is a warning naming the local files."""
     written = reports.write_report(report, formats, out, s3, bucket, basename=basename)
     if written.upload_failure:
@@ -243,6 +243,8 @@ OutputsOption = typer.Option(
 OpsStackOption = typer.Option(None, "--stack", help="Read the outputs of this stack through the stack runner.")
 BackendOption = typer.Option("pulumi", "--backend", help="Stack runner backend: pulumi or offline.")
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
+
+
 def _out_dir(out: Optional[Path]) -> Optional[Path]:
     """Checked before any work, so that a job's record always has somewhere to go."""
     if out is not None:
@@ -690,8 +692,9 @@ def maintenance_unlock(
     outputs, aws = _ops_context(stack, outputs_file, backend)
     with aws_errors():
         result = maintenance_job.unlock(aws, outputs, reason, utcnow())
-        written = write_report(result.report(), ("json", "md"), out, aws.client("s3"), outputs.opsBucket,
-                               basename=f"unlock-{result.report().stamp}")
+        record = result.report()
+        written = write_report(record, ("json", "md"), out, aws.client("s3"), outputs.opsBucket,
+                               basename=f"unlock-{record.stamp}")
     _emit(as_json, result.to_json(), None, [*result.summary(), f"written: {', '.join(written)}"])
 
 

@@ -238,7 +238,7 @@ def _time(item: dict[str, Any], *names: str) -> datetime:
 
 class Heartbeat:
     """Renews the lease every HEARTBEAT_SECONDS from a thread, so a 45-minute update keeps its lock; the run also
-    renews at every step. A failed renewal is kept in `failure` for the run's next step to act on.
+    renews at every step. A lost lock is kept in `failure` for the run's next step to act on.
 
     `wait(seconds)` returns True once stopped; tests pass their own to run `beat_until_stopped` without sleeping.
     """
@@ -264,8 +264,10 @@ class Heartbeat:
         try:
             self.lock.renew(self.clock())
             self.beats += 1
-        except (LockLost, ClientError, BotoCoreError) as error:
+        except LockLost as error:
             self.failure = str(error)
+        except (ClientError, BotoCoreError):
+            pass  # a transient AWS error: the next beat, or the next step's renewal, tries again
 
     def stop(self) -> None:
         self._stopped.set()

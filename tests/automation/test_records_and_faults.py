@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 import pytest
 from rich.console import Console
 
-from automation.aws import Aws
 from automation.console import Table
 from automation.maintenance import HEARTBEAT_SECONDS, LEASE, Heartbeat, MaintenanceRun, OperationsLock, Options
 from automation.runner import OfflineRunner
