@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from automation import aws_model
 from automation import plan as planning
@@ -114,7 +115,7 @@ def plan(
         _print_aws_model(stdout, aws_report)
         if manifests and not invalid:
             stdout.print(f"Wrote {len(written)} Kubernetes manifests to {manifests}, all valid against "
-                         f"Kubernetes {result.config.cluster.kubernetes_version} (strict).")
+                         f"Kubernetes {result.config.cluster.kubernetes_version} (strict).", markup=False)
     for check in invalid:
         for error in check.errors:
             stderr.print(f"invalid manifest {check.filename}: {error}", markup=False, highlight=False)
@@ -202,11 +203,11 @@ def _print_violations(console: Console, violations: list[policy_check.Violation]
 def _print_plan(result: planning.Plan) -> None:
     summary = planning.summarize(result)
     stdout.print(
-        f"[bold]Offline plan[/bold] of stack [bold]{result.stack}[/bold] (project {result.project}): "
+        f"[bold]Offline plan[/bold] of stack [bold]{escape(result.stack)}[/bold] (project {escape(result.project)}): "
         f"{summary['resources']} resources, nothing deployed."
     )
     providers = ", ".join(f"{name} ({region})" if region else name for name, region in summary["providers"])
-    stdout.print(f"Providers: {providers}")
+    stdout.print(f"Providers: {providers}", markup=False)
     components = Table(title="Resources by component")
     for column in ("component", "type", "resources"):
         components.add_column(column, justify="right" if column == "resources" else "left")
@@ -225,14 +226,15 @@ def _print_plan(result: planning.Plan) -> None:
         targets = ", ".join(f"{name} {value}" for name, value in hpa["targets"].items())
         stdout.print(
             f"HPA {hpa['name']}: {hpa['minReplicas']}-{hpa['maxReplicas']} replicas; targets {targets}; "
-            f"scale-up stabilization {hpa['scaleUpStabilizationSeconds']} s"
+            f"scale-up stabilization {hpa['scaleUpStabilizationSeconds']} s", markup=False
         )
     for name, schedule in settings["cronJobs"].items():
-        stdout.print(f"CronJob {name}: '{schedule}' (UTC)")
+        stdout.print(f"CronJob {name}: '{schedule}' (UTC)", markup=False)
     for db in settings["databases"]:
         stdout.print(
             f"Database {db['role']} {db['identifier']} in {db['region']}"
-            + (f", multi-AZ {db['multiAz']}, backups kept {db['backupRetentionDays']} days" if db["role"] == "primary" else "")
+            + (f", multi-AZ {db['multiAz']}, backups kept {db['backupRetentionDays']} days" if db["role"] == "primary" else ""),
+            markup=False,
         )
     stdout.print(f"CloudWatch alarms: {settings['alarms']}")
 

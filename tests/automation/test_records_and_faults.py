@@ -226,6 +226,12 @@ def test_aws_text_in_a_table_is_shown_as_is_not_read_as_markup():
     assert detail in rendered.getvalue() and "Maintenance [bold]of[/bold] prod" in rendered.getvalue()
 
 
+def test_a_path_with_brackets_is_printed_as_is(capsys, tmp_path):
+    manifests = tmp_path / "manifests[prod]"
+    code, out, _ = run_cli(capsys, "plan", "--stack", "prod", "--manifests", str(manifests))
+    assert code == 0 and f"manifests to {manifests}, all valid" in out and list(manifests.glob("*.yaml"))
+
+
 def test_a_run_whose_stdout_closes_finishes_its_steps_and_writes_its_record(project, deployed, fake_app, aws_env):  # noqa: F811
     """`scraper-ops maintenance run ... | head -0`: a real pipe whose reader is gone before the run prints."""
     OfflineRunner("prod", project).up("initial deploy")
