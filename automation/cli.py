@@ -13,21 +13,23 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from automation import aws_model
 from automation import plan as planning
-from automation import policy_check
+from automation import policy_check, reports
 from automation.aws import Aws, aws_errors
+from automation.console import ReaderMayLeave, Table
 from automation.errors import BadInput, CheckFailed, MissingEnvironment, OpsError
-from automation.engine import StackNotFound
+from automation.engine import invalid_config
 from automation.outputs import Maintenance, StackOutputs, parse_outputs, read_outputs_file, resolve_outputs
-from automation.reports import FORMATS, Report, Table as ReportTable, utcnow, write_report
+from automation.reports import FORMATS, Report, Table as ReportTable, utcnow
 from infra.config import ConfigError, StackConfig, aws_regions, parse_stack_config
 
 if TYPE_CHECKING:
@@ -46,9 +48,36 @@ stderr = Console(stderr=True, soft_wrap=True)
 
 
 
+_session = {"debug": False}
+
+
 @app.callback()
-def _root() -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="On an unexpected error, print its traceback.")) -> None:
     """Operations of the Social Media Scraper: plans, maintenance, backups, DR, reports."""
+    _session["debug"] = debug
+
+
+def write_report(report: Report, formats: tuple[str, ...], out: Optional[Path], s3, bucket: str,
+                 basename: str | None = None) -> list[str]:
+    """Every local file first, then the ops bucket: a failed upload is a warning naming the local files."""
+    written = reports.write_report(report, formats, out, s3, bucket, basename=basename)
+    if written.upload_failure:
+        stderr.print(f"warning: {written.upload_failure}", markup=False, highlight=False)
+    return written
+
+
+def _check_url(url: str | None) -> None:
+    from urllib.parse import urlsplit
+
+    if url is None:
+        return
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:
+        usable = False
+    if not usable or any(c.isspace() for c in url):
+        raise BadInput(f"--url {url!r}: not an http(s) URL with a host; give one like https://scraper.example.com")
 
 
 StackOption = typer.Option("prod", "--stack", help="Pulumi stack name (reads Pulumi.<stack>.yaml).")
@@ -67,6 +96,8 @@ def plan(
     policy_config: Optional[Path] = PolicyConfigOption,
 ) -> None:
     """Offline plan of a stack: run the program under the mock engine and the policy pack; nothing is deployed."""
+    if manifests is not None:
+        reports.check_output_dir(manifests, "--manifests")
     config = policy_check.load_policy_config(policy_config)
     result = planning.offline_plan(stack)
     violations = policy_check.evaluate(result, config)
@@ -84,7 +115,7 @@ def plan(
         _print_aws_model(stdout, aws_report)
         if manifests and not invalid:
             stdout.print(f"Wrote {len(written)} Kubernetes manifests to {manifests}, all valid against "
-                         f"Kubernetes {result.config.cluster.kubernetes_version} (strict).")
+                         f"Kubernetes {result.config.cluster.kubernetes_version} (strict).", markup=False)
     for check in invalid:
         for error in check.errors:
             stderr.print(f"invalid manifest {check.filename}: {error}", markup=False, highlight=False)
@@ -172,11 +203,11 @@ def _print_violations(console: Console, violations: list[policy_check.Violation]
 def _print_plan(result: planning.Plan) -> None:
     summary = planning.summarize(result)
     stdout.print(
-        f"[bold]Offline plan[/bold] of stack [bold]{result.stack}[/bold] (project {result.project}): "
+        f"[bold]Offline plan[/bold] of stack [bold]{escape(result.stack)}[/bold] (project {escape(result.project)}): "
         f"{summary['resources']} resources, nothing deployed."
     )
     providers = ", ".join(f"{name} ({region})" if region else name for name, region in summary["providers"])
-    stdout.print(f"Providers: {providers}")
+    stdout.print(f"Providers: {providers}", markup=False)
     components = Table(title="Resources by component")
     for column in ("component", "type", "resources"):
         components.add_column(column, justify="right" if column == "resources" else "left")
@@ -195,14 +226,15 @@ def _print_plan(result: planning.Plan) -> None:
         targets = ", ".join(f"{name} {value}" for name, value in hpa["targets"].items())
         stdout.print(
             f"HPA {hpa['name']}: {hpa['minReplicas']}-{hpa['maxReplicas']} replicas; targets {targets}; "
-            f"scale-up stabilization {hpa['scaleUpStabilizationSeconds']} s"
+            f"scale-up stabilization {hpa['scaleUpStabilizationSeconds']} s", markup=False
         )
     for name, schedule in settings["cronJobs"].items():
-        stdout.print(f"CronJob {name}: '{schedule}' (UTC)")
+        stdout.print(f"CronJob {name}: '{schedule}' (UTC)", markup=False)
     for db in settings["databases"]:
         stdout.print(
             f"Database {db['role']} {db['identifier']} in {db['region']}"
-            + (f", multi-AZ {db['multiAz']}, backups kept {db['backupRetentionDays']} days" if db["role"] == "primary" else "")
+            + (f", multi-AZ {db['multiAz']}, backups kept {db['backupRetentionDays']} days" if db["role"] == "primary" else ""),
+            markup=False,
         )
     stdout.print(f"CloudWatch alarms: {settings['alarms']}")
 
@@ -213,7 +245,19 @@ OutputsOption = typer.Option(
 OpsStackOption = typer.Option(None, "--stack", help="Read the outputs of this stack through the stack runner.")
 BackendOption = typer.Option("pulumi", "--backend", help="Stack runner backend: pulumi or offline.")
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
-OutDirOption = typer.Option(None, "--out", help="Directory for local report files (default $SCRAPER_OPS_REPORT_DIR or reports/).")
+
+
+def _out_dir(out: Optional[Path]) -> Optional[Path]:
+    """Checked before any work, so that a job's record always has somewhere to go."""
+    if out is not None:
+        reports.check_output_dir(out, "--out")
+    else:
+        reports.check_output_dir(reports.default_report_dir(), f"${reports.REPORT_DIR_ENV} (or the default)")
+    return out
+
+
+OutDirOption = typer.Option(None, "--out", callback=_out_dir,
+                            help="Directory for local report files (default $SCRAPER_OPS_REPORT_DIR or reports/).")
 
 
 def _ops_context(stack: Optional[str], outputs_file: Optional[Path], backend: str) -> tuple[StackOutputs, Aws]:
@@ -251,12 +295,20 @@ def smoke(
     from automation import smoke as smoke_checks
     if suite not in smoke_checks.SUITES:
         raise BadInput(f"unknown smoke suite {suite!r}; use one of: {', '.join(smoke_checks.SUITES)}")
+    _check_url(url)
     outputs, aws = _ops_context(stack, outputs_file, backend)
     result = smoke_checks.run_smoke(url or outputs.serviceUrl, outputs.smokeChecks, suite,
                                     outputs.objectives.latencyP95Seconds, timeout=timeout, retries=retries)
+    published = "not published"
     if not no_publish:
-        with aws_errors():
-            smoke_checks.publish(aws.client("cloudwatch"), outputs.metricsNamespace, outputs.stack, result)
+        try:
+            with aws_errors():
+                smoke_checks.publish(aws.client("cloudwatch"), outputs.metricsNamespace, outputs.stack, result)
+            published = "published to CloudWatch"
+        except OpsError as error:  # the verdict stands; only its publication failed
+            published = "not published: see the warning"
+            stderr.print(f"warning: the smoke result was not published to CloudWatch: {error}",
+                         markup=False, highlight=False)
     table = Table(title=f"Smoke tests ({suite}) against {result.base_url}")
     for column in ("", "check", "status", "latency", "attempts", "detail"):
         table.add_column(column)
@@ -266,7 +318,7 @@ def smoke(
     p95 = f"{result.p95_seconds * 1000:.0f} ms" if result.p95_seconds is not None else "n/a"
     _emit(as_json, result.to_json(), table,
           [f"p95 latency {p95} (objective {result.objective_seconds:g} s); "
-           + ("published to CloudWatch" if not no_publish else "not published")])
+           + published])
     if not result.ok:
         raise CheckFailed("smoke tests failed: " + "; ".join(result.problems))
 
@@ -323,7 +375,11 @@ app.add_typer(backup_app, name="backup")
 def _wait_policy() -> WaitPolicy:
     from automation.backup import WaitPolicy
     delay = os.environ.get("SCRAPER_OPS_WAIT_DELAY_SECONDS")
-    return WaitPolicy(delay_seconds=int(delay)) if delay else WaitPolicy()
+    if not delay:
+        return WaitPolicy()
+    if not delay.isdigit() or int(delay) < 1:
+        raise BadInput(f"SCRAPER_OPS_WAIT_DELAY_SECONDS={delay!r}: must be a whole number of seconds, 1 or more")
+    return WaitPolicy(delay_seconds=int(delay))
 
 
 @backup_app.command("create")
@@ -530,10 +586,8 @@ app.add_typer(maintenance_app, name="maintenance")
 def _stack_config(runner) -> StackConfig:
     try:
         return parse_stack_config(runner.get_config())
-    except StackNotFound as error:
-        raise BadInput(str(error)) from None
     except ConfigError as error:
-        raise BadInput(f"invalid config of stack {runner.stack_name}:\n" + "\n".join(error.problems)) from None
+        raise invalid_config(runner.stack_name, error) from None
 
 
 def _window_model(config: StackConfig) -> Maintenance:
@@ -604,6 +658,7 @@ def maintenance_run(
     if scheduled and force:
         raise BadInput("--scheduled and --force exclude each other: the trigger runs only in the window")
     _check_image_option(image)
+    _check_url(url)
     runner = stack_runner(stack, backend, on_event=_progress)
     config = _stack_config(runner)
     if scheduled and maintenance_job.current_window(_window_model(config), utcnow()) is None:
@@ -643,6 +698,28 @@ def maintenance_run(
     _emit(as_json, record.to_json(), table, lines)
     if record.outcome != "succeeded" or record.problems:
         raise CheckFailed(f"maintenance {record.outcome}: " + "; ".join(record.problems))
+
+
+@maintenance_app.command("unlock")
+def maintenance_unlock(
+    reason: str = typer.Option("", "--reason", help="Why: in the record, the notice and the lock's history."),
+    out: Optional[Path] = OutDirOption,
+    as_json: bool = JsonOption,
+    stack: Optional[str] = OpsStackOption,
+    outputs_file: Optional[Path] = OutputsOption,
+    backend: str = BackendOption,
+) -> None:
+    """Remove the maintenance lock (a run that died holding it) and re-arm the alarms it left silenced."""
+    from automation import maintenance as maintenance_job
+    if not reason.strip():
+        raise BadInput("maintenance unlock needs --reason TEXT: removing a lock is recorded with why")
+    outputs, aws = _ops_context(stack, outputs_file, backend)
+    with aws_errors():
+        result = maintenance_job.unlock(aws, outputs, reason, utcnow())
+        record = result.report()
+        written = write_report(record, ("json", "md"), out, aws.client("s3"), outputs.opsBucket,
+                               basename=f"unlock-{record.stamp}")
+    _emit(as_json, result.to_json(), None, [*result.summary(), f"written: {', '.join(written)}"])
 
 
 @maintenance_app.command("rehearse")
@@ -902,7 +979,22 @@ app.add_typer(release_commands.release_app, name="release")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry: runs the app and turns every error into its exit code and one clear message."""
+    """Console-script entry: runs the app and turns every error into its exit code and one clear line.
+
+    An error no code path expected is one line too, with its traceback only under `--debug`. stdout may close
+    early (piped into `head`): the command still runs to its end and its exit code is its own.
+    """
+    _session["debug"] = False
+    real_stdout = sys.stdout
+    sys.stdout = ReaderMayLeave(real_stdout)
+    try:
+        return _run(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stdout = real_stdout
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except OpsError as error:
@@ -913,11 +1005,16 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         stderr.print("scraper-ops: aborted", markup=False)
         return 130
-    except typer.TyperException as error:  # usage errors: unknown option, missing argument...
-        show = getattr(error, "show", None)
-        if show:
-            show()
-        else:
-            stderr.print(f"scraper-ops: {error.format_message()}", markup=False)
+    except typer.TyperException as error:  # usage errors: unknown option, missing argument, out of range...
+        context, message = getattr(error, "ctx", None), " ".join(error.format_message().split())
+        if message:  # empty after a group's help was shown (no command given)
+            help_hint = f"; see `{context.command_path} --help`" if context is not None else ""
+            stderr.print(f"scraper-ops: {message}{help_hint}", markup=False, highlight=False)
         return 2 if error.exit_code == 1 else error.exit_code
+    except Exception as error:  # noqa: BLE001 - the top-level handler: one line, the traceback only on request
+        if _session["debug"]:
+            traceback.print_exc()
+        stderr.print(f"scraper-ops: unexpected error: {type(error).__name__}: {error} "
+                     "(run with --debug before the command for the traceback)", markup=False, highlight=False)
+        return 1
     return 0

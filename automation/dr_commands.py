@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
+from automation.console import Table
 
 from automation.errors import BadInput, CheckFailed
 from automation.outputs import StackOutputs, parse_outputs, read_outputs_file
@@ -35,7 +35,7 @@ def _run(kind: str, stack: str, standby_stack: Optional[str], reason: str, dry_r
     from automation import failover as runbook
     from automation.aws import Aws, aws_errors
     from automation.maintenance import Aborted
-    from automation.reports import utcnow, write_report
+    from automation.reports import utcnow
     from automation.runner import stack_runner
 
     if not dry_run and not reason.strip():
@@ -52,7 +52,7 @@ def _run(kind: str, stack: str, standby_stack: Optional[str], reason: str, dry_r
             record = job.run()
         except Aborted as error:
             raise CheckFailed(str(error)) from None
-        written = [] if dry_run else write_report(record.report(utcnow()), ("json", "md"), out, aws.dr("s3"),
+        written = [] if dry_run else cli.write_report(record.report(utcnow()), ("json", "md"), out, aws.dr("s3"),
                                                   standby.opsBucket, basename=f"{kind}-{record.run_id}")
     table = Table(title=f"DR {kind} {record.run_id}: {stack} -> {standby_name} ({backend} backend): {record.outcome}")
     for column in ("step", "outcome", "detail"):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-import time
+import threading
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -27,7 +27,7 @@ from croniter import croniter
 from automation import backup as backup_job
 from automation import smoke as smoke_checks
 from automation.aws import Aws
-from automation.errors import OpsError
+from automation.errors import CheckFailed, OpsError
 from automation.outputs import Maintenance, StackOutputs
 from automation.reports import Report, Table
 from automation.runner import Change, Preview, ProtectedResources, StackRunner
@@ -35,6 +35,7 @@ from automation.runner import Change, Preview, ProtectedResources, StackRunner
 # Alarms on the app's own behaviour, which a deploy disturbs; data-safety alarms keep paging.
 APP_ALARMS = ("app-cpu-high", "app-memory-high", "error-rate-high", "latency-p95-high", "smoke-tests-failing",
               "scraper-success-low", "queue-depth-high")
+FINISH_STEPS = ("restore-alarms", "announce-end", "unlock")  # run on every exit, the lease held or not
 STEP_BUDGET_MINUTES = {"backup": 30, "preview": 10, "update": 45}
 IMAGE_CONFIG_PATH = "social-media-scraper:app.image"
 
@@ -139,32 +140,77 @@ class Aborted(Exception):
     """A step failed before the update: stop, change nothing more."""
 
 
+# A short lease, renewed by a heartbeat while the run lives: a killed run's lock lapses within minutes, and the next
+# run (or `maintenance unlock`) takes it over and re-arms the alarms it left silenced.
+LEASE = timedelta(minutes=5)
+HEARTBEAT_SECONDS = LEASE.total_seconds() / 5
+
+
+class LockLost(OpsError):
+    """The lease was taken over or unlocked while this run held it: another run may be changing the stack."""
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """The lock item a run replaced because its holder had stopped renewing it."""
+
+    owner: str
+    reason: str
+    renewed: datetime
+    expired: datetime
+    silenced_alarms: list[str]
+
+
 class OperationsLock:
-    """A DynamoDB item with an owner and an expiry, taken with a conditional write: two runs never overlap."""
+    """A DynamoDB item with an owner and a lease, taken with a conditional write: two runs never overlap.
+
+    The holder renews the lease (`renew`) while it runs; an item whose lease has lapsed belongs to a holder that
+    stopped renewing (killed), and the next `acquire` takes it over.
+    """
 
     def __init__(self, dynamodb: Any, table: str, lock_id: str, owner: str):
         self.dynamodb, self.table, self.lock_id, self.owner = dynamodb, table, lock_id, owner
 
-    def acquire(self, expires: datetime, reason: str) -> list[str]:
-        """Take the lock; returns the alarms an expired holder had silenced and never re-armed (it was killed)."""
-        now = int(time.time())
+    def acquire(self, now: datetime, reason: str) -> Takeover | None:
+        """Take the lock; returns what a lapsed holder left (its silenced alarms among it), or None."""
         try:
             response = self.dynamodb.put_item(
                 TableName=self.table,
                 Item={"lockId": {"S": self.lock_id}, "owner": {"S": self.owner}, "reason": {"S": reason or "-"},
-                      "expiresAt": {"N": str(int(expires.timestamp()))}, "acquiredAt": {"N": str(now)}},
+                      "expiresAt": {"N": str(_epoch(now + LEASE))}, "acquiredAt": {"N": str(_epoch(now))},
+                      "renewedAt": {"N": str(_epoch(now))}},
                 ConditionExpression="attribute_not_exists(lockId) OR expiresAt < :now",
-                ExpressionAttributeValues={":now": {"N": str(now)}},
+                ExpressionAttributeValues={":now": {"N": str(_epoch(now))}},
                 ReturnValues="ALL_OLD",
             )
-            return response.get("Attributes", {}).get("silencedAlarms", {}).get("SS", [])
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             held = self.dynamodb.get_item(TableName=self.table, Key={"lockId": {"S": self.lock_id}}).get("Item", {})
-            until = datetime.fromtimestamp(int(held.get("expiresAt", {}).get("N", "0")), timezone.utc)
-            raise Aborted(f"operations lock {self.lock_id} is held by {held.get('owner', {}).get('S', '?')} "
-                          f"until {until:%Y-%m-%d %H:%M} UTC ({held.get('reason', {}).get('S', '-')})") from None
+            raise Aborted(f"operations lock {self.lock_id} is held by {_s(held, 'owner')} "
+                          f"(lease until {_time(held, 'expiresAt'):%Y-%m-%d %H:%M:%S} UTC, renewed while it runs; "
+                          f"reason: {_s(held, 'reason')})") from None
+        old = response.get("Attributes")
+        if not old:
+            return None
+        return Takeover(_s(old, "owner"), _s(old, "reason"), _time(old, "renewedAt", "acquiredAt"),
+                        _time(old, "expiresAt"), old.get("silencedAlarms", {}).get("SS", []))
+
+    def renew(self, now: datetime) -> None:
+        """Extend the lease; LockLost when the item is no longer this holder's."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table, Key={"lockId": {"S": self.lock_id}},
+                UpdateExpression="SET expiresAt = :until, renewedAt = :now",
+                ConditionExpression="#owner = :me", ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":until": {"N": str(_epoch(now + LEASE))}, ":now": {"N": str(_epoch(now))},
+                                           ":me": {"S": self.owner}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise LockLost(f"operations lock {self.lock_id} is no longer held by this run (taken over or unlocked "
+                           "by an operator)") from None
 
     def remember_silenced(self, alarms: list[str]) -> None:
         """Kept in the lock item, so that a run killed before re-arming them is repaired by the next one."""
@@ -184,6 +230,117 @@ class OperationsLock:
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _s(item: dict[str, Any], name: str) -> str:
+    return item.get(name, {}).get("S", "-")
+
+
+def _time(item: dict[str, Any], *names: str) -> datetime:
+    value = next((item[n]["N"] for n in names if n in item), "0")
+    return datetime.fromtimestamp(int(value), timezone.utc)
+
+
+class Heartbeat:
+    """Renews the lease every HEARTBEAT_SECONDS from a thread, so a 45-minute update keeps its lock; the run also
+    renews at every step. A lost lock is kept in `failure` for the run's next step to act on.
+
+    `wait(seconds)` returns True once stopped; tests pass their own to run `beat_until_stopped` without sleeping.
+    """
+
+    def __init__(self, lock: OperationsLock, clock: Callable[[], datetime],
+                 wait: Callable[[float], bool] | None = None):
+        self.lock, self.clock = lock, clock
+        self._stopped = threading.Event()
+        self._wait = wait or self._stopped.wait
+        self._thread: threading.Thread | None = None
+        self.beats = 0
+        self.failure: str | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.beat_until_stopped, name="lock-heartbeat", daemon=True)
+        self._thread.start()
+
+    def beat_until_stopped(self) -> None:
+        while not self._wait(HEARTBEAT_SECONDS):
+            self.beat()
+
+    def beat(self) -> None:
+        try:
+            self.lock.renew(self.clock())
+            self.beats += 1
+        except LockLost as error:
+            self.failure = str(error)
+        except (ClientError, BotoCoreError):
+            pass  # a transient AWS error: the next beat, or the next step's renewal, tries again
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+@dataclass
+class Unlock:
+    """`maintenance unlock`: who held the lock, what was re-armed, who removed it and why."""
+
+    lock_id: str
+    stack: str
+    reason: str
+    by: str
+    at: datetime
+    held_by: str | None = None
+    held_for: str | None = None
+    lease_was_live: bool = False
+    rearmed: list[str] = field(default_factory=list)
+    notice: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "at": self.at.isoformat()}
+
+    def summary(self) -> list[str]:
+        if self.held_by is None:
+            return [f"no lock on {self.lock_id}: nothing to remove"]
+        return [f"removed lock {self.lock_id} held by {self.held_by} ({self.held_for}); reason: {self.reason}; "
+                f"by {self.by}",
+                ("its lease was still live: if that run is alive it stops at its next step (lock lost)"
+                 if self.lease_was_live else "its lease had lapsed: the holder had stopped renewing it"),
+                f"re-armed: {', '.join(self.rearmed) or 'none left silenced'}"]
+
+    def report(self) -> Report:
+        return Report(kind="maintenance", title=f"Maintenance lock removed: {self.stack}", stack=self.stack, ok=True,
+                      data=self.to_json(), created=self.at, summary=self.summary())
+
+
+def unlock(aws: Aws, outputs: StackOutputs, reason: str, now: datetime) -> Unlock:
+    """Remove the maintenance lock for an operator and re-arm the alarms its holder left silenced."""
+    dynamodb = aws.client("dynamodb")
+    result = Unlock(f"maintenance/{outputs.stack}", outputs.stack, reason, lock_owner(), now)
+    key = {"lockId": {"S": result.lock_id}}
+    item = dynamodb.get_item(TableName=outputs.lockTableName, Key=key).get("Item")
+    if item is None:
+        return result
+    result.held_by, result.held_for = _s(item, "owner"), _s(item, "reason")
+    result.lease_was_live = _time(item, "expiresAt") >= now
+    try:  # only the item just read: a run that takes the lock meanwhile keeps it
+        dynamodb.delete_item(TableName=outputs.lockTableName, Key=key, ConditionExpression="#owner = :held",
+                             ExpressionAttributeNames={"#owner": "owner"},
+                             ExpressionAttributeValues={":held": {"S": result.held_by}})
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        raise CheckFailed(f"lock {result.lock_id} changed hands while unlocking; nothing was removed") from None
+    result.rearmed = item.get("silencedAlarms", {}).get("SS", [])
+    if result.rearmed:
+        aws.client("cloudwatch").enable_alarm_actions(AlarmNames=result.rearmed)
+    result.notice = aws.client("sns").publish(
+        TopicArn=outputs.maintenanceTopicArn, Subject=f"Maintenance lock removed: {outputs.stack}"[:100],
+        Message=" ".join(result.summary()))["MessageId"]
+    return result
 
 
 def lock_owner() -> str:
@@ -206,6 +363,7 @@ class MaintenanceRun:
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         wait: backup_job.WaitPolicy | None = None,
         say: Callable[[str], None] = print,
+        heartbeat_wait: Callable[[float], bool] | None = None,
     ):
         self.runner, self.aws, self.outputs = runner, aws, outputs
         self.maintenance, self.options, self.clock = maintenance, options, clock
@@ -219,6 +377,8 @@ class MaintenanceRun:
         self.window: Window | None = None
         self._lock = OperationsLock(aws.client("dynamodb"), outputs.lockTableName, f"maintenance/{outputs.stack}",
                                     f"{self.record.owner}/{self.record.run_id}")
+        self._heartbeat = Heartbeat(self._lock, clock, heartbeat_wait)
+        self._holding = False
         self._silenced: list[str] = []
         self._config_changed = False
         self._to_unprotect: list[Change] = []
@@ -234,11 +394,19 @@ class MaintenanceRun:
             raise Aborted(f"{name} not started: it cannot end before the cutoff {self.window.cutoff:%H:%M} UTC")
         self.say(f"[{self.record.run_id}] {name}...")
         try:
+            if self._holding and name not in FINISH_STEPS:
+                self._keep_lease()
             detail, ids = action()
         except (Aborted, OpsError, ClientError, BotoCoreError) as error:
             self.record.steps.append(StepRecord(name, started.isoformat(), self.clock().isoformat(), "failed", str(error)))
             raise Aborted(f"{name} failed: {error}") from None
         self.record.steps.append(StepRecord(name, started.isoformat(), self.clock().isoformat(), "ok", detail, ids))
+
+    def _keep_lease(self) -> None:
+        """Renew before each step; a lease the heartbeat lost means another run may be at work: stop here."""
+        if self._heartbeat.failure:
+            raise LockLost(f"lease renewal failed: {self._heartbeat.failure}")
+        self._lock.renew(self.clock())
 
     def _notify(self, subject: str, message: str) -> tuple[str, dict[str, Any]]:
         response = self.aws.client("sns").publish(
@@ -424,16 +592,26 @@ class MaintenanceRun:
         self.record.outcome = "succeeded"
 
     def _acquire(self) -> tuple[str, dict[str, Any]]:
-        left_silenced = self._lock.acquire(self.window.end + timedelta(minutes=15), self.options.reason)
-        detail = f"held until {self.window.end:%H:%M} UTC"
-        if left_silenced:
-            self.aws.client("cloudwatch").enable_alarm_actions(AlarmNames=left_silenced)
-            detail += f"; re-armed {', '.join(left_silenced)}, left silenced by an earlier run that was killed"
-        return detail, {"lock": self._lock.lock_id, "rearmed": left_silenced}
+        takeover = self._lock.acquire(self.clock(), self.options.reason)
+        self._holding = True
+        self._heartbeat.start()
+        detail = (f"lease of {LEASE.total_seconds() / 60:.0f} min, renewed every {HEARTBEAT_SECONDS:.0f} s "
+                  "while the run lives")
+        rearmed = takeover.silenced_alarms if takeover else []
+        if takeover:
+            detail += (f"; took over from {takeover.owner}, which stopped renewing (last renewal "
+                       f"{takeover.renewed:%Y-%m-%d %H:%M:%S} UTC, lease lapsed {takeover.expired:%H:%M:%S} UTC)")
+        if rearmed:
+            self.aws.client("cloudwatch").enable_alarm_actions(AlarmNames=rearmed)
+            detail += f"; re-armed {', '.join(rearmed)}, left silenced by that run"
+        return detail, {"lock": self._lock.lock_id, "rearmed": rearmed,
+                        "takenOverFrom": takeover.owner if takeover else None}
 
     def _release(self) -> tuple[str, dict[str, Any]]:
+        self._heartbeat.stop()
+        self._holding = False
         self._lock.release()
-        return "released", {}
+        return f"released ({self._heartbeat.beats} heartbeat renewals)", {}
 
     def _finish(self) -> None:
         """Every exit path: alarm actions back, the outcome announced, the lock released."""

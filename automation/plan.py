@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from automation import custom_resources
-from automation.engine import Plan, PlannedResource, StackNotFound, project_dir, read_stack_file, run_program
+from automation.engine import Plan, PlannedResource, invalid_config, project_dir, read_stack_file, run_program
 from automation.errors import BadInput
 from infra.config import ConfigError
 
@@ -20,12 +20,8 @@ def offline_plan(stack: str) -> Plan:
     """Run the program offline for `stack`; bad or missing config becomes BadInput (exit 2)."""
     try:
         return run_program(stack, read_stack_file(stack, project_dir()))
-    except StackNotFound as error:
-        raise BadInput(str(error)) from None
     except ConfigError as error:
-        raise BadInput(f"invalid config of stack {stack}:\n" + "\n".join(error.problems)) from None
-    except ValueError as error:
-        raise BadInput(str(error)) from None
+        raise invalid_config(stack, error) from None
 
 
 def is_kubernetes_object(resource: PlannedResource) -> bool:
@@ -182,7 +178,7 @@ def check_manifests(plan: Plan, kubernetes_version: str) -> list[ManifestCheck]:
             continue
         try:
             kubernetes_validate.validate(manifest, kubernetes_version, strict=True)
-            errors: tuple[str, ...] = ()
+            errors: tuple[str, ...] = tuple(custom_resources.integer_format_errors(manifest, kubernetes_version))
         except kubernetes_validate.ValidationError as error:
             where = ".".join(str(p) for p in error.path) or "(top level)"
             errors = (f"{where}: {error.message}",)
@@ -201,10 +197,13 @@ def write_manifests(checks: list[ManifestCheck], directory: Path) -> list[Path]:
     """Write one YAML file per object, and only when every object is valid: a half-valid set is never written."""
     if any(check.errors for check in checks):
         return []
-    directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for check in checks:
-        path = directory / check.filename
-        path.write_text(yaml.safe_dump(_conventional_order(check.manifest), sort_keys=False))
-        written.append(path)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for check in checks:
+            path = directory / check.filename
+            path.write_text(yaml.safe_dump(_conventional_order(check.manifest), sort_keys=False), encoding="utf-8")
+            written.append(path)
+    except OSError as error:
+        raise BadInput(f"--manifests {directory}: cannot write {error.filename}: {error.strerror}") from None
     return written

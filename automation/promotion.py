@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from automation import smoke as smoke_checks
 from automation.maintenance import Aborted, Record as MaintenanceRecord
 from automation.metrics import Query, get_metric_data
@@ -193,7 +195,14 @@ def newest_promotion(s3: Any, bucket: str, image: str) -> tuple[str, dict[str, A
 
 def release_gate(s3: Any, bucket: str, image: str, stack: str, source: str, min_soak_minutes: int,
                  force: bool, reason: str) -> GateVerdict:
-    found = newest_promotion(s3, bucket, image)
+    """The gate's verdict. Records that cannot be read clear nothing; a forced (emergency) run goes on and its
+    verdict says why the gate could not be checked."""
+    try:
+        found = newest_promotion(s3, bucket, image)
+    except (BotoCoreError, ClientError) as error:
+        if not force:
+            raise
+        return GateVerdict(image, source, None, True, reason, f"the promotion records could not be read: {error}")
     refusal = None
     url = None
     if found is None:

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import typer
-from rich.table import Table
+from automation.console import Table
 
 from automation.aws import Aws, aws_errors
 from automation.errors import BadInput, CheckFailed
 from automation.outputs import Maintenance, StackOutputs, parse_outputs, read_outputs_file
-from automation.reports import utcnow, write_report
+from automation.reports import utcnow
 from infra.config import StackConfig
 
 release_app = typer.Typer(help="Releases: staging before production.", no_args_is_help=True)
@@ -116,10 +116,10 @@ def promote(
         created = utcnow()
         written = []
         if staging_record is not None:
-            written += write_report(staging_record.report(created), ("json", "md"), out, aws.client("s3"),
+            written += cli.write_report(staging_record.report(created), ("json", "md"), out, aws.client("s3"),
                                     staging.opsBucket, basename=f"maintenance-{staging_record.run_id}")
         target_aws = Aws(production.region, production.drRegion)
-        written += write_report(record.report(created), ("json", "md"), out, target_aws.client("s3"),
+        written += cli.write_report(record.report(created), ("json", "md"), out, target_aws.client("s3"),
                                 production.opsBucket, basename=promotion.record_basename(image, created))
     table = Table(title=f"Promotion of {record.digest} from {source} to {target}: {record.outcome}")
     for column in ("stage", "outcome", "detail"):

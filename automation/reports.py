@@ -12,6 +12,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from automation.errors import BadInput
+
 REPORT_DIR_ENV = "SCRAPER_OPS_REPORT_DIR"
 FORMATS = ("md", "html", "json")
 CONTENT_TYPES = {"md": "text/markdown", "html": "text/html", "json": "application/json"}
@@ -19,6 +23,21 @@ CONTENT_TYPES = {"md": "text/markdown", "html": "text/html", "json": "applicatio
 
 def default_report_dir() -> Path:
     return Path(os.environ.get(REPORT_DIR_ENV) or "reports")
+
+
+def check_output_dir(directory: Path, what: str) -> None:
+    """Before any work: `directory` must be a directory this user can create or write into (`what` names the
+    option or variable it came from)."""
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == directory and not directory.is_dir():
+        raise BadInput(f"{what} {directory}: is a file, not a directory; give a directory (created when missing)")
+    if not existing.is_dir():
+        raise BadInput(f"{what} {directory}: {existing} is a file, so no directory can be made under it; "
+                       "give a directory (created when missing)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BadInput(f"{what} {directory}: {existing} is not writable by this user; give a writable directory")
 
 
 def utcnow() -> datetime:
@@ -113,6 +132,12 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+class Written(list):
+    """Where a report went (local paths, then s3:// URLs), and why the upload failed when it did."""
+
+    upload_failure: str | None = None
+
+
 def write_report(
     report: Report,
     formats: Sequence[str] = FORMATS,
@@ -120,29 +145,38 @@ def write_report(
     s3: Any = None,
     bucket: str | None = None,
     basename: str | None = None,
-) -> list[str]:
-    """Write the report in each format locally (and its charts for Markdown), then to the ops bucket.
+) -> Written:
+    """Write the report in each format locally (and its charts for Markdown), then upload it to the ops bucket.
 
-    Returns where it went: local paths and s3:// URLs.
+    Every local file is written before the first upload, so a missing bucket or no credentials loses nothing:
+    the failure is returned in `upload_failure`, naming the local files.
     """
     out_dir = out_dir or default_report_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     name = basename or f"{report.kind}-{report.stamp}"
-    written: list[str] = []
-    for fmt in formats:
-        body = report.render(fmt)
+    written = Written()
+    bodies = {fmt: report.render(fmt) for fmt in formats}
+    for fmt, body in bodies.items():
         path = out_dir / f"{name}.{fmt}"
-        path.write_text(body)
+        path.write_text(body, encoding="utf-8")
         written.append(str(path))
-        if s3 is not None and bucket:
-            key = f"{report.kind}/{name}.{fmt}"
-            s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType=CONTENT_TYPES[fmt])
-            written.append(f"s3://{bucket}/{key}")
     if "md" in formats:
         for caption, png in report.charts.items():
             chart = out_dir / report._chart_name(caption)
             chart.write_bytes(png)
             written.append(str(chart))
+    if s3 is None or not bucket:
+        return written
+    local = list(written)
+    for fmt, body in bodies.items():
+        key = f"{report.kind}/{name}.{fmt}"
+        try:
+            s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType=CONTENT_TYPES[fmt])
+        except (BotoCoreError, ClientError) as error:
+            written.upload_failure = (f"ops-bucket upload failed: s3://{bucket}/{key}: {error}; "
+                                      f"the report is only in the local files: {', '.join(local)}")
+            break
+        written.append(f"s3://{bucket}/{key}")
     return written
 
 

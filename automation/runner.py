@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import yaml
+from pydantic import ValidationError
 from pulumi import automation as auto
 from ruamel.yaml import YAML
 
-from automation.engine import Plan, PlannedResource, project_dir, read_stack_file, run_program
+from automation.engine import Plan, PlannedResource, invalid_config, project_dir, read_stack_file, run_program
 from automation.errors import BadInput, CheckFailed, MissingEnvironment, OpsError
+from automation.jsonfile import read_json
 from infra.config import ConfigError
 from policies.common import STATEFUL
 
@@ -360,6 +362,12 @@ def diff(old: list[PlannedResource], new: list[PlannedResource]) -> Preview:
     return Preview(changes, refused)
 
 
+class OfflineState(Plan):
+    """What `.scraper-ops/<stack>.json` holds: the last offline update's plan and the history of updates."""
+
+    history: list[dict[str, Any]]
+
+
 class OfflineRunner:
     """The offline engine as a stack backend. State: `.scraper-ops/<stack>.json` (resources, outputs, history)."""
 
@@ -379,9 +387,18 @@ class OfflineRunner:
         return self.work_dir / f"Pulumi.{self.stack_name}.yaml"
 
     def state(self) -> dict[str, Any] | None:
+        """The recorded offline state; a file this backend did not write whole is refused, named."""
         if not self.state_file.is_file():
             return None
-        return json.loads(self.state_file.read_text())
+        document = read_json(self.state_file, "offline state")
+        try:
+            OfflineState.model_validate(document)
+        except ValidationError as error:
+            first = error.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+            raise BadInput(f"offline state {self.state_file} is corrupt ({where}: {first['msg']}); it only records "
+                           "offline updates: move it away to start from an empty offline state") from None
+        return document
 
     @staticmethod
     def _resources_of(state: dict[str, Any] | None) -> list[PlannedResource]:
@@ -419,7 +436,7 @@ class OfflineRunner:
         try:
             return run_program(self.stack_name, self.get_config())
         except ConfigError as error:
-            raise BadInput(f"invalid config of stack {self.stack_name}:\n" + "\n".join(error.problems)) from None
+            raise invalid_config(self.stack_name, error) from None
 
     def _check_policies(self, plan: Plan) -> None:
         from automation.policy_check import evaluate
@@ -503,8 +520,8 @@ class OfflineRunner:
         state = self.state()
         if state is None:
             raise BadInput(
-                f"the offline backend has no state for stack {self.stack_name} ({self.state_file}); "
-                "run an offline update first (scraper-ops maintenance run --backend offline)"
+                f"the offline backend has no state for stack {self.stack_name} ({self.state_file}), so no outputs; "
+                "pass --outputs FILE (saved from `pulumi stack output --json`)"
             )
         return state["outputs"]
 

@@ -6,14 +6,31 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from automation.engine import run_program
+from automation.engine import invalid_config, run_program
 from automation.errors import BadInput
 from automation.plan import scaling_of
 from automation.policy_check import evaluate
 from automation.runner import StackRunner
-from infra.config import ConfigError
+from infra.config import ConfigError, parse_stack_config
 
 AUTOSCALING_KEY = "social-media-scraper:autoscaling"
+
+
+OPTIONS = {"minReplicas": "--min", "maxReplicas": "--max"}
+
+
+def _as_options(problem: str, minimum: int, maximum: int | None) -> str:
+    """A config problem caused by --min or --max, said about the option (the stack file was not at fault)."""
+    for key, option in OPTIONS.items():
+        prefix = f"{AUTOSCALING_KEY}.{key} = "
+        if problem.startswith(prefix):
+            value, _, message = problem[len(prefix):].partition(": ")
+            return f"{option} {value}: {message.replace('minReplicas', '--min')}"
+    return f"{_options(minimum, maximum)}: refused: {problem}"
+
+
+def _options(minimum: int, maximum: int | None) -> str:
+    return f"--min {minimum}" + (f" --max {maximum}" if maximum is not None else "")
 
 
 def scale(runner: StackRunner, minimum: int, maximum: int | None, message: str) -> dict[str, Any]:
@@ -21,12 +38,17 @@ def scale(runner: StackRunner, minimum: int, maximum: int | None, message: str) 
     current = json.loads(raw.get(AUTOSCALING_KEY, "{}"))
     wanted = {**current, "minReplicas": minimum, **({"maxReplicas": maximum} if maximum is not None else {})}
     try:
-        plan = run_program(runner.stack_name, {**raw, AUTOSCALING_KEY: json.dumps(wanted)})
+        parse_stack_config(raw)
     except ConfigError as error:
-        raise BadInput("refused: " + "; ".join(error.problems)) from None
+        raise invalid_config(runner.stack_name, error) from None
+    try:
+        plan = run_program(runner.stack_name, {**raw, AUTOSCALING_KEY: json.dumps(wanted)})
+    except ConfigError as error:  # the stack's config is valid (above): the options are what is refused
+        raise BadInput("; ".join(_as_options(problem, minimum, maximum) for problem in error.problems)) from None
     rejected = [v for v in evaluate(plan) if v.level == "mandatory"]
     if rejected:
-        raise BadInput("refused, the policy pack would reject it: " + "; ".join(f"{v.policy}: {v.message}" for v in rejected))
+        raise BadInput(f"{_options(minimum, maximum)}: refused, the policy pack would reject it: "
+                       + "; ".join(f"{v.policy}: {v.message}" for v in rejected))
     scaling = scaling_of(plan)
     if scaling is None:
         raise BadInput(f"stack {runner.stack_name} declares no ScaledObject to scale")

@@ -13,7 +13,7 @@ from typing import Any, Literal, Mapping
 
 import boto3
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from infra.quantities import parse_cpu, parse_memory
@@ -31,8 +31,26 @@ class ConfigError(ValueError):
         super().__init__("\n".join(problems))
 
 
+# Kubernetes integer fields of the objects these values reach are int32 (HorizontalPodAutoscalerSpec minReplicas,
+# maxReplicas; HPAScalingPolicy value; KEDA ScaledObject minReplicaCount, maxReplicaCount): the API server refuses more
+# (https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/horizontal-pod-autoscaler-v2/).
+INT32_MAX = 2**31 - 1
+# Stacks that must page someone: the value of their `Environment` cost tag (the policy pack reads the same tag).
+PRODUCTION_ENVIRONMENTS = ("prod", "production")
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True, populate_by_name=False)
+    # No inf or NaN: no AWS or Kubernetes field takes them, and every comparison with NaN is false.
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True, populate_by_name=False,
+                              allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        """YAML `true` is not 1: pydantic's lax mode would take a boolean for a number."""
+        if isinstance(value, bool) and cls.model_fields[info.field_name].annotation in (int, float):
+            raise ValueError("must be a number, not a boolean")
+        return value
 
 
 @lru_cache(maxsize=1)
@@ -170,8 +188,8 @@ class AppConfig(_Model):
 
 
 class AutoscalingConfig(_Model):
-    min_replicas: int = Field(default=3, ge=1)
-    max_replicas: int = Field(default=10, ge=1)
+    min_replicas: int = Field(default=3, ge=1, le=INT32_MAX)
+    max_replicas: int = Field(default=10, ge=1, le=INT32_MAX)
     cpu_target_percent: int = Field(default=70, ge=1, le=100)
     memory_target_percent: int = Field(default=80, ge=1, le=100)
     queue_depth_target: int = Field(default=1000, ge=1)
@@ -179,7 +197,7 @@ class AutoscalingConfig(_Model):
     # CloudWatch needs at least one evaluation period (PutMetricAlarm: EvaluationPeriods >= 1).
     scale_up_stabilization_seconds: int = Field(default=300, le=3600)
     scale_down_stabilization_seconds: int = Field(default=600, gt=0, le=3600)
-    scale_down_pods_per_minute: int = Field(default=1, ge=1)
+    scale_down_pods_per_minute: int = Field(default=1, ge=1, le=INT32_MAX)
 
     @field_validator("scale_up_stabilization_seconds")
     @classmethod
@@ -461,6 +479,16 @@ class StackConfig(_Model):
         return value
 
 
+    @model_validator(mode="after")
+    def _production_pages_someone(self) -> StackConfig:
+        environment = self.cost.tags.get("Environment", "")
+        if environment in PRODUCTION_ENVIRONMENTS and not (self.alarms.emails or self.alarms.https_endpoints):
+            raise ValueError(
+                f"{PROJECT}:alarms.emails = []: a production stack (cost tag Environment={environment}) must page "
+                "someone; give at least one address in alarms.emails or an endpoint in alarms.httpsEndpoints")
+        return self
+
+
 def _key_of(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] == "region":
@@ -480,6 +508,8 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
 
 
 def _describe(error: Mapping[str, Any]) -> str:
+    if not error["loc"]:  # a rule across groups: its message names the keys
+        return error["msg"].removeprefix("Value error, ")
     key = _key_of(error["loc"])
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key (a typo?); allowed: {', '.join(_known_keys(error['loc']))}"

@@ -20,10 +20,12 @@ from .autoscaling import PAUSE_ANNOTATIONS
 from .common import (
     KEDA_SCALED_OBJECT,
     METRIC_ALARM,
+    SNS_SUBSCRIPTION,
     SNS_TOPIC,
     SQS_QUEUE,
     depends_on,
     field,
+    in_production,
     is_true,
     known,
     mapping,
@@ -172,6 +174,24 @@ def alarm_pages(args: ResourceValidationArgs, report_violation: ReportViolation)
         )
 
 
+def alerts_reach_someone(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """In production, every topic the alarms notify has a subscriber: an alarm that pages an empty topic pages
+    nobody (the stack config's alarms.emails or alarms.httpsEndpoints make the subscriptions)."""
+    alarms = [r for r in args.resources if r.resource_type == METRIC_ALARM]
+    if not alarms or not in_production(alarms[0].urn, args.get_config()):
+        return
+    subscriptions = [r for r in args.resources if r.resource_type == SNS_SUBSCRIPTION]
+    for topic in (r for r in args.resources if r.resource_type == SNS_TOPIC):
+        paging = [a.name for a in alarms if depends_on(a, "alarmActions", topic.urn)]
+        if paging and not any(depends_on(s, "topic", topic.urn) for s in subscriptions):
+            report_violation(
+                f"Topic {topic.name} has no subscription, so the {len(paging)} alarms that notify it "
+                f"({', '.join(paging[:3])}{', ...' if len(paging) > 3 else ''}) page nobody; set alarms.emails or "
+                "alarms.httpsEndpoints in the stack config.",
+                topic.urn,
+            )
+
+
 def topic_encrypted(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if not field(args.props, "kmsMasterKeyId"):  # a key ARN unknown at preview is a key
         report_violation(f"Topic {args.name} is not encrypted; set kms_master_key_id to the stack's KMS key.")
@@ -210,6 +230,11 @@ POLICIES = [
         name="alarms-page-someone",
         description="Alarms notify on ALARM and OK and treat missing data explicitly.",
         validate=only([METRIC_ALARM], alarm_pages), enforcement_level=MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="alerts-reach-someone",
+        description="In production, every topic the alarms notify has at least one subscriber.",
+        validate=alerts_reach_someone, enforcement_level=MANDATORY, config_schema=schema("productionStacks"),
     ),
     ResourceValidationPolicy(
         name="sns-topics-encrypted", description="SNS topics are KMS-encrypted.",

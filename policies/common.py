@@ -33,6 +33,7 @@ S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock
 S3_REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 SQS_QUEUE = "aws:sqs/queue:Queue"
 SNS_TOPIC = "aws:sns/topic:Topic"
+SNS_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 KMS_KEY = "aws:kms/key:Key"
 DYNAMODB_TABLE = "aws:dynamodb/table:Table"
 BACKUP_VAULT = "aws:backup/vault:Vault"

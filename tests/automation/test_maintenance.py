@@ -141,7 +141,7 @@ def test_fault_lock_held(harness):
     record = harness.run()
     assert record.outcome == "failed"
     assert harness.steps(record) == {"lock": "failed"}
-    assert "held by alice@laptop" in record.problems[0] and "(hotfix)" in record.problems[0]
+    assert "held by alice@laptop" in record.problems[0] and "reason: hotfix" in record.problems[0]
     assert harness.pulumi.calls == [] and harness.snapshots() == []
     assert not harness.lock_released(), "someone else's lock is left alone"
 

@@ -117,9 +117,10 @@ def test_scale_changes_the_hpa_bounds_with_a_targeted_update(capsys, project, pr
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--min", "1"], "refused, the policy pack would reject it: hpa-bounds: ScaledObject autoscaling-scaled-object allows 1 replica(s) in production"),
-    (["--min", "8", "--max", "4"], "refused: social-media-scraper:autoscaling.maxReplicas = 4: must be >= minReplicas (8)"),
-    (["--min", "12"], "refused, the policy pack would reject it: hpa-bounds: ScaledObject autoscaling-scaled-object cannot scale"),
+    (["--min", "1"], "--min 1: refused, the policy pack would reject it: hpa-bounds: ScaledObject autoscaling-scaled-object allows 1 replica(s) in production"),
+    (["--min", "8", "--max", "4"], "--max 4: must be >= --min (8)"),
+    (["--min", "0"], "--min 0: Input should be greater than or equal to 1"),
+    (["--min", "12"], "--min 12: refused, the policy pack would reject it: hpa-bounds: ScaledObject autoscaling-scaled-object cannot scale"),
 ])
 def test_scale_refuses_values_the_pack_or_config_would_reject(capsys, project, args, message):
     before = (project / "Pulumi.prod.yaml").read_text()

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from automation import engine
+from automation.errors import BadInput
 from automation.plan import check_manifests, is_kubernetes_object, write_manifests
 from tests.conftest import REPO_ROOT, prod_config, resource, run_cli, with_changes
 
@@ -88,6 +89,7 @@ def test_an_invalid_manifest_fails_the_plan_and_nothing_is_written(prod_plan, tm
 
 
 def test_a_config_error_exits_2_names_the_problem_and_writes_nothing(capsys, tmp_path, monkeypatch):
+    (tmp_path / "Pulumi.yaml").write_text((REPO_ROOT / "Pulumi.yaml").read_text())
     stack_file = tmp_path / "Pulumi.broken.yaml"
     config = with_changes(prod_config(), autoscaling={"minReplicas": 5, "maxReplicas": 2})
     stack_file.write_text(yaml.safe_dump({"config": {k: json.loads(v) if v[:1] in "{[" else v for k, v in config.items()}}))
@@ -102,12 +104,12 @@ def test_a_config_error_exits_2_names_the_problem_and_writes_nothing(capsys, tmp
 def test_an_unknown_stack_exits_2_and_lists_the_stacks(capsys):
     code, _, err = run_cli(capsys, "plan", "--stack", "qa")
     assert code == 2
-    assert "no stack config Pulumi.qa.yaml; stacks in this project: prod, staging" in err
+    assert "no stack config Pulumi.qa.yaml in " in err and "; stacks in this project: prod, prod-dr, staging" in err
 
 
 def test_a_secret_in_stack_config_is_refused_offline(tmp_path):
     (tmp_path / "Pulumi.s.yaml").write_text("config:\n  social-media-scraper:token:\n    secure: AAABAxyz\n")
-    with pytest.raises(ValueError, match="social-media-scraper:token is a secret"):
+    with pytest.raises(BadInput, match="social-media-scraper:token is a secret"):
         engine.read_stack_file("s", tmp_path)
 
 
