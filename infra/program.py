@@ -15,8 +15,17 @@ from infra.components.base import Platform
 from infra.components.data import Backups, BackupsArgs, Database, DatabaseArgs, OpsLock, OpsLockArgs, Storage, StorageArgs
 from infra.components.messaging import Messaging, MessagingArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
+from infra.components.observability import Observability, ObservabilityArgs
 from infra.components.security import Keys, KeysArgs
-from infra.components.workloads import APP_NAME, AppArgs, AppWorkload, OpsJobs, OpsJobsArgs, ops_cron_job_names
+from infra.components.workloads import (
+    APP_NAME,
+    SERVICE_PORT,
+    AppArgs,
+    AppWorkload,
+    OpsJobs,
+    OpsJobsArgs,
+    ops_cron_job_names,
+)
 from infra.config import StackConfig
 
 
@@ -123,6 +132,17 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             labels=app.labels,
         ),
     )
+    observability = Observability(
+        "observability",
+        ObservabilityArgs(
+            platform,
+            namespace=app.namespace,
+            service=app.service,
+            service_name=APP_NAME,
+            service_port=SERVICE_PORT,
+            labels=app.labels,
+        ),
+    )
     monitoring = Monitoring(
         "monitoring",
         MonitoringArgs(
@@ -134,6 +154,7 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             replica=database.replica,
             alerts_topic=messaging.alerts_topic,
             dr_alerts_topic=messaging.dr_alerts_topic,
+            load_balancer=observability.load_balancer,
         ),
     )
     service_url = config.app.public_url or f"http://{APP_NAME}.{config.namespace}.svc.cluster.local"
@@ -195,6 +216,8 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             "manualRetentionDays": config.snapshots.manual_retention_days,
             "keepNewest": config.snapshots.keep_newest,
         },
+        "loadBalancer": observability.load_balancer,
+        "sloAlarmNames": [alarm.alarm_name for alarm in monitoring.slo_alarms.values()],
     }
     OpsJobs(
         "ops-jobs",

@@ -26,6 +26,7 @@ OUTPUTS_DIR = "/etc/scraper-ops"
 OUTPUTS_FILE = "outputs.json"
 RUN_AS_USER = 10001
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+SERVICE_PORT = 80
 
 
 def restricted_pod(
@@ -256,7 +257,7 @@ class AppWorkload(pulumi.ComponentResource):
             spec={
                 "type": "ClusterIP",
                 "selector": api_selector,
-                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+                "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http"}],
             },
             opts=in_namespace,
         )
