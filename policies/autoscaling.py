@@ -68,14 +68,17 @@ def _targets(resource_type: str, spec: Any) -> tuple[dict[str, Any], Any]:
         for trigger in mappings(field(spec, "triggers")):
             kind = text(field(trigger, "type"))
             if kind in ("cpu", "memory"):
-                found[kind] = known(field(trigger, "metadata", "value"))
+                # Only Utilization is a percent of the pod's request, the guide's measure (KEDA docs, CPU and
+                # Memory scalers: metricType Utilization or AverageValue, an absolute quantity per pod).
+                utilization = text(field(trigger, "metricType")) == "Utilization"
+                found[kind] = known(field(trigger, "metadata", "value")) if utilization else None
             elif kind == "aws-sqs-queue":  # KEDA's documented default queueLength is 5
                 found["queue"] = known(field(trigger, "metadata", "queueLength")) or "5"
         behavior = field(spec, "advanced", "horizontalPodAutoscalerConfig", "behavior")
     else:
         for metric in mappings(field(spec, "metrics")):
             kind = text(field(metric, "type"))
-            if kind == "Resource":
+            if kind == "Resource":  # target type Utilization: averageUtilization, percent of the request
                 found[text(field(metric, "resource", "name"))] = known(
                     field(metric, "resource", "target", "averageUtilization")
                 )
@@ -105,9 +108,10 @@ def hpa_targets(args: ResourceValidationArgs, report_violation: ReportViolation)
         target = _quantity(found[name]) if found[name] is not None else None
         if target is None or target > limit:
             what = "queue depth" if name == "queue" else f"{name} utilization"
+            unit = "" if name == "queue" else "% of the request (metricType Utilization)"
             report_violation(
-                f"{kind} {args.name} scales on {what} at {found[name]}; the guide scales at {limit}"
-                f"{'' if name == 'queue' else '%'}, set a target <= {limit}."
+                f"{kind} {args.name} scales on {what} at {found[name]}; the guide scales at {limit}{unit}, "
+                f"set a target <= {limit}."
             )
     missing = [m for m in ("cpu", "memory", "queue") if m not in found]
     if missing:

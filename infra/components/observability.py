@@ -7,7 +7,7 @@
   metrics. Compute model: EC2 nodes of a managed node group (config `cluster.nodeInstanceType`); the agent runs
   as a DaemonSet there. Fargate pods would get no node metrics and no agent DaemonSet.
 - Request rate, 5xx and latency: an Ingress served by the AWS Load Balancer Controller (Helm chart
-  `eks/aws-load-balancer-controller`, IRSA role for `kube-system/aws-load-balancer-controller`), which creates an
+  `eks/aws-load-balancer-controller`, IRSA role for its service account), which creates an
   Application Load Balancer that publishes `AWS/ApplicationELB` metrics. The ALB gets a fixed name (annotation
   `alb.ingress.kubernetes.io/load-balancer-name`, at most 32 characters) and is looked up by it once the Ingress
   is ready, for the `LoadBalancer` dimension (`app/<name>/<id>`) the alarms need.
@@ -28,7 +28,7 @@ from infra.components.security import irsa_role, irsa_trust
 CONTAINER_INSIGHTS_ADDON = "amazon-cloudwatch-observability"
 CLOUDWATCH_AGENT_NAMESPACE = "amazon-cloudwatch"
 CLOUDWATCH_AGENT_ACCOUNT = "cloudwatch-agent"
-LB_CONTROLLER_NAMESPACE = "kube-system"
+LB_CONTROLLER_NAMESPACE = "aws-load-balancer-controller"  # its own, not kube-system (policy k8s-not-default-namespace)
 LB_CONTROLLER_ACCOUNT = "aws-load-balancer-controller"
 LB_CONTROLLER_CHART_REPOSITORY = "https://aws.github.io/eks-charts"
 LB_CONTROLLER_CHART_VERSION = "1.13.0"  # controller v2.13.0; chart v1.5.0+ supports Kubernetes 1.22+ (chart README)
@@ -198,6 +198,7 @@ class Observability(pulumi.ComponentResource):
             version=LB_CONTROLLER_CHART_VERSION,
             repository_opts={"repo": LB_CONTROLLER_CHART_REPOSITORY},
             namespace=LB_CONTROLLER_NAMESPACE,
+            create_namespace=True,
             atomic=True,
             cleanup_on_fail=True,
             values={
