@@ -132,8 +132,8 @@ BURN_WINDOWS = (
 
 
 def error_budget(availability_percent: float) -> float:
-    """The allowed share of bad requests: 1 - SLO (0.001 for 99.9 %)."""
-    return 1 - availability_percent / 100
+    """The allowed share of bad requests: 1 - SLO (0.001 for 99.9 %, rounded off the float noise of 1 - 0.999)."""
+    return round(1 - availability_percent / 100, 12)
 
 
 def slo_label(availability_percent: float) -> str:

@@ -17,9 +17,6 @@ RPO_MINUTES = 15
 COST_TAG_KEYS = ("CostCenter", "Environment", "Project")
 
 # Custom CloudWatch metrics the app and the ops jobs publish.
-REQUEST_COUNT = "RequestCount"
-ERROR_COUNT = "ErrorCount"
-RESPONSE_TIME = "ResponseTime"
 SCRAPE_ATTEMPTS = "ScrapeAttempts"
 SCRAPE_SUCCESSES = "ScrapeSuccesses"
 SMOKE_SUCCESS = "SmokeTestSuccess"
