@@ -304,8 +304,9 @@ def metrics_collect(
     for column in ("", "metric", "value", "objective"):
         table.add_column(column)
     targets = {o.name: o for o in verdicts}
-    for key, value in data.items():
-        if key in ("timestamp", "window_hours", "objectives"):
+    from automation.slo import summary
+    for key, value in {**data, **summary(data)}.items():
+        if key in ("timestamp", "window_hours", "objectives") or isinstance(value, dict):
             continue
         objective = targets.get(key)
         table.add_row(_mark(objective.met if objective else None), key,
