@@ -2,7 +2,8 @@
 
 The estimate prices what a plan declares with the dated price table shipped in
 `automation/data/prices.json`: fixed monthly costs (database instances and
-storage, the app's pods at the HPA minimum, keys, alarms, dashboards, secrets).
+storage, the app's pods at the HPA minimum as their requested share of the managed
+node group's EC2 nodes, keys, alarms, dashboards, secrets).
 Usage-based charges (requests, transfer, S3 objects, snapshots) are listed as
 not estimated rather than guessed.
 """
@@ -23,6 +24,7 @@ from automation.metrics import Query, get_metric_data
 from automation.plan import scaling_of
 from automation.outputs import StackOutputs
 from infra import metrics as names
+from infra.components.workloads import INSTANCE_TYPE_LABEL
 from infra.quantities import parse_cpu, parse_memory
 
 COST_METRIC = "UnblendedCost"
@@ -156,17 +158,28 @@ def _cost_per_scrapes(cloudwatch: Any, outputs: StackOutputs, months: list[str],
 IDLE_DATABASE_CPU_P95 = 25.0
 
 
+def pod_hourly(cpu: float, memory_gib: float, instance_type: str, prices: dict[str, Any], region: str) -> float | None:
+    """A pod's share of its node: the larger of its CPU and memory requests as a fraction of the node's, times
+    the node's on-demand price (EC2 nodes of a managed node group, the stack's compute model). None: no price."""
+    hourly = prices["regions"][region]["ec2InstanceHour"].get(instance_type)
+    shape = prices["ec2InstanceShapes"].get(instance_type)
+    if hourly is None or shape is None:
+        return None
+    return hourly * max(cpu / shape["vcpu"], memory_gib / shape["memoryGiB"])
+
+
 def savings_from_capacity(rightsizing: dict[str, Any], min_replicas: int, region: str,
-                          db_cpu_p95: float | None, db_class: str, db_copies: int) -> list[dict[str, Any]]:
-    """Monthly savings the capacity analysis points at: the app's requests rightsized (Fargate prices at the
-    HPA minimum of pods), and a database whose p95 CPU stays under 25 % moved one size down."""
+                          db_cpu_p95: float | None, db_class: str, db_copies: int,
+                          instance_type: str) -> list[dict[str, Any]]:
+    """Monthly savings the capacity analysis points at: the app's requests rightsized (their share of the node
+    group's EC2 nodes at the HPA minimum of pods), and a database whose p95 CPU stays under 25 % moved one size down."""
     prices = price_table()
     regional, hours = prices["regions"][region], prices["hoursPerMonth"]
     savings = []
     saved_cpu, saved_memory = rightsizing.get("cpuCoresSavedPerPod"), rightsizing.get("memoryGiBSavedPerPod")
-    if saved_cpu is not None and saved_memory is not None and (saved_cpu > 0 or saved_memory > 0):
-        monthly = hours * min_replicas * (
-            max(saved_cpu, 0) * regional["fargateVcpuHour"] + max(saved_memory, 0) * regional["fargateGbHour"])
+    saved_hourly = pod_hourly(max(saved_cpu or 0, 0), max(saved_memory or 0, 0), instance_type, prices, region)
+    if saved_cpu is not None and saved_memory is not None and (saved_cpu > 0 or saved_memory > 0) and saved_hourly:
+        monthly = hours * min_replicas * saved_hourly
         savings.append({"resource": "app pods (requests)", "from": rightsizing["current"]["requests"],
                         "to": rightsizing["recommended"]["requests"], "monthlySavingUsd": round(monthly, 2)})
     classes = regional["rdsInstanceHour"]
@@ -250,8 +263,13 @@ def price_resource(resource: Any, plan: Plan, prices: dict[str, Any], default_re
         cpu = sum(parse_cpu(c["resources"]["requests"]["cpu"]) for c in containers)
         memory = sum(parse_memory(c["resources"]["requests"]["memory"]) for c in containers) / GIB
         replicas = _hpa_minimum(plan, inputs["metadata"]["name"])
-        total = hours * replicas * (cpu * regional["fargateVcpuHour"] + memory * regional["fargateGbHour"])
-        return total, f"{replicas} pods x ({cpu:g} vCPU + {memory:g} GiB) requested, at the HPA minimum"
+        node = (inputs["spec"]["template"]["spec"].get("nodeSelector") or {}).get(INSTANCE_TYPE_LABEL)
+        hourly = pod_hourly(cpu, memory, node, prices, resource.region or default_region) if node else None
+        if hourly is None:
+            return None, f"no price for the pods' node type {node or '(no nodeSelector on ' + INSTANCE_TYPE_LABEL + ')'}"
+        return hours * replicas * hourly, (
+            f"{replicas} pods x ({cpu:g} vCPU + {memory:g} GiB) requested, at the HPA minimum, as their share of "
+            f"{node} nodes (managed node group)")
     return None, "usage-based"
 
 

@@ -107,6 +107,10 @@ KEDA_CHART_FOR_KUBERNETES = {
 class ClusterConfig(_Model):
     name: str = Field(min_length=1, max_length=100)
     kubernetes_version: str = Field(default="1.31", pattern=r"^1\.\d+$")
+    # The compute model: the app's pods run on the EC2 nodes of a managed node group of this instance type (a
+    # nodeSelector pins them there). Container Insights' node metrics, the capacity report and `cost estimate`
+    # all assume it; Fargate would have no node metrics and no CloudWatch agent DaemonSet.
+    node_instance_type: str = Field(default="m6i.large", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 
     @field_validator("kubernetes_version")
     @classmethod

@@ -27,6 +27,7 @@ OUTPUTS_FILE = "outputs.json"
 RUN_AS_USER = 10001
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 SERVICE_PORT = 80
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"  # well-known label the kubelet sets
 
 
 def restricted_pod(
@@ -231,6 +232,8 @@ class AppWorkload(pulumi.ComponentResource):
             ],
         )
         pod["spec"]["terminationGracePeriodSeconds"] = 30
+        # The compute model (config cluster.nodeInstanceType): EC2 nodes of a managed node group, as priced.
+        pod["spec"]["nodeSelector"] = {INSTANCE_TYPE_LABEL: config.cluster.node_instance_type}
         pod["spec"]["topologySpreadConstraints"] = [
             {
                 "maxSkew": 1,
