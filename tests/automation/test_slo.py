@@ -124,3 +124,45 @@ def test_budget_left_and_burn_rate(availability, bad, total, remaining, burn):
 
 def test_no_traffic_is_no_figure_rather_than_a_perfect_one():
     assert signals.burn_rate(0, 0, 99.9) is None and signals.budget_remaining(0, 0, 99.9) is None
+
+
+class _Lock:
+    def __init__(self):
+        self.remembered: list[str] = []
+
+    def remember_silenced(self, alarms: list[str]) -> None:
+        self.remembered = alarms
+
+
+class _Runner:
+    backend = "offline"
+
+
+def test_maintenance_silences_the_slo_page_and_ticket_alerts_too(outputs):
+    """moto cannot create composite alarms (no PutCompositeAlarm), so DescribeAlarms/DisableAlarmActions are
+    answered by a Stubber: the run must ask for composite alarms and disable the armed ones with the app's."""
+    from automation.maintenance import APP_ALARMS, MaintenanceRun, Options
+    from automation.outputs import Maintenance
+
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(cloudwatch)
+    app = [n for n in outputs.alarmNames if n.endswith(APP_ALARMS)]
+    names = app + outputs.sloAlarmNames
+    stubber.add_response(
+        "describe_alarms",
+        {"MetricAlarms": [{"AlarmName": n, "ActionsEnabled": True} for n in app],
+         "CompositeAlarms": [{"AlarmName": n, "ActionsEnabled": n != FAST} for n in outputs.sloAlarmNames]},
+        {"AlarmNames": names, "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]},
+    )
+    armed = app + [n for n in outputs.sloAlarmNames if n != FAST]
+    stubber.add_response("disable_alarm_actions", {}, {"AlarmNames": armed})
+    stubber.activate()
+    aws = Aws("us-east-1", "us-west-2")
+    aws._clients[("cloudwatch", "us-east-1")] = cloudwatch
+    run = MaintenanceRun(_Runner(), aws, outputs, Maintenance(windowStart="0 2 * * 0#1", durationMinutes=120, cutoffMinutes=15),
+                         "img", Options(), clock=lambda: END, say=lambda _: None)
+    run._lock = _Lock()
+    detail, ids = run._silence_alarms()
+    stubber.assert_no_pending_responses()
+    assert ids["alarms"] == armed == run._lock.remembered
+    assert detail == f"actions disabled on {len(armed)} app alarms"
