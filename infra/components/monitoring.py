@@ -348,7 +348,7 @@ class Monitoring(pulumi.ComponentResource):
             actions_enabled=True,
             tags=platform.tags,
             opts=pulumi.ResourceOptions(parent=self, provider=platform.aws_dr if spec.dr_region else platform.aws),
-            **(metric or dict(spec.metric or {})),
+            **metric,
         )
 
 
