@@ -3,7 +3,9 @@ alarms that page, encrypted topics and queues, dead-letter queues."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from pulumi_policy import (
@@ -16,9 +18,6 @@ from pulumi_policy import (
 )
 
 from . import guide
-import re
-from decimal import Decimal
-
 from .common import (
     COMPOSITE_ALARM,
     K8S_DEPLOYMENT,

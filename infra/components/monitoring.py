@@ -366,10 +366,12 @@ def _dashboard(platform: Platform, args: MonitoringArgs) -> dict[str, Any]:
 
     def widget(title: str, series: list[list[Any]], *, x: int, y: int, stat: str = "Average", where: str = region,
                annotation: float | None = None, period: int = 300, view: str | None = None,
-               lines: list[tuple[str, float]] = ()) -> dict[str, Any]:
+               lines: list[tuple[str, float]] = (), since: str | None = None) -> dict[str, Any]:
         properties: dict[str, Any] = {"title": title, "region": where, "metrics": series, "stat": stat, "period": period}
         if view:
             properties["view"] = view
+        if since:  # the widget's own time range, one period over all of it (Dashboard Body Structure: start, setPeriodToTimeRange)
+            properties.update(start=since, setPeriodToTimeRange=True)
         horizontal = [{"label": "threshold", "value": annotation}] if annotation is not None else []
         horizontal += [{"label": label, "value": value} for label, value in lines]
         if horizontal:
@@ -396,6 +398,7 @@ def _dashboard(platform: Platform, args: MonitoringArgs) -> dict[str, Any]:
 
     thirty_days = signals.SLO_WINDOW_DAYS * 86400
     return {
+        "periodOverride": "inherit",  # widgets keep their periods (the burn rate is per hour) whatever the time range
         "widgets": [
             widget("Request rate (ALB)", [[signals.ALB_NAMESPACE, signals.ALB_REQUESTS, *alb]], x=0, y=0, stat="Sum"),
             widget(
@@ -415,7 +418,7 @@ def _dashboard(platform: Platform, args: MonitoringArgs) -> dict[str, Any]:
                     [{"expression": f"100 * (1 - {ratio('')} / {budget!r})", "label": "error budget left", "id": "left"}],
                     *error_ratio_series(""),
                 ],
-                x=0, y=6, stat="Sum", period=thirty_days, view="singleValue",
+                x=0, y=6, stat="Sum", period=thirty_days, view="singleValue", since=f"-P{signals.SLO_WINDOW_DAYS}D",
             ),
             widget(
                 "Error budget burn rate (1 h)",

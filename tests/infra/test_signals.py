@@ -158,6 +158,7 @@ def test_dashboard_shows_the_slo_budget_left_and_burn_rate_beside_the_key_metric
     [slo] = [p for t, p in by_title.items() if t.startswith("Availability SLO 99.9%")]
     labels = {m[0]["label"] for m in slo["metrics"] if isinstance(m[0], dict)}
     assert labels == {"availability SLI", "error budget left"} and slo["period"] == 30 * 86400
+    assert (slo["start"], slo["setPeriodToTimeRange"], body["periodOverride"]) == ("-P30D", True, "inherit")
     assert "/ 0.001)" in next(m[0]["expression"] for m in slo["metrics"] if isinstance(m[0], dict)
                                               and m[0]["label"] == "error budget left")
     [burn] = [p for t, p in by_title.items() if t.startswith("Error budget burn rate")]
