@@ -4,7 +4,10 @@ Every series comes from one batched GetMetricData call (paged by NextToken), as
 hourly values over the window. For each: p50, p95 and max, a least-squares trend
 per day, and the days until the guide's threshold at that trend. Pod CPU and
 memory are measured as a share of the pod limit by Container Insights and turned
-into a share of the request, which is what the HPA's 70 % and 80 % refer to.
+into a share of the request, which is what the HPA's 70 % and 80 % refer to, by
+the same definition the alarms and the dashboard use (`infra.signals`). Node
+metrics exist because the app runs on a managed node group's EC2 nodes (the
+compute model the cost estimate prices). Requests per hour are the ALB's.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import Any
 
 from automation.metrics import Query, get_metric_data
 from automation.outputs import StackOutputs
+from automation.slo import alb
 from automation.smoke import percentile
-from infra import metrics as names
+from infra import signals
 from infra.config import StackConfig
 from infra.quantities import parse_cpu, parse_memory
 
@@ -111,11 +115,10 @@ def _queries(outputs: StackOutputs) -> list[tuple[Query, str, str]]:
     pods = (("ClusterName", cluster), ("Namespace", namespace), ("PodName", deployment))
     nodes = (("ClusterName", cluster),)
     db = (("DBInstanceIdentifier", outputs.dbInstanceId),)
-    insights = names.CONTAINER_INSIGHTS
+    insights = signals.CONTAINER_INSIGHTS
     return [
-        (Query("pod_cpu", insights, "pod_cpu_utilization_over_pod_limit", "Average", pods), "Pod CPU", "% of request"),
-        (Query("pod_memory", insights, "pod_memory_utilization_over_pod_limit", "Average", pods),
-         "Pod memory", "% of request"),
+        (Query("pod_cpu", insights, signals.POD_OVER_LIMIT["cpu"], "Average", pods), "Pod CPU", "% of request"),
+        (Query("pod_memory", insights, signals.POD_OVER_LIMIT["memory"], "Average", pods), "Pod memory", "% of request"),
         (Query("node_cpu", insights, "node_cpu_utilization", "Average", nodes), "Node CPU", "%"),
         (Query("node_memory", insights, "node_memory_utilization", "Average", nodes), "Node memory", "%"),
         (Query("pods", insights, "service_number_of_running_pods", "Average",
@@ -125,8 +128,7 @@ def _queries(outputs: StackOutputs) -> list[tuple[Query, str, str]]:
         (Query("db_cpu", "AWS/RDS", "CPUUtilization", "Average", db), "Database CPU", "%"),
         (Query("db_connections", "AWS/RDS", "DatabaseConnections", "Average", db), "Database connections", "connections"),
         (Query("db_free_storage", "AWS/RDS", "FreeStorageSpace", "Minimum", db), "Database free storage", "GiB"),
-        (Query("requests", outputs.metricsNamespace, names.REQUEST_COUNT, "Sum", (("Stack", outputs.stack),)),
-         "Requests per hour", "requests"),
+        (Query("requests", signals.ALB_NAMESPACE, signals.ALB_REQUESTS, "Sum", alb(outputs)), "Requests per hour", "requests"),
     ]
 
 
@@ -134,10 +136,8 @@ def build_report(cloudwatch: Any, outputs: StackOutputs, config: StackConfig, da
     calls: list[int] = []
     queries = _queries(outputs)
     data = get_metric_data(cloudwatch, [q for q, _, _ in queries], now - timedelta(days=days), now, HOUR, calls)
-    app = config.app
-    cpu_ratio = parse_cpu(app.limits.cpu) / parse_cpu(app.requests.cpu)
-    memory_ratio = parse_memory(app.limits.memory) / parse_memory(app.requests.memory)
-    scale = {"pod_cpu": cpu_ratio, "pod_memory": memory_ratio, "db_free_storage": 1 / GIB}
+    scale = {"pod_cpu": signals.request_relative(config.app, "cpu").factor,
+             "pod_memory": signals.request_relative(config.app, "memory").factor, "db_free_storage": 1 / GIB}
     thresholds = {
         "pod_cpu": (config.autoscaling.cpu_target_percent, True),
         "pod_memory": (config.autoscaling.memory_target_percent, True),

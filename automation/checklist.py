@@ -96,6 +96,40 @@ def scraper_success(ctx: Context) -> Item:
     return Item(text, PASS if rate > target else FAIL, f"{rate:.2f}% of {attempts:.0f} scrapes in 24 h")
 
 
+def error_budget(ctx: Context) -> Item:
+    """The availability SLO's error budget over 30 days is not spent; the burn rate of the last 24 h as evidence."""
+    from automation import slo
+
+    outputs = ctx.outputs
+    cloudwatch = ctx.aws.client("cloudwatch")
+    traffic = slo.traffic_queries(outputs, "")
+    month = get_metric_data(cloudwatch, traffic, ctx.now - slo.SLO_WINDOW, ctx.now, int(slo.SLO_WINDOW.total_seconds()))
+    day = get_metric_data(cloudwatch, traffic, ctx.now - timedelta(hours=24), ctx.now, 24 * 3600)
+    budget = slo.budget_report(month, day, outputs.objectives.availabilityPercent, 24)
+    text = f"Error budget left (availability SLO {budget['objectivePercent']:g}%, {budget['windowDays']} d)"
+    remaining, burn = budget["errorBudgetRemainingPercent"], budget["burnRate"]
+    if remaining is None:
+        return Item(text, FAIL, f"no requests at the load balancer in {budget['windowDays']} days")
+    burning = "no requests in 24 h" if burn is None else f"burn rate {burn:.2f}x over 24 h"
+    return Item(text, PASS if remaining > 0 else FAIL, f"{remaining:.1f}% of the budget left; {burning}")
+
+
+def incidents_and_mttr(ctx: Context) -> Item:
+    """Incidents of the last 30 days from the SLO page alerts' history; MTTR within the RTO, none still open."""
+    from automation import slo
+
+    found = slo.incidents_section(ctx.aws.client("cloudwatch"), ctx.outputs, ctx.now - slo.SLO_WINDOW, ctx.now)
+    text = "Incidents and MTTR (30 d)"
+    if "error" in found:
+        return Item(text, FAIL, found["error"])
+    rto = ctx.outputs.objectives.rtoMinutes
+    mttr = found["mttrMinutes"]
+    evidence = f"{found['count']} incident(s), {found['open']} open, MTTR " + (
+        "n/a" if mttr is None else f"{mttr:.1f} min") + f" (RTO {rto} min)"
+    healthy = not found["open"] and (mttr is None or mttr <= rto)
+    return Item(text, PASS if healthy else FAIL, evidence)
+
+
 def backups_completed(ctx: Context) -> Item:
     newest = newest_backup(ctx.aws.client("rds"), ctx.outputs.dbInstanceId)
     limit = ctx.outputs.objectives.backupMaxAgeHours
@@ -129,7 +163,7 @@ def manual(text: str, how: str) -> Callable[[Context], Item]:
 
 
 CHECKLISTS: dict[str, list[Callable[[Context], Item]]] = {
-    "daily": [health_checks, no_alarms, resource_usage, scraper_success, backups_completed],
+    "daily": [health_checks, no_alarms, resource_usage, scraper_success, backups_completed, error_budget],
     "weekly": [
         recent_report("backups", "Backup verification", 8, must_pass=True),
         manual("Security review", "review access logs and anomalies; apply security patches"),
@@ -139,6 +173,7 @@ CHECKLISTS: dict[str, list[Callable[[Context], Item]]] = {
     ],
     "monthly": [
         recent_report("dr", "Disaster recovery test", 35, must_pass=True),
+        incidents_and_mttr,
         manual("Performance optimization", "pick optimizations from the capacity report"),
         recent_report("cost", "Cost review", 35, must_pass=False),
         manual("Security audit", "audit IAM, network policies and dependencies"),

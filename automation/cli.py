@@ -356,8 +356,9 @@ def metrics_collect(
     for column in ("", "metric", "value", "objective"):
         table.add_column(column)
     targets = {o.name: o for o in verdicts}
-    for key, value in data.items():
-        if key in ("timestamp", "window_hours", "objectives"):
+    from automation.slo import summary
+    for key, value in {**data, **summary(data)}.items():
+        if key in ("timestamp", "window_hours", "objectives") or isinstance(value, dict):
             continue
         objective = targets.get(key)
         table.add_row(_mark(objective.met if objective else None), key,
@@ -861,7 +862,7 @@ def cost_review(
         db_cpu = next(s for s in capacity.series if s.key == "db_cpu")
         savings = cost_job.savings_from_capacity(
             capacity.rightsizing, config.autoscaling.min_replicas, outputs.region, db_cpu.p95,
-            config.database.instance_class, 2 if config.database.multi_az else 1)
+            config.database.instance_class, 2 if config.database.multi_az else 1, config.cluster.node_instance_type)
         result = cost_job.review(aws.client("ce", "us-east-1"), aws.client("cloudwatch"), outputs,
                                  config.cost.monthly_budget_usd, months, now.date(), savings)
         services = sorted({s for m in result.months for s in result.by_service[m]})

@@ -2,11 +2,11 @@
 
 The estimate prices what a plan declares with the dated price table (automation/prices.py: a refresh
 from the AWS Price List Query API cached in the project, else the snapshot shipped in
-`automation/data/prices.json`): fixed monthly costs (database instances and storage, the app's pods at
-the HPA minimum and KEDA's pods at Fargate prices, keys, alarms, dashboards, secrets and their
-replicas). Every other resource is listed with why it is not priced: free, usage-based (requests,
-transfer, S3 objects, backups), or a fixed cost the table cannot price, which makes the estimate
-incomplete.
+`automation/data/prices.json`): fixed monthly costs (database instances and storage; the pods of the app at
+the HPA minimum, of KEDA and of the metrics-server add-on, each as its requested share of the managed node
+group's EC2 nodes, the stack's one compute model; keys, alarms, dashboards, secrets and their replicas).
+Every other resource is listed with why it is not priced: free, usage-based (requests, transfer, S3
+objects, backups), or a fixed cost the table cannot price, which makes the estimate incomplete.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from automation.metrics import Query, get_metric_data
 from automation.plan import scaling_of
 from automation.outputs import StackOutputs
 from infra import metrics as names
+from infra.components.workloads import INSTANCE_TYPE_LABEL
 from infra.quantities import parse_cpu, parse_memory
 
 COST_METRIC = "UnblendedCost"
@@ -192,28 +193,32 @@ def _cost_per_scrapes(cloudwatch: Any, outputs: StackOutputs, months: list[str],
 IDLE_DATABASE_CPU_P95 = 25.0
 
 
+def pod_hourly(cpu: float, memory_gib: float, instance_type: str, prices: dict[str, Any], region: str) -> float | None:
+    """A pod's share of its node: the larger of its CPU and memory requests as a fraction of the node's, times
+    the node's on-demand price (EC2 nodes of a managed node group, the stack's compute model). None: no price."""
+    hourly = prices["regions"].get(region, {}).get("ec2InstanceHour", {}).get(instance_type)
+    shape = prices.get("ec2InstanceShapes", {}).get(instance_type)
+    if hourly is None or shape is None:
+        return None
+    return hourly * max(cpu / shape["vcpu"], memory_gib / shape["memoryGiB"])
+
+
 def savings_from_capacity(rightsizing: dict[str, Any], min_replicas: int, region: str,
-                          db_cpu_p95: float | None, db_class: str, db_copies: int) -> list[dict[str, Any]]:
-    """Monthly savings the capacity analysis points at: the app's requests rightsized (the Fargate
-    configurations billed at the HPA minimum of pods), and a database whose p95 CPU stays under 25 % moved one size down."""
+                          db_cpu_p95: float | None, db_class: str, db_copies: int,
+                          instance_type: str) -> list[dict[str, Any]]:
+    """Monthly savings the capacity analysis points at: the app's requests rightsized (their share of the node
+    group's EC2 nodes at the HPA minimum of pods), and a database whose p95 CPU stays under 25 % moved one size down."""
     prices = price_list.load()
     regional, hours = prices["regions"].get(region), prices["hoursPerMonth"]
     savings: list[dict[str, Any]] = []
     if regional is None:
         return savings
-    recommended = (rightsizing.get("recommended") or {}).get("requests")
-    if recommended:
-        def monthly(requests: dict[str, str]) -> float:
-            pod = (min_replicas, parse_cpu(requests["cpu"]), parse_memory(requests["memory"]) / GIB)
-            return _pods_monthly([pod], regional, hours, f"for {region}")
-
-        try:
-            saving = monthly(rightsizing["current"]["requests"]) - monthly(recommended)
-        except Unpriced:  # a pod larger than any Fargate configuration: no Fargate saving to state
-            saving = 0.0
-        if saving > 0:  # Fargate bills whole configurations: a smaller request may cost the same
-            savings.append({"resource": "app pods (requests)", "from": rightsizing["current"]["requests"],
-                            "to": recommended, "monthlySavingUsd": round(saving, 2)})
+    saved_cpu, saved_memory = rightsizing.get("cpuCoresSavedPerPod"), rightsizing.get("memoryGiBSavedPerPod")
+    saved_hourly = pod_hourly(max(saved_cpu or 0, 0), max(saved_memory or 0, 0), instance_type, prices, region)
+    if saved_cpu is not None and saved_memory is not None and (saved_cpu > 0 or saved_memory > 0) and saved_hourly:
+        monthly = hours * min_replicas * saved_hourly
+        savings.append({"resource": "app pods (requests)", "from": rightsizing["current"]["requests"],
+                        "to": rightsizing["recommended"]["requests"], "monthlySavingUsd": round(monthly, 2)})
     classes = regional.get("rdsInstanceHour", {})
     family = db_class.rsplit(".", 1)[0]
     smaller = sorted((price, name) for name, price in classes.items()
@@ -301,15 +306,6 @@ USAGE_BASED = {
     "kubernetes:batch/v1:Job": "its pod runs once, billed for the run",
 }
 
-# Fargate runs each pod on the smallest of these vCPU / memory (GB) configurations that holds the pod's
-# requests plus 256 MB for kubelet, kube-proxy and containerd, and bills that configuration
-# (Amazon EKS user guide, "Understand Fargate Pod configuration details").
-FARGATE_OVERHEAD_GB = 0.25
-FARGATE_CONFIGURATIONS = (
-    (0.25, (0.5, 1, 2)), (0.5, (1, 2, 3, 4)), (1, tuple(range(2, 9))), (2, tuple(range(4, 17))),
-    (4, tuple(range(8, 31))), (8, tuple(range(16, 61, 4))), (16, tuple(range(32, 121, 8))),
-)
-
 # The KEDA chart's pods and their default requests (kedacore/charts keda/values.yaml: `resources.operator`,
 # `resources.metricServer`, `resources.webhooks`, one replica each; KEDA docs "Cluster",
 # https://keda.sh/docs/latest/operate/cluster/). Values set on the release override them.
@@ -326,29 +322,31 @@ KEDA_PODS = {  # resources key: (replicas key, cpu, memory)
 METRICS_SERVER_POD = (1, "100m", "200Mi")
 
 
-def fargate_pod(cpu: float, memory_gib: float) -> tuple[float, float]:
-    """The vCPU and GB Fargate bills for a pod with these requests."""
-    memory = memory_gib + FARGATE_OVERHEAD_GB
-    for vcpu, memories in FARGATE_CONFIGURATIONS:
-        fit = next((gb for gb in memories if gb >= memory), None) if vcpu >= cpu else None
-        if fit is not None:
-            return vcpu, fit
-    raise Unpriced(f"a pod of {cpu:g} vCPU and {memory_gib:g} GiB is larger than any Fargate configuration")
-
-
 def _rate(regional: dict[str, Any], key: str, where: str) -> float:
     if key not in regional:
         raise Unpriced(f"no {key} price {where}")
     return regional[key]
 
 
-def _pods_monthly(pods: list[tuple[int, float, float]], regional: dict[str, Any], hours: float, where: str) -> float:
-    """Monthly Fargate price of (replicas, requested vCPU, requested GiB) pods."""
-    vcpu_hour, gb_hour = _rate(regional, "fargateVcpuHour", where), _rate(regional, "fargateGbHour", where)
+def _node_type(plan: Plan) -> str:
+    """The node group's instance type, as the app's pods are pinned to it (their nodeSelector)."""
+    for resource in plan.resources:
+        if resource.type == "kubernetes:apps/v1:Deployment":
+            selector = ((resource.inputs.get("spec") or {}).get("template") or {}).get("spec", {}).get("nodeSelector") or {}
+            if selector.get(INSTANCE_TYPE_LABEL):
+                return selector[INSTANCE_TYPE_LABEL]
+    raise Unpriced(f"no Deployment is pinned to a node type ({INSTANCE_TYPE_LABEL}): the pods' nodes are unknown")
+
+
+def _pods_monthly(pods: list[tuple[int, float, float]], node: str, prices: dict[str, Any], region: str, hours: float,
+                  where: str) -> float:
+    """Monthly price of (replicas, requested vCPU, requested GiB) pods as their share of `node` EC2 nodes."""
     total = 0.0
     for replicas, cpu, memory in pods:
-        billed_cpu, billed_gb = fargate_pod(cpu, memory)
-        total += hours * replicas * (billed_cpu * vcpu_hour + billed_gb * gb_hour)
+        hourly = pod_hourly(cpu, memory, node, prices, region)
+        if hourly is None:
+            raise Unpriced(f"no price or shape for the node type {node} {where}")
+        total += hours * replicas * hourly
     return total
 
 
@@ -384,6 +382,9 @@ def price_resource(resource: Any, plan: Plan, prices: dict[str, Any], default_re
         return Pricing(None, "no charge of its own", "free")
     if type_token in USAGE_BASED:
         return Pricing(None, USAGE_BASED[type_token], "usage-based")
+    if type_token == "aws:eks/addon:Addon" and inputs.get("addonName") == "amazon-cloudwatch-observability":
+        return Pricing(None, "Container Insights is billed by the metrics and logs it sends, by use; its agent runs "
+                             "as DaemonSets on the nodes (not estimated)", "usage-based")
     if type_token == "aws:dynamodb/table:Table" and inputs.get("billingMode") == "PAY_PER_REQUEST":
         return Pricing(None, "on-demand reads, writes and storage, billed by use", "usage-based")
     if type_token == "kubernetes:core/v1:Service" and (inputs.get("spec") or {}).get("type", "ClusterIP") != "LoadBalancer":
@@ -394,13 +395,14 @@ def price_resource(resource: Any, plan: Plan, prices: dict[str, Any], default_re
         regional = prices["regions"].get(region)
         if regional is None:
             raise Unpriced(f"no prices {where}")
-        return Pricing(*_fixed_price(resource, plan, regional, prices["hoursPerMonth"], where), "fixed")
+        return Pricing(*_fixed_price(resource, plan, prices, region, where), "fixed")
     except Unpriced as missing:
         return Pricing(None, str(missing), "unpriced")
 
 
-def _fixed_price(resource: Any, plan: Plan, regional: dict[str, Any], hours: float, where: str) -> tuple[float, str]:
+def _fixed_price(resource: Any, plan: Plan, prices: dict[str, Any], region: str, where: str) -> tuple[float, str]:
     type_token, inputs = resource.type, resource.inputs
+    regional, hours = prices["regions"][region], prices["hoursPerMonth"]
     if type_token == "aws:rds/instance:Instance":
         instance_class = inputs.get("instanceClass")
         hourly = _rate(regional, "rdsInstanceHour", where).get(instance_class)
@@ -427,22 +429,28 @@ def _fixed_price(resource: Any, plan: Plan, regional: dict[str, Any], hours: flo
         cpu = sum(parse_cpu(c["resources"]["requests"]["cpu"]) for c in containers)
         memory = sum(parse_memory(c["resources"]["requests"]["memory"]) for c in containers) / GIB
         replicas = _hpa_minimum(plan, inputs["metadata"]["name"])
-        billed_cpu, billed_gb = fargate_pod(cpu, memory)
-        return (_pods_monthly([(replicas, cpu, memory)], regional, hours, where),
-                f"{replicas} pods x ({cpu:g} vCPU + {memory:g} GiB requested, billed by Fargate as {billed_cpu:g} vCPU"
-                f" + {billed_gb:g} GB), at the HPA minimum")
+        node = _node_type(plan)
+        return (_pods_monthly([(replicas, cpu, memory)], node, prices, region, hours, where),
+                f"{replicas} pods x ({cpu:g} vCPU + {memory:g} GiB) requested, at the HPA minimum, as their share of "
+                f"{node} nodes (managed node group)")
     if type_token == "kubernetes:helm.sh/v3:Release" and inputs.get("chart") == "keda":
         pods = _keda_pods(inputs.get("values") or {})
-        return (_pods_monthly(pods, regional, hours, where),
+        return (_pods_monthly(pods, _node_type(plan), prices, region, hours, where),
                 f"KEDA's pods are priced: {sum(p[0] for p in pods)} (operator, metrics API server, admission webhooks)"
-                f" at the chart's requests, on Fargate")
+                f" at the chart's requests, as their share of the node group's nodes")
     if type_token == "aws:eks/addon:Addon" and inputs.get("addonName") == "metrics-server":
         pods = _metrics_server_pods(inputs.get("configurationValues"))
-        return (_pods_monthly(pods, regional, hours, where),
+        return (_pods_monthly(pods, _node_type(plan), prices, region, hours, where),
                 f"the add-on's pods are priced: {pods[0][0]} metrics-server pod(s) at the upstream chart's requests "
-                f"unless configured, on Fargate (EKS add-ons have no charge of their own)")
-    if type_token == "aws:eks/addon:Addon":
-        raise Unpriced(f"the pods of EKS add-on {inputs.get('addonName')} are not known to the estimate")
+                f"unless configured, as their share of the node group's nodes (EKS add-ons have no charge of their own)")
+    if type_token == "kubernetes:helm.sh/v3:Release" and inputs.get("chart") == "aws-load-balancer-controller":
+        return 0.0, ("the controller's pods set no requests in the chart's defaults, so they take no share of the "
+                     "nodes; the load balancers it makes are priced with their Ingress")
+    if type_token == "kubernetes:networking.k8s.io/v1:Ingress" and (inputs.get("spec") or {}).get("ingressClassName") == "alb":
+        return (hours * _rate(regional, "albHour", where),
+                "1 Application Load Balancer, by the hour (its load balancer capacity units are billed by use)")
+    if type_token == "aws:cloudwatch/compositeAlarm:CompositeAlarm":
+        return _rate(regional, "compositeAlarmMonth", where), "1 composite alarm"
     if type_token == "kubernetes:helm.sh/v3:Release":
         raise Unpriced(f"the pods of Helm chart {inputs.get('chart')} are not known to the estimate")
     if type_token == "kubernetes:core/v1:Service":

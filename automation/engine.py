@@ -225,6 +225,7 @@ class OfflineMocks(pulumi_mocks.Mocks):
                 "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{_digest(name, length=32).upper()}"}]}],
                 "version": "1.31",
                 "status": "ACTIVE",
+                "vpcConfig": {"vpcId": f"vpc-{_digest(name, length=17)}"},
             }
         if args.token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
             url = args.args["url"]
@@ -236,6 +237,11 @@ class OfflineMocks(pulumi_mocks.Mocks):
             value = json.dumps({"username": "offline", "password": "Offline0" + _digest(self.stack, "password", length=32)})
             return {"arn": args.args["secretId"], "id": args.args["secretId"], "secretString": value,
                     "versionId": args.args.get("versionId", "offline")}
+        if args.token == "aws:lb/getLoadBalancer:getLoadBalancer":  # the ALB the controller made for the Ingress
+            name = args.args["name"]
+            suffix = f"app/{name}/{_digest(self.stack, name, length=16)}"
+            arn = f"arn:aws:elasticloadbalancing:{region}:{OFFLINE_ACCOUNT_ID}:loadbalancer/{suffix}"
+            return {"arn": arn, "arnSuffix": suffix, "name": name, "id": arn, "loadBalancerType": "application"}
         if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
             length = int(args.args.get("passwordLength", 32))
             return {"randomPassword": ("Offline0" + _digest(self.stack, "password", length=64))[:length], "id": "offline"}

@@ -415,12 +415,16 @@ class MaintenanceRun:
         return f"published to {self.outputs.maintenanceTopicArn}", {"messageId": response["MessageId"]}
 
     def _app_alarms(self) -> list[str]:
-        return [n for n in self.outputs.alarmNames if n.endswith(APP_ALARMS)]
+        """The app's alarms and the availability SLO's burn-rate alerts (composite alarms): a deploy's restarts
+        must not page."""
+        return [n for n in self.outputs.alarmNames if n.endswith(APP_ALARMS)] + list(self.outputs.sloAlarmNames or [])
 
     def _silence_alarms(self) -> tuple[str, dict[str, Any]]:
         cloudwatch = self.aws.client("cloudwatch")
         names = self._app_alarms()
-        alarms = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+        # DescribeAlarms returns composite alarms only when AlarmTypes asks for them.
+        found = cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+        alarms = found["MetricAlarms"] + found.get("CompositeAlarms", [])
         armed = [a["AlarmName"] for a in alarms if a.get("ActionsEnabled")]
         if armed:
             self._lock.remember_silenced(armed)

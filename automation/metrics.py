@@ -8,6 +8,7 @@ from typing import Any, Iterable
 
 from automation.outputs import StackOutputs
 from infra import metrics as names
+from infra import signals
 
 MAX_QUERIES_PER_CALL = 500
 
@@ -95,17 +96,18 @@ class Objective:
 
 def collect(cloudwatch: Any, outputs: StackOutputs, hours: int, now: datetime,
             backup_age_hours: float | None, counter: list[int] | None = None) -> tuple[dict[str, Any], list[Objective]]:
-    """The guide's metrics over the last `hours`: one GetMetricData call for all of them."""
+    """The guide's metrics over the last `hours` in one GetMetricData call, the SLO's 30 days in another, and the
+    incidents of the period from the SLO page alerts' history. Request, error and latency figures are the ALB's."""
+    from automation import slo
+
     app = (("Stack", outputs.stack),)
     queue = (("QueueName", outputs.queueUrl.rsplit("/", 1)[1]),)
     dead_letter = (("QueueName", outputs.deadLetterQueueUrl.rsplit("/", 1)[1]),)
     ns = outputs.metricsNamespace
+    latency = [Query(stat, signals.ALB_NAMESPACE, signals.ALB_RESPONSE_TIME, stat, slo.alb(outputs)) for stat in ("p50", "p95", "p99")]
     queries = [
-        Query("requests", ns, names.REQUEST_COUNT, "Sum", app),
-        Query("errors", ns, names.ERROR_COUNT, "Sum", app),
-        Query("p50", ns, names.RESPONSE_TIME, "p50", app),
-        Query("p95", ns, names.RESPONSE_TIME, "p95", app),
-        Query("p99", ns, names.RESPONSE_TIME, "p99", app),
+        *slo.traffic_queries(outputs, ""),
+        *latency,
         Query("attempts", ns, names.SCRAPE_ATTEMPTS, "Sum", app),
         Query("successes", ns, names.SCRAPE_SUCCESSES, "Sum", app),
         Query("jobs_ok", ns, names.JOBS_COMPLETED, "Sum", app),
@@ -115,32 +117,40 @@ def collect(cloudwatch: Any, outputs: StackOutputs, hours: int, now: datetime,
         Query("dead_letter", "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", dead_letter),
     ]
     window = hours * 3600
-    series = get_metric_data(cloudwatch, queries, now - timedelta(hours=hours), now, window, counter)
-    requests_total = _total(series["requests"])
+    start = now - timedelta(hours=hours)
+    series = get_metric_data(cloudwatch, queries, start, now, window, counter)
+    month = get_metric_data(cloudwatch, slo.traffic_queries(outputs, ""), now - slo.SLO_WINDOW, now,
+                            int(slo.SLO_WINDOW.total_seconds()), counter)
+    bad, requests_total = slo.bad_and_total(series, "")
+    has_traffic = bool(series["requests"])
     jobs_ok, jobs_failed = _total(series["jobs_ok"]), _total(series["jobs_failed"])
     smoke = _single(series["smoke"])
+    objectives = outputs.objectives
+    budget = slo.budget_report(month, series, objectives.availabilityPercent, hours)
     report = {
         "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "window_hours": hours,
         "uptime": None if smoke is None else 100.0 * smoke,
         "response_time_p95": _single(series["p95"]),
-        "error_rate": _ratio(_total(series["errors"]) or 0.0, requests_total),
+        "error_rate": _ratio(bad, requests_total) if has_traffic else None,
         "scraper_success_rate": _ratio(_total(series["successes"]) or 0.0, _total(series["attempts"])),
-        "request_rate_per_second": None if requests_total is None else requests_total / window,
+        "request_rate_per_second": requests_total / window if has_traffic else None,
         "response_time_p50": _single(series["p50"]),
         "response_time_p99": _single(series["p99"]),
         "job_completion_rate": _ratio(jobs_ok or 0.0, (jobs_ok or 0.0) + (jobs_failed or 0.0)),
         "queue_depth": _single(series["queue"]),
         "dead_letter_depth": _single(series["dead_letter"]),
         "backup_age_hours": backup_age_hours,
+        "slo": budget,
+        "incidents": slo.incidents_section(cloudwatch, outputs, start, now),
     }
-    objectives = outputs.objectives
     verdicts = [
         Objective("uptime", report["uptime"], objectives.availabilityPercent, True, required=True),
         Objective("response_time_p95", report["response_time_p95"], objectives.latencyP95Seconds, False, False),
         Objective("error_rate", report["error_rate"], objectives.errorRatePercent, False, False),
         Objective("scraper_success_rate", report["scraper_success_rate"], objectives.scraperSuccessPercent, True, False),
         Objective("backup_age_hours", backup_age_hours, objectives.backupMaxAgeHours, False, required=True),
+        Objective("error_budget_remaining_percent", budget["errorBudgetRemainingPercent"], 0.0, True, False),
     ]
     report["objectives"] = {
         o.name: {"target": o.target, "value": o.value, "met": o.met} for o in verdicts

@@ -90,6 +90,8 @@ class StackOutputs(_Contract):
     drSecurityGroupIds: list[str]
     maintenance: Maintenance
     snapshotRetention: SnapshotRetention | None = None  # absent from stacks deployed before snapshot expiry
+    loadBalancer: str | None = None  # the app's ALB (app/<name>/<id>); absent from stacks deployed before it
+    sloAlarmNames: list[str] | None = None  # the availability SLO's burn-rate alerts (composite alarms)
 
 
 def parse_outputs(document: Any, source: str) -> StackOutputs:

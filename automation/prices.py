@@ -39,16 +39,21 @@ def load() -> dict[str, Any]:
         if not isinstance(table, dict) or not isinstance(table.get("regions"), dict) or "date" not in table:
             raise BadInput(f"price cache {path} is not a price table; delete it or run `scraper-ops cost prices refresh`")
         return {**table, "origin": f"cache {path}"}
-    shipped = json.loads(resources.files("automation").joinpath("data/prices.json").read_text())
-    return {**shipped, "origin": SHIPPED}
+    return {**load_shipped(), "origin": SHIPPED}
+
+
+def load_shipped() -> dict[str, Any]:
+    """The snapshot shipped with the package."""
+    return json.loads(resources.files("automation").joinpath("data/prices.json").read_text())
 
 
 @dataclass(frozen=True)
 class PriceQuery:
     """One entry of the table and the Price List products that give it. Attribute names and values are those of
     the AWS price list (e.g. RDS `databaseEngine` PostgreSQL, `deploymentOption` Single-AZ, `volumeType`
-    General Purpose-GP3; Fargate on EKS is billed by the AmazonEKS usage types `Fargate-vCPU-Hours:perCPU` and
-    `Fargate-GB-Hours`; a KMS key by `KMS-Keys`); regional usage types carry a region prefix (`USW2-...`)."""
+    General Purpose-GP3; the node group's EC2 instances are AmazonEC2 `Compute Instance` products, Linux, shared
+    tenancy, no pre-installed software, capacity status Used; a KMS key by `KMS-Keys`); regional usage types carry
+    a region prefix (`USW2-...`)."""
 
     key: str
     service: str
@@ -72,13 +77,16 @@ QUERIES = (
                                                 ("deploymentOption", "Single-AZ")), by="instanceType"),
     PriceQuery("rdsGp3GbMonth", "AmazonRDS", (("productFamily", "Database Storage"), ("volumeType", "General Purpose-GP3"),
                                               ("databaseEngine", "PostgreSQL"), ("deploymentOption", "Single-AZ"))),
-    PriceQuery("fargateVcpuHour", "AmazonEKS", (("productFamily", "Compute"),), usage_type="Fargate-vCPU-Hours:perCPU"),
-    PriceQuery("fargateGbHour", "AmazonEKS", (("productFamily", "Compute"),), usage_type="Fargate-GB-Hours"),
+    PriceQuery("ec2InstanceHour", "AmazonEC2", (("productFamily", "Compute Instance"), ("operatingSystem", "Linux"),
+                                                ("tenancy", "Shared"), ("preInstalledSw", "NA"),
+                                                ("capacitystatus", "Used")), by="instanceType"),
     PriceQuery("kmsKeyMonth", "awskms", (("productFamily", "Encryption Key"),), usage_type="KMS-Keys"),
     PriceQuery("alarmMetricMonth", "AmazonCloudWatch", (("productFamily", "Alarm"), ("alarmType", "Standard"))),
     PriceQuery("alarmHighResolutionMetricMonth", "AmazonCloudWatch",
                (("productFamily", "Alarm"), ("alarmType", "High Resolution"))),
     PriceQuery("secretMonth", "AWSSecretsManager", (("productFamily", "Secret"),)),
+    PriceQuery("albHour", "AWSELB", (("productFamily", "Load Balancer-Application"),), usage_type="LoadBalancerUsage"),
+    PriceQuery("compositeAlarmMonth", "AmazonCloudWatch", (("productFamily", "Alarm"), ("alarmType", "Composite"))),
     # Dashboards are priced per account, not per region (infracost's AWS dashboard price filter sets no region).
     PriceQuery("dashboardMonth", "AmazonCloudWatch", (("productFamily", "Dashboard"),), regional=False),
 )
@@ -128,6 +136,8 @@ def fetch(pricing: Any, regions: list[str], today: date) -> dict[str, Any]:
         "source": f"AWS Price List Query API (pricing GetProducts, endpoint {PRICING_REGION}), on-demand, "
                   f"Linux/PostgreSQL Single-AZ, no discounts",
         "hoursPerMonth": HOURS_PER_MONTH,
+        # An instance type's vCPUs and memory are fixed facts of the type: the snapshot's list is kept.
+        "ec2InstanceShapes": load_shipped()["ec2InstanceShapes"],
         "regions": {region: {**{q.key: _price(pricing, q, region) for q in QUERIES if q.regional}, **shared}
                     for region in regions},
     }

@@ -125,6 +125,17 @@ KEDA_CHART_FOR_KUBERNETES = {
 class ClusterConfig(_Model):
     name: str = Field(min_length=1, max_length=100)
     kubernetes_version: str = Field(default="1.31", pattern=r"^1\.\d+$")
+    # The compute model: the app's pods run on the EC2 nodes of a managed node group of this instance type (a
+    # nodeSelector pins them there). Container Insights' node metrics, the capacity report and `cost estimate`
+    # all assume it; Fargate would have no node metrics and no CloudWatch agent DaemonSet.
+    node_instance_type: str = Field(default="m6i.large")
+
+    @field_validator("node_instance_type")
+    @classmethod
+    def _ec2_type(cls, value: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", value):
+            raise ValueError("must be the EC2 instance type of the managed node group the app runs on, like m6i.large")
+        return value
 
     @field_validator("kubernetes_version")
     @classmethod

@@ -17,8 +17,17 @@ from infra.components.data import (
 )
 from infra.components.messaging import Messaging, MessagingArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
+from infra.components.observability import Observability, ObservabilityArgs
 from infra.components.security import Keys, KeysArgs
-from infra.components.workloads import APP_NAME, AppArgs, AppWorkload, OpsJobs, OpsJobsArgs, ops_cron_job_names
+from infra.components.workloads import (
+    APP_NAME,
+    SERVICE_PORT,
+    AppArgs,
+    AppWorkload,
+    OpsJobs,
+    OpsJobsArgs,
+    ops_cron_job_names,
+)
 from infra.config import StackConfig
 
 
@@ -145,6 +154,17 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             labels=app.labels,
         ),
     )
+    observability = Observability(
+        "observability",
+        ObservabilityArgs(
+            platform,
+            namespace=app.namespace,
+            service=app.service,
+            service_name=APP_NAME,
+            service_port=SERVICE_PORT,
+            labels=app.labels,
+        ),
+    )
     monitoring = Monitoring(
         "monitoring",
         MonitoringArgs(
@@ -156,6 +176,7 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             replica=database.replica,
             alerts_topic=messaging.alerts_topic,
             dr_alerts_topic=messaging.dr_alerts_topic,
+            load_balancer=observability.load_balancer,
         ),
     )
     service_url = config.app.public_url or f"http://{APP_NAME}.{config.namespace}.svc.cluster.local"
@@ -218,6 +239,8 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             "keepNewest": config.snapshots.keep_newest,
         },
         "site": {"role": config.site.role, "serving": config.site.serving, "primaryStack": config.site.primary_stack},
+        "loadBalancer": observability.load_balancer,
+        "sloAlarmNames": [alarm.alarm_name for alarm in monitoring.slo_alarms.values()],
     }
     OpsJobs(
         "ops-jobs",

@@ -82,7 +82,7 @@ def _targets(resource_type: str, spec: Any) -> tuple[dict[str, Any], Any]:
     else:
         for metric in mappings(field(spec, "metrics")):
             kind = text(field(metric, "type"))
-            if kind == "Resource":
+            if kind == "Resource":  # target type Utilization: averageUtilization, percent of the request
                 found[text(field(metric, "resource", "name"))] = known(
                     field(metric, "resource", "target", "averageUtilization")
                 )

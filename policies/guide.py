@@ -17,10 +17,12 @@ RPO_MINUTES = 15
 COST_TAG_KEYS = ("CostCenter", "Environment", "Project")
 
 # Custom CloudWatch metrics the app and the ops jobs publish.
-REQUEST_COUNT = "RequestCount"
-ERROR_COUNT = "ErrorCount"
-RESPONSE_TIME = "ResponseTime"
 SCRAPE_ATTEMPTS = "ScrapeAttempts"
 SCRAPE_SUCCESSES = "ScrapeSuccesses"
 SMOKE_SUCCESS = "SmokeTestSuccess"
 BACKUP_AGE = "BackupAgeHours"
+
+# What AWS publishes and the alarms measure (the stack's infra/signals.py holds the same definitions).
+POD_OVER_LIMIT = {"cpu": "pod_cpu_utilization_over_pod_limit", "memory": "pod_memory_utilization_over_pod_limit"}
+ALB_TARGET_5XX = "HTTPCode_Target_5XX_Count"
+ALB_RESPONSE_TIME = "TargetResponseTime"

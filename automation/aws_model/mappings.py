@@ -84,6 +84,28 @@ METRIC_ALARM = ResourceMapping(
     identity={"PutMetricAlarm": {"AlarmName": output("name")}},
 )
 
+COMPOSITE_ALARM = ResourceMapping(
+    "cloudwatch",
+    "PutCompositeAlarm",
+    {
+        "alarmName": To("AlarmName"),
+        "alarmRule": To("AlarmRule"),
+        "alarmDescription": To("AlarmDescription"),
+        "actionsEnabled": To("ActionsEnabled"),
+        "alarmActions": To("AlarmActions"),
+        "okActions": To("OKActions"),
+        "insufficientDataActions": To("InsufficientDataActions"),
+        "actionsSuppressor": To(
+            "ActionsSuppressor",
+            inner={"alarm": To("ActionsSuppressor"), "waitPeriod": To("ActionsSuppressorWaitPeriod"),
+                   "extensionPeriod": To("ActionsSuppressorExtensionPeriod")},
+        ),
+        "tags": TAGS,
+        "tagsAll": TAGS_ALL,
+        "region": REGION,
+    },
+)
+
 DASHBOARD = ResourceMapping(
     "cloudwatch",
     "PutDashboard",
@@ -622,6 +644,29 @@ BACKUP_SELECTION = ResourceMapping(
     },
 )
 
+# EKS (add-ons; the cluster itself is not the stack's) ------------------------------------------
+
+EKS_ADDON = ResourceMapping(
+    "eks",
+    "CreateAddon",
+    {
+        "clusterName": To("clusterName"),
+        "addonName": To("addonName"),
+        "addonVersion": To("addonVersion"),
+        "serviceAccountRoleArn": To("serviceAccountRoleArn"),
+        "resolveConflictsOnCreate": To("resolveConflicts"),
+        "resolveConflictsOnUpdate": ProviderOnly("resolveConflictsOnUpdate: sent as resolveConflicts with UpdateAddon on later updates"),
+        "configurationValues": To("configurationValues"),
+        "podIdentityAssociations": To(
+            "podIdentityAssociations", inner={"roleArn": To("roleArn"), "serviceAccount": To("serviceAccount")}
+        ),
+        "preserve": ProviderOnly("preserve: sent only with DeleteAddon when the add-on is destroyed"),
+        "tags": TAGS,
+        "tagsAll": TAGS_ALL,
+        "region": REGION,
+    },
+)
+
 # IAM --------------------------------------------------------------------------------------------
 
 IAM_ROLE = ResourceMapping(
@@ -724,6 +769,8 @@ MAPPINGS: dict[str, ResourceMapping] = {
     "aws:eks/addon:Addon": EKS_ADDON,
     "aws:cloudwatch/metricAlarm:MetricAlarm": METRIC_ALARM,
     "aws:cloudwatch/dashboard:Dashboard": DASHBOARD,
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": COMPOSITE_ALARM,
+    "aws:eks/addon:Addon": EKS_ADDON,
     "aws:rds/instance:Instance": RDS_INSTANCE,
     "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication": RDS_BACKUPS_REPLICATION,
     "aws:s3/bucket:Bucket": BUCKET,

@@ -1,9 +1,12 @@
-"""CloudWatch alarms for every scaling trigger and objective of the guide, and its dashboard.
+"""CloudWatch alarms for every scaling trigger and objective of the guide, the availability SLO's burn-rate
+alerts, and the dashboard.
 
 Thresholds come from the stack config, the same values the HPA and the policy
-pack read. Every alarm notifies the alerts topic of its region on ALARM and OK,
-and says explicitly what missing data means: heartbeats (smoke tests, backup
-age, replica lag) treat silence as breaching.
+pack read; what each alarm measures is defined once in `infra.signals`. Every
+alarm notifies the alerts topic of its region on ALARM and OK (the burn-rate
+windows through the composite alarm that joins them), and says explicitly what
+missing data means: heartbeats (smoke tests, backup age, replica lag, the app's
+scraper metrics) treat silence as breaching.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra import metrics
+from infra import metrics, signals
 from infra.components.base import Platform, json_output
+from infra.config import StackConfig
+from infra.signals import BurnWindow, span
 
 GIB = 1024**3
 
@@ -33,6 +38,7 @@ class AlarmSpec:
     metric: dict[str, Any] | None = None  # namespace, metric_name, dimensions, statistic or extended_statistic
     queries: list[dict[str, Any]] = field(default_factory=list)  # metric math instead of a single metric
     dr_region: bool = False
+    notifies: bool = True
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class MonitoringArgs:
     replica: aws.rds.Instance | None  # None on a standby stack, which has no replica of its own
     alerts_topic: aws.sns.Topic
     dr_alerts_topic: aws.sns.Topic
+    load_balancer: pulumi.Input[str]  # the app's ALB as CloudWatch names it: app/<name>/<id>
 
 
 def _ratio_queries(numerator: str, denominator: str, period: int, dims: dict[str, str]) -> list[dict[str, Any]]:
@@ -70,43 +77,48 @@ def _ratio_queries(numerator: str, denominator: str, period: int, dims: dict[str
     ]
 
 
-def alarm_specs(platform: Platform, deployment_name: str) -> list[AlarmSpec]:
+def _utilization_alarm(config: StackConfig, pods: dict[str, str], resource: str, target: int, minutes: int) -> AlarmSpec:
+    """Pod CPU or memory in percent of the request, the quantity the HPA scales on (infra.signals)."""
+    utilization = signals.request_relative(config.app, resource)
+    return AlarmSpec(
+        f"app-{resource}-high",
+        f"App {resource} above {target}% of its request for {minutes} minutes (HPA scale-up trigger)",
+        "GreaterThanThreshold",
+        target,
+        period=60,
+        evaluation_periods=minutes,
+        missing_data="notBreaching",
+        queries=[
+            {
+                "id": "over_limit",
+                "return_data": False,
+                "metric": {
+                    "namespace": signals.CONTAINER_INSIGHTS,
+                    "metric_name": utilization.metric,
+                    "dimensions": pods,
+                    "period": 60,
+                    "stat": "Average",
+                },
+            },
+            {
+                "id": "of_request",
+                "expression": utilization.expression("over_limit"),
+                "label": f"{resource} % of request",
+                "return_data": True,
+            },
+        ],
+    )
+
+
+def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.Input[str]) -> list[AlarmSpec]:
     config = platform.config
     pods = {"ClusterName": config.cluster.name, "Namespace": config.namespace, "PodName": deployment_name}
     app = {metrics.STACK_DIMENSION: platform.stack}
     scaling = config.autoscaling
     minutes = scaling.scale_up_stabilization_seconds // 60
     return [
-        AlarmSpec(
-            "app-cpu-high",
-            f"App CPU above {scaling.cpu_target_percent}% for {minutes} minutes (HPA scale-up trigger)",
-            "GreaterThanThreshold",
-            scaling.cpu_target_percent,
-            period=60,
-            evaluation_periods=minutes,
-            missing_data="notBreaching",
-            metric={
-                "namespace": metrics.CONTAINER_INSIGHTS,
-                "metric_name": "pod_cpu_utilization_over_pod_limit",
-                "dimensions": pods,
-                "statistic": "Average",
-            },
-        ),
-        AlarmSpec(
-            "app-memory-high",
-            f"App memory above {scaling.memory_target_percent}% for {minutes} minutes (HPA scale-up trigger)",
-            "GreaterThanThreshold",
-            scaling.memory_target_percent,
-            period=60,
-            evaluation_periods=minutes,
-            missing_data="notBreaching",
-            metric={
-                "namespace": metrics.CONTAINER_INSIGHTS,
-                "metric_name": "pod_memory_utilization_over_pod_limit",
-                "dimensions": pods,
-                "statistic": "Average",
-            },
-        ),
+        _utilization_alarm(config, pods, "cpu", scaling.cpu_target_percent, minutes),
+        _utilization_alarm(config, pods, "memory", scaling.memory_target_percent, minutes),
         AlarmSpec(
             "queue-depth-high",
             f"Scrape-job queue deeper than {scaling.queue_depth_target} messages (HPA scale-up trigger)",
@@ -129,17 +141,17 @@ def alarm_specs(platform: Platform, deployment_name: str) -> list[AlarmSpec]:
         ),
         AlarmSpec(
             "error-rate-high",
-            f"API error rate above {config.alarms.error_rate_percent}%",
+            f"Share of 5xx answers at the load balancer above {config.alarms.error_rate_percent}%",
             "GreaterThanThreshold",
             config.alarms.error_rate_percent,
             period=300,
             evaluation_periods=2,
             missing_data="notBreaching",
-            queries=_ratio_queries(metrics.ERROR_COUNT, metrics.REQUEST_COUNT, 300, app),
+            queries=signals.error_ratio_queries(load_balancer, 300, percent=True),
         ),
         AlarmSpec(
             "latency-p95-high",
-            f"API p95 response time above {config.slo.latency_p95_seconds} s",
+            f"p95 response time of the app's targets at the load balancer above {config.slo.latency_p95_seconds} s",
             "GreaterThanThreshold",
             config.slo.latency_p95_seconds,
             period=300,
@@ -147,20 +159,20 @@ def alarm_specs(platform: Platform, deployment_name: str) -> list[AlarmSpec]:
             datapoints=2,
             missing_data="notBreaching",
             metric={
-                "namespace": metrics.NAMESPACE,
-                "metric_name": metrics.RESPONSE_TIME,
-                "dimensions": app,
+                "namespace": signals.ALB_NAMESPACE,
+                "metric_name": signals.ALB_RESPONSE_TIME,
+                "dimensions": {signals.ALB_DIMENSION: load_balancer},
                 "extended_statistic": "p95",
             },
         ),
         AlarmSpec(
             "scraper-success-low",
-            f"Scraper success rate below {config.slo.scraper_success_percent}%",
+            f"Scraper success rate below {config.slo.scraper_success_percent}%, or the app stopped reporting it",
             "LessThanThreshold",
             config.slo.scraper_success_percent,
             period=900,
             evaluation_periods=2,
-            missing_data="notBreaching",
+            missing_data="breaching",  # the app's metric contract: silence means the scrapers (or the app) stopped
             queries=_ratio_queries(metrics.SCRAPE_SUCCESSES, metrics.SCRAPE_ATTEMPTS, 900, app),
         ),
         AlarmSpec(
@@ -228,6 +240,42 @@ def alarm_specs(platform: Platform, deployment_name: str) -> list[AlarmSpec]:
     ]
 
 
+def slo_alarm_specs(config: StackConfig, load_balancer: pulumi.Input[str]) -> list[tuple[BurnWindow, AlarmSpec, AlarmSpec]]:
+    """Per burn window of the availability SLO: the long-window and the short-window alarm on the error ratio.
+
+    Both compare the ALB's error ratio over their window with factor x (1 - SLO); a composite alarm fires when
+    both do (SRE workbook, "Alerting on SLOs", multiwindow, multi-burn-rate). Each window is one period:
+    PutMetricAlarm allows Period x EvaluationPeriods up to 7 days for periods of an hour or more, 1 day below.
+    No traffic is no burn (notBreaching); a dead app still shows at the ALB as 5xx from the load balancer.
+    """
+    availability = config.slo.availability_percent
+    specs = []
+    for window in signals.BURN_WINDOWS:
+        threshold = window.threshold(availability)
+        key = slo_alarm_key(availability, window)
+
+        def spec(part: str, seconds: int) -> AlarmSpec:
+            return AlarmSpec(
+                f"{key}-{part}",
+                f"Availability SLO {availability:g}%: error ratio over {span(seconds)} above {threshold:g} "
+                f"({window.factor:g}x the error budget); part of the {window.severity} alert {key}",
+                "GreaterThanThreshold",
+                threshold,
+                period=seconds,
+                evaluation_periods=1,
+                missing_data="notBreaching",
+                queries=signals.error_ratio_queries(load_balancer, seconds),
+                notifies=False,
+            )
+
+        specs.append((window, spec("long", window.long_seconds), spec("short", window.short_seconds)))
+    return specs
+
+
+def slo_alarm_key(availability_percent: float, window: BurnWindow) -> str:
+    return f"slo-{signals.slo_label(availability_percent)}-{window.key}"
+
+
 class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scraper:monitoring:Monitoring", name, None, opts)
@@ -241,29 +289,32 @@ class Monitoring(pulumi.ComponentResource):
             "db-free-storage-low": {"DBInstanceIdentifier": args.database.identifier},
         }
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
-        for spec in alarm_specs(platform, args.deployment_name):
-            in_dr_region = spec.dr_region and args.replica is not None
-            topic = args.dr_alerts_topic if in_dr_region else args.alerts_topic
+        for spec in alarm_specs(platform, args.deployment_name, args.load_balancer):
             metric = dict(spec.metric or {})
             if spec.key in resource_dimensions:
                 metric["dimensions"] = resource_dimensions[spec.key]
-            self.alarms[spec.key] = aws.cloudwatch.MetricAlarm(
-                f"{name}-{spec.key}",
-                name=f"{platform.prefix}-{spec.key}",
-                alarm_description=spec.description,
-                comparison_operator=spec.comparison,
-                threshold=spec.threshold,
-                evaluation_periods=spec.evaluation_periods,
-                datapoints_to_alarm=spec.datapoints or spec.evaluation_periods,
-                period=spec.period if spec.metric else None,
-                treat_missing_data=spec.missing_data,
-                metric_queries=spec.queries or None,
-                alarm_actions=[topic.arn],
-                ok_actions=[topic.arn],
+            self.alarms[spec.key] = self._alarm(name, platform, args, spec, metric)
+        self.slo_alarms: dict[str, aws.cloudwatch.CompositeAlarm] = {}
+        for window, long_spec, short_spec in slo_alarm_specs(platform.config, args.load_balancer):
+            long_alarm = self._alarm(name, platform, args, long_spec, {})
+            short_alarm = self._alarm(name, platform, args, short_spec, {})
+            key = slo_alarm_key(platform.config.slo.availability_percent, window)
+            self.slo_alarms[key] = aws.cloudwatch.CompositeAlarm(
+                f"{name}-{key}",
+                alarm_name=f"{platform.prefix}-{key}",
+                alarm_description=(
+                    f"{window.severity.upper()}: the availability SLO ({platform.config.slo.availability_percent:g}% "
+                    f"over {signals.SLO_WINDOW_DAYS} days) burns its error budget {window.factor:g}x too fast over "
+                    f"{span(window.long_seconds)}, still so over the last {span(window.short_seconds)}"
+                ),
+                alarm_rule=pulumi.Output.all(long_alarm.name, short_alarm.name).apply(
+                    lambda names: " AND ".join(f'ALARM("{n}")' for n in names)
+                ),
                 actions_enabled=True,
+                alarm_actions=[args.alerts_topic.arn],
+                ok_actions=[args.alerts_topic.arn],
                 tags=platform.tags,
-                opts=pulumi.ResourceOptions(parent=self, provider=platform.aws_dr if in_dr_region else platform.aws),
-                **metric,
+                opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
             )
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
@@ -272,51 +323,120 @@ class Monitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
         )
         self.register_outputs(
-            {"dashboardName": self.dashboard.dashboard_name, "alarmNames": [a.name for a in self.alarms.values()]}
+            {
+                "dashboardName": self.dashboard.dashboard_name,
+                "alarmNames": [a.name for a in self.alarms.values()],
+                "sloAlarmNames": [a.alarm_name for a in self.slo_alarms.values()],
+            }
+        )
+
+    def _alarm(self, name: str, platform: Platform, args: MonitoringArgs, spec: AlarmSpec,
+               metric: dict[str, Any]) -> aws.cloudwatch.MetricAlarm:
+        # A standby stack's database is the primary's replica itself, in this stack's own region.
+        in_dr_region = spec.dr_region and args.replica is not None
+        topic = args.dr_alerts_topic if in_dr_region else args.alerts_topic
+        actions = [topic.arn] if spec.notifies else None  # composite alarms notify for their parts
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-{spec.key}",
+            name=f"{platform.prefix}-{spec.key}",
+            alarm_description=spec.description,
+            comparison_operator=spec.comparison,
+            threshold=spec.threshold,
+            evaluation_periods=spec.evaluation_periods,
+            datapoints_to_alarm=spec.datapoints or spec.evaluation_periods,
+            period=spec.period if spec.metric else None,
+            treat_missing_data=spec.missing_data,
+            metric_queries=spec.queries or None,
+            alarm_actions=actions,
+            ok_actions=actions,
+            actions_enabled=True,
+            tags=platform.tags,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.aws_dr if in_dr_region else platform.aws),
+            **metric,
         )
 
 
 def _dashboard(platform: Platform, args: MonitoringArgs) -> dict[str, Any]:
-    """The guide's key metrics: request rate, error rate, response time, resources, queue depth, scraper success."""
+    """The guide's key metrics (request rate, error rate, response time, resources, queue depth, scraper success)
+    and the availability SLO beside them: the SLI over 30 days, the error budget left and the burn rate."""
     config = platform.config
     region, dr_region = config.region, config.dr_region
     app = [metrics.STACK_DIMENSION, platform.stack]
+    alb = [signals.ALB_DIMENSION, args.load_balancer]
     pods = ["ClusterName", config.cluster.name, "Namespace", config.namespace, "PodName", args.deployment_name]
     db = ["DBInstanceIdentifier", args.database.identifier]
     # A standby stack's database is the primary's replica itself, in this stack's region.
     lagging, lag_region = (args.replica, dr_region) if args.replica else (args.database, region)
+    availability = config.slo.availability_percent
+    budget = signals.error_budget(availability)
 
     def widget(title: str, series: list[list[Any]], *, x: int, y: int, stat: str = "Average", where: str = region,
-               annotation: float | None = None) -> dict[str, Any]:
-        properties: dict[str, Any] = {"title": title, "region": where, "metrics": series, "stat": stat, "period": 300}
-        if annotation is not None:
-            properties["annotations"] = {"horizontal": [{"label": "threshold", "value": annotation}]}
+               annotation: float | None = None, period: int = 300, view: str | None = None,
+               lines: list[tuple[str, float]] = (), since: str | None = None) -> dict[str, Any]:
+        properties: dict[str, Any] = {"title": title, "region": where, "metrics": series, "stat": stat, "period": period}
+        if view:
+            properties["view"] = view
+        if since:  # the widget's own time range, one period over all of it (Dashboard Body Structure: start, setPeriodToTimeRange)
+            properties.update(start=since, setPeriodToTimeRange=True)
+        horizontal = [{"label": "threshold", "value": annotation}] if annotation is not None else []
+        horizontal += [{"label": label, "value": value} for label, value in lines]
+        if horizontal:
+            properties["annotations"] = {"horizontal": horizontal}
         return {"type": "metric", "x": x, "y": y, "width": 8, "height": 6, "properties": properties}
 
+    def error_ratio_series(prefix: str) -> list[list[Any]]:
+        return [
+            [signals.ALB_NAMESPACE, metric, *alb, {"id": f"{prefix}{query_id}", "visible": False}]
+            for query_id, metric in signals.ERROR_RATIO_METRICS.items()
+        ]
+
+    def ratio(prefix: str) -> str:
+        return signals.ERROR_RATIO_EXPRESSION.replace("target_5xx", f"{prefix}target_5xx").replace(
+            "elb_5xx", f"{prefix}elb_5xx").replace("/ requests", f"/ {prefix}requests")
+
+    def utilization(resource: str) -> list[list[Any]]:
+        definition = signals.request_relative(config.app, resource)
+        return [
+            [{"expression": definition.expression(f"{resource}_limit"), "label": f"{resource} % of request",
+              "id": f"{resource}_request"}],
+            [signals.CONTAINER_INSIGHTS, definition.metric, *pods, {"id": f"{resource}_limit", "visible": False}],
+        ]
+
+    thirty_days = signals.SLO_WINDOW_DAYS * 86400
     return {
+        "periodOverride": "inherit",  # widgets keep their periods (the burn rate is per hour) whatever the time range
         "widgets": [
-            widget("Request rate", [[metrics.NAMESPACE, metrics.REQUEST_COUNT, *app]], x=0, y=0, stat="Sum"),
+            widget("Request rate (ALB)", [[signals.ALB_NAMESPACE, signals.ALB_REQUESTS, *alb]], x=0, y=0, stat="Sum"),
             widget(
-                "Error rate (%)",
-                [
-                    [{"expression": "100 * errors / requests", "label": "error rate", "id": "rate"}],
-                    [metrics.NAMESPACE, metrics.ERROR_COUNT, *app, {"id": "errors", "visible": False}],
-                    [metrics.NAMESPACE, metrics.REQUEST_COUNT, *app, {"id": "requests", "visible": False}],
-                ],
+                "Error rate (%, 5xx at the ALB)",
+                [[{"expression": f"100 * {ratio('')}", "label": "error rate", "id": "rate"}], *error_ratio_series("")],
                 x=8, y=0, stat="Sum", annotation=config.alarms.error_rate_percent,
             ),
             widget(
-                "Response time (s)",
-                [[metrics.NAMESPACE, metrics.RESPONSE_TIME, *app, {"stat": s, "label": s}] for s in ("p50", "p95", "p99")],
+                "Response time (s, ALB targets)",
+                [[signals.ALB_NAMESPACE, signals.ALB_RESPONSE_TIME, *alb, {"stat": s, "label": s}] for s in ("p50", "p95", "p99")],
                 x=16, y=0, annotation=config.slo.latency_p95_seconds,
             ),
             widget(
-                "Pod CPU and memory (% of limit)",
+                f"Availability SLO {availability:g}% ({signals.SLO_WINDOW_DAYS} d): SLI and error budget left (%)",
                 [
-                    [metrics.CONTAINER_INSIGHTS, "pod_cpu_utilization_over_pod_limit", *pods],
-                    [metrics.CONTAINER_INSIGHTS, "pod_memory_utilization_over_pod_limit", *pods],
+                    [{"expression": f"100 * (1 - {ratio('')})", "label": "availability SLI", "id": "sli"}],
+                    [{"expression": f"100 * (1 - {ratio('')} / {budget!r})", "label": "error budget left", "id": "left"}],
+                    *error_ratio_series(""),
                 ],
-                x=0, y=6, annotation=config.autoscaling.cpu_target_percent,
+                x=0, y=6, stat="Sum", period=thirty_days, view="singleValue", since=f"-P{signals.SLO_WINDOW_DAYS}D",
+            ),
+            widget(
+                "Error budget burn rate (1 h)",
+                [[{"expression": f"{ratio('')} / {budget!r}", "label": "burn rate", "id": "burn"}], *error_ratio_series("")],
+                x=8, y=6, stat="Sum", period=3600,
+                lines=[(f"{w.severity} {w.factor:g}x", w.factor) for w in signals.BURN_WINDOWS],
+            ),
+            widget(
+                "Pod CPU and memory (% of request, the HPA's measure)",
+                [*utilization("cpu"), *utilization("memory")],
+                x=16, y=6, annotation=config.autoscaling.cpu_target_percent,
+                lines=[("memory target", config.autoscaling.memory_target_percent)],
             ),
             widget(
                 "Queue depth",
@@ -324,7 +444,7 @@ def _dashboard(platform: Platform, args: MonitoringArgs) -> dict[str, Any]:
                     ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", args.queue.name],
                     ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", args.dead_letter_queue.name],
                 ],
-                x=8, y=6, stat="Maximum", annotation=config.autoscaling.queue_depth_target,
+                x=0, y=12, stat="Maximum", annotation=config.autoscaling.queue_depth_target,
             ),
             widget(
                 "Scraper success rate (%)",
@@ -333,7 +453,7 @@ def _dashboard(platform: Platform, args: MonitoringArgs) -> dict[str, Any]:
                     [metrics.NAMESPACE, metrics.SCRAPE_SUCCESSES, *app, {"id": "ok", "visible": False}],
                     [metrics.NAMESPACE, metrics.SCRAPE_ATTEMPTS, *app, {"id": "attempts", "visible": False}],
                 ],
-                x=16, y=6, stat="Sum", annotation=config.slo.scraper_success_percent,
+                x=8, y=12, stat="Sum", annotation=config.slo.scraper_success_percent,
             ),
             widget(
                 "Database",
@@ -342,12 +462,12 @@ def _dashboard(platform: Platform, args: MonitoringArgs) -> dict[str, Any]:
                     ["AWS/RDS", "DatabaseConnections", *db],
                     ["AWS/RDS", "FreeStorageSpace", *db, {"yAxis": "right"}],
                 ],
-                x=0, y=12,
+                x=16, y=12,
             ),
             widget(
                 "DR replica lag (s)",
                 [["AWS/RDS", "ReplicaLag", "DBInstanceIdentifier", lagging.identifier]],
-                x=8, y=12, stat="Maximum", where=lag_region, annotation=config.dr.rpo_minutes * 60,
+                x=0, y=18, stat="Maximum", where=lag_region, annotation=config.dr.rpo_minutes * 60,
             ),
             widget(
                 "Smoke tests and backup age",
@@ -355,7 +475,7 @@ def _dashboard(platform: Platform, args: MonitoringArgs) -> dict[str, Any]:
                     [metrics.NAMESPACE, metrics.SMOKE_SUCCESS, *app, {"stat": "Minimum"}],
                     [metrics.NAMESPACE, metrics.BACKUP_AGE, *app, {"stat": "Maximum", "yAxis": "right"}],
                 ],
-                x=16, y=12,
+                x=8, y=18,
             ),
         ]
     }

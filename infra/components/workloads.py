@@ -27,6 +27,8 @@ OUTPUTS_FILE = "outputs.json"
 RUN_AS_USER = 10001
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 DR_SENTINEL_PREFIX = "dr-sentinel/"  # the objects `scraper-ops dr test` replicates (automation/dr.py)
+SERVICE_PORT = 80
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"  # well-known label the kubelet sets
 
 
 def restricted_pod(
@@ -246,6 +248,8 @@ class AppWorkload(pulumi.ComponentResource):
             ],
         )
         pod["spec"]["terminationGracePeriodSeconds"] = 30
+        # The compute model (config cluster.nodeInstanceType): EC2 nodes of a managed node group, as priced.
+        pod["spec"]["nodeSelector"] = {INSTANCE_TYPE_LABEL: config.cluster.node_instance_type}
         pod["spec"]["topologySpreadConstraints"] = [
             {
                 "maxSkew": 1,
@@ -272,7 +276,7 @@ class AppWorkload(pulumi.ComponentResource):
             spec={
                 "type": "ClusterIP",
                 "selector": api_selector,
-                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+                "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http"}],
             },
             opts=in_namespace,
         )

@@ -74,7 +74,14 @@ def error_rate_queries(change: Callable[[list[dict[str, Any]]], None]) -> Callab
 
 MUTATIONS = [
     # CloudWatch PutMetricAlarm
-    ("period-45s", set_in("monitoring-app-cpu-high", period=45), "cw-alarm-period", "monitoring-app-cpu-high"),
+    ("period-45s", set_in("monitoring-db-cpu-high", period=45), "cw-alarm-period", "monitoring-db-cpu-high"),
+    ("math-period-45s", change_in("monitoring-app-cpu-high", lambda i: i["metricQueries"][0]["metric"].update(period=45)),
+     "cw-alarm-period", "monitoring-app-cpu-high"),
+    ("composite-names-alarm-of-other-region",
+     set_in("monitoring-slo-99-9-page-14.4x-1h", alarmRule='ALARM("scraper-prod-replica-lag-high")'),
+     "cw-composite-rule", "monitoring-slo-99-9-page-14.4x-1h"),
+    ("composite-names-no-alarm", set_in("monitoring-slo-99-9-ticket-1x-3d", alarmRule="TRUE"),
+     "cw-composite-rule", "monitoring-slo-99-9-ticket-1x-3d"),
     ("window-over-a-day", set_in("monitoring-app-cpu-high", evaluationPeriods=1441), "cw-alarm-evaluation-window", "monitoring-app-cpu-high"),
     ("window-over-7-days", set_in("monitoring-backup-stale", evaluationPeriods=169), "cw-alarm-evaluation-window", "monitoring-backup-stale"),
     ("m-above-n", set_in("monitoring-app-cpu-high", datapointsToAlarm=6), "cw-alarm-datapoints", "monitoring-app-cpu-high"),
@@ -321,7 +328,7 @@ def test_policy_check_runs_the_stage_and_passes_a_clean_plan(capsys, tmp_path, b
 
 
 def test_policy_check_fails_on_an_aws_model_violation_and_names_the_rule(capsys, tmp_path, baseline):
-    inputs_of(baseline, "monitoring-app-cpu-high")["period"] = 45
+    inputs_of(baseline, "monitoring-db-cpu-high")["period"] = 45
     code, out, err = policy_check(capsys, tmp_path, baseline, "--json")
     assert code == 1
     assert json.loads(out)["violations"] == []

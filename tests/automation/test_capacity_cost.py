@@ -210,7 +210,9 @@ def test_the_estimate_prices_the_prod_plan_and_diffs_two_plans(capsys, project, 
     assert lines["database-primary"]["monthlyUsd"] == 351.5  # 2 x 0.225 x 730 + 2 x 100 GB x 0.115
     assert lines["database-master-secret"]["monthlyUsd"] == 0.8  # the secret and its DR-region replica, 0.40 each
     assert lines["database-replica"]["monthlyUsd"] == 175.75  # 0.225 x 730 + 100 GB x 0.115
-    assert lines["app-deployment"]["monthlyUsd"] == 54.06  # 3 pods x Fargate's 0.5 vCPU + 1 GB (0.5 GiB + 256 MB, rounded up)
+    # 3 pods x 730 h x their share of an m6i.large node (0.5 of its 2 vCPU > 0.5 of its 8 GiB) x 0.096 USD/h
+    assert lines["app-deployment"]["monthlyUsd"] == 52.56
+    assert "m6i.large nodes (managed node group)" in lines["app-deployment"]["basis"]
     assert estimate["byComponent"]["database"] == 528.05
     assert estimate["prices"]["date"] == "2026-11-01"
     text = (project / "Pulumi.prod.yaml").read_text().replace("instanceClass: db.r6g.large", "instanceClass: db.r6g.xlarge", 1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from automation import metrics as metrics_job
 from automation.aws import Aws
 from automation.outputs import parse_outputs
@@ -21,10 +23,16 @@ def put(metric: str, values: list[float], namespace: str = "SocialMediaScraper",
         ])
 
 
-def seed_traffic(deployed, successes: int = 194):
-    put("RequestCount", [250.0] * 4)
-    put("ErrorCount", [5.0] * 4)
-    put("ResponseTime", [i / 100 for i in range(1, 101)])
+def alb(deployed) -> list[dict[str, str]]:
+    return [{"Name": "LoadBalancer", "Value": deployed["outputs"]["loadBalancer"]}]
+
+
+def seed_traffic(deployed, successes: int = 194, bad: float = 0.5):
+    """1000 requests at the ALB in the last hour, `bad` of them 5xx (80 % from the targets, 20 % from the ALB)."""
+    put("RequestCount", [250.0] * 4, "AWS/ApplicationELB", alb(deployed))
+    put("HTTPCode_Target_5XX_Count", [bad * 0.8], "AWS/ApplicationELB", alb(deployed))
+    put("HTTPCode_ELB_5XX_Count", [bad * 0.2], "AWS/ApplicationELB", alb(deployed))
+    put("TargetResponseTime", [i / 100 for i in range(1, 101)], "AWS/ApplicationELB", alb(deployed))
     put("ScrapeAttempts", [100.0, 100.0])
     put("ScrapeSuccesses", [successes / 2, successes / 2])
     put("JobsCompleted", [90.0])
@@ -42,7 +50,7 @@ def test_collect_reports_the_guides_metrics_and_kpis(capsys, deployed, tmp_path)
     report = json.loads(out)
     assert code == 0, out
     assert report["uptime"] == 99.9
-    assert report["error_rate"] == 2.0
+    assert report["error_rate"] == pytest.approx(0.05)
     assert report["scraper_success_rate"] == 97.0
     assert (report["response_time_p50"], report["response_time_p95"], report["response_time_p99"]) == (0.5, 0.95, 0.99)
     assert report["request_rate_per_second"] == 1000 / 3600
@@ -51,6 +59,12 @@ def test_collect_reports_the_guides_metrics_and_kpis(capsys, deployed, tmp_path)
     assert report["dead_letter_depth"] is None
     assert report["backup_age_hours"] < 0.1
     assert all(o["met"] for o in report["objectives"].values())
+    # 0.05 % bad of a 0.1 % budget: half the budget spent in the 30 days, burning at 0.5x in the window
+    assert report["slo"]["availabilityPercent"] == pytest.approx(99.95)
+    assert report["slo"]["errorBudgetRemainingPercent"] == pytest.approx(50.0)
+    assert report["slo"]["burnRate"] == pytest.approx(0.5)
+    # moto has no DescribeAlarmHistory: the report says so instead of claiming zero incidents
+    assert report["incidents"]["count"] is None and "DescribeAlarmHistory failed" in report["incidents"]["error"]
     today = datetime.now(timezone.utc).strftime("%Y%m%d")
     local = json.loads((tmp_path / f"operational-metrics-{today}.json").read_text())
     assert local["timestamp"] == report["timestamp"] and local["ok"] is True
@@ -82,12 +96,24 @@ def test_no_smoke_data_means_unknown_uptime_and_fails(capsys, deployed, tmp_path
     assert "uptime no data" in err
 
 
-def test_all_metrics_come_from_one_get_metric_data_call(deployed):
+def test_metrics_come_from_one_get_metric_data_call_per_window(deployed):
+    """One call for the report's window, one for the SLO's 30 days."""
     seed_traffic(deployed)
     calls: list[int] = []
     cloudwatch = Aws("us-east-1", "us-west-2").client("cloudwatch")
     metrics_job.collect(cloudwatch, parse_outputs(deployed["outputs"], "t"), 24, datetime.now(timezone.utc), 1.0, calls)
-    assert len(calls) == 1
+    assert len(calls) == 2
+
+
+def test_an_overspent_error_budget_is_a_missed_objective(capsys, deployed, tmp_path):
+    seed_traffic(deployed, bad=30.0)  # 3 % bad: 30x the budget
+    code, out, err = run_cli(capsys, "metrics", "collect", "--hours", "1", "--outputs", str(deployed["file"]),
+                             "--out", str(tmp_path), "--json")
+    report = json.loads(out)
+    assert code == 1
+    assert report["slo"]["burnRate"] == pytest.approx(30.0)
+    assert report["slo"]["errorBudgetRemainingPercent"] == pytest.approx(-2900.0)
+    assert "error_budget_remaining_percent" in err
 
 
 def test_metrics_end_to_end_through_the_console_script(deployed, aws_env, tmp_path):

@@ -62,7 +62,7 @@ def test_manifests_are_written_one_file_each_and_valid(capsys, tmp_path):
     kinds = {yaml.safe_load(f.read_text())["kind"] for f in files}
     assert kinds == {
         "Namespace", "ServiceAccount", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy",
-        "ScaledObject", "TriggerAuthentication", "Job", "CronJob", "ConfigMap",
+        "ScaledObject", "TriggerAuthentication", "Job", "CronJob", "ConfigMap", "Ingress",
     }
     scaler = yaml.safe_load((tmp_path / "manifests" / "scaledobject-social-media-scraper-social-media-scraper-app.yaml").read_text())
     assert list(scaler)[:3] == ["apiVersion", "kind", "metadata"]

@@ -118,6 +118,11 @@ def test_defaults_are_the_guides_values_when_keys_are_left_out():
             "social-media-scraper:cluster.kubernetesVersion = \"1.36\": no KEDA release is tested against Kubernetes 1.36",
         ),
         (
+            {"cluster": {"name": "scraper-prod", "nodeInstanceType": "fargate"}},
+            "social-media-scraper:cluster.nodeInstanceType = \"fargate\": must be the EC2 instance type of the managed "
+            "node group the app runs on, like m6i.large",
+        ),
+        (
             {"database": {"masterPasswordVersion": 0}},
             "social-media-scraper:database.masterPasswordVersion = 0: Input should be greater than or equal to 1",
         ),

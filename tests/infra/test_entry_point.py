@@ -35,7 +35,10 @@ class Cloud(mocks.Mocks):
             return {"partition": "aws"}
         if token.endswith("getCluster"):
             return {"name": "c", "endpoint": "https://e", "certificateAuthorities": [{"data": "x"}],
-                    "identities": [{"oidcs": [{"issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/X"}]}]}
+                    "identities": [{"oidcs": [{"issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/X"}]}],
+                    "vpcConfig": {"vpcId": "vpc-1"}}
+        if token.endswith("getLoadBalancer"):
+            return {"arnSuffix": "app/scraper-prod/0123456789abcdef", "name": args.args["name"]}
         if token.endswith("getOpenIdConnectProvider"):
             return {"arn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X"}
         if token.endswith("getSecretVersion"):

@@ -20,7 +20,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from automation.errors import BadInput
-from infra import metrics
+from infra import metrics, signals
 from infra.config import AlarmsConfig, AutoscalingConfig, CostConfig, DrConfig, SloConfig, image_tag
 from infra.quantities import parse_quantity
 from policies import common, guide
@@ -134,9 +134,10 @@ def test_the_packs_guide_numbers_and_names_are_the_stacks_defaults():
     assert guide.ERROR_RATE_PERCENT == _model_default(AlarmsConfig, "error_rate_percent")
     assert guide.RPO_MINUTES == _model_default(DrConfig, "rpo_minutes")
     assert set(guide.COST_TAG_KEYS) == set(_model_default(CostConfig, "tags"))
-    for name in ("REQUEST_COUNT", "ERROR_COUNT", "RESPONSE_TIME", "SCRAPE_ATTEMPTS", "SCRAPE_SUCCESSES",
-                 "SMOKE_SUCCESS", "BACKUP_AGE"):
+    for name in ("SCRAPE_ATTEMPTS", "SCRAPE_SUCCESSES", "SMOKE_SUCCESS", "BACKUP_AGE"):
         assert getattr(guide, name) == getattr(metrics, name), name
+    assert guide.POD_OVER_LIMIT == signals.POD_OVER_LIMIT
+    assert (guide.ALB_TARGET_5XX, guide.ALB_RESPONSE_TIME) == (signals.ALB_TARGET_5XX, signals.ALB_RESPONSE_TIME)
 
 
 @pytest.mark.parametrize(

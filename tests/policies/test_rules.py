@@ -327,6 +327,34 @@ MORE_FAILURES = {
         remove_subscriptions("messaging-alerts", "messaging-alerts-dr", "messaging-maintenance"),
         {"alerts-reach-someone": {"messaging-alerts", "messaging-alerts-dr"}},
     ),
+    "alarms-cover-guide: CPU alarm at 70 % of the limit (140 % of the request with prod sizes)": (
+        lambda p: p.inputs("monitoring-app-cpu-high").update(
+            metricQueries=None, namespace="ContainerInsights", metricName="pod_cpu_utilization_over_pod_limit",
+            statistic="Average", period=60,
+        ),
+        {"alarms-cover-guide": {"(stack)"}},
+    ),
+    "alarms-cover-guide: CPU metric math that scales by a wrong limit/request": (
+        lambda p: p.inputs("monitoring-app-cpu-high")["metricQueries"][1].__setitem__("expression", "over_limit * 1"),
+        {"alarms-cover-guide": {"(stack)"}},
+    ),
+    "alarms-cover-guide: scraper success alarm silent when the app stops publishing": (
+        set_input("monitoring-scraper-success-low", "treatMissingData", "notBreaching"), {"alarms-cover-guide": {"(stack)"}},
+    ),
+    "hpa-targets-within-guide: CPU trigger on an absolute value, not percent of the request": (
+        lambda p: scaler_trigger(p, "cpu").__setitem__("metricType", "AverageValue"),
+        {"hpa-targets-within-guide": {"autoscaling-scaled-object"}},
+    ),
+    "alarms-page-someone: a burn-rate window no composite alarm notifies for": (
+        lambda p: p.inputs("monitoring-slo-99-9-page-14.4x-1h").__setitem__(
+            "alarmRule", 'ALARM("scraper-prod-slo-99-9-page-14.4x-1h-long")'
+        ),
+        {"alarms-page-someone": {"monitoring-slo-99-9-page-14.4x-1h-short"}},
+    ),
+    "alarms-page-someone: a composite alarm that notifies nobody": (
+        set_input("monitoring-slo-99-9-ticket-1x-3d", "alarmActions", []),
+        {"alarms-page-someone": {"monitoring-slo-99-9-ticket-1x-3d"}},
+    ),
 }
 
 

@@ -11,6 +11,7 @@ from automation.aws_model.findings import ApiRequest, Finding
 PUT_METRIC_ALARM_DOC = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html"
 METRIC_DATA_QUERY_DOC = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDataQuery.html"
 ALARM_ACTIONS_DOC = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-actions"
+PUT_COMPOSITE_ALARM_DOC = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutCompositeAlarm.html"
 DASHBOARD_BODY_DOC = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html"
 
 HIGH_RESOLUTION_PERIODS = (10, 20, 30)
@@ -155,6 +156,34 @@ def alarm_actions(request: ApiRequest, facts: PlanFacts) -> Iterator[Finding]:
                 )
 
 
+MAX_RULE_ALARMS = 100
+_RULE_REFERENCE = re.compile(r'\b(?:ALARM|OK|INSUFFICIENT_DATA)\(\s*"?([^")]+?)"?\s*\)')
+
+
+def composite_alarm_rule(request: ApiRequest, facts: PlanFacts) -> Iterator[Finding]:
+    """An AlarmRule names at most 100 alarms (PutCompositeAlarm); an alarm of this plan that it names must be in
+    the composite alarm's own region, where CloudWatch looks the name up."""
+    rule = request.params.get("AlarmRule")
+    if not isinstance(rule, str):
+        return
+    names = _RULE_REFERENCE.findall(rule)
+    if not names:
+        yield request.finding("cw-composite-rule", "AlarmRule", "the rule names no alarm (ALARM(\"name\"), OK(...), INSUFFICIENT_DATA(...))", PUT_COMPOSITE_ALARM_DOC)
+    if len(names) > MAX_RULE_ALARMS:
+        yield request.finding("cw-composite-rule", "AlarmRule", f"{len(names)} alarms named; at most {MAX_RULE_ALARMS}", PUT_COMPOSITE_ALARM_DOC)
+    planned = {
+        other.params.get("AlarmName"): other.region
+        for other in facts.requests
+        if other.operation in ("PutMetricAlarm", "PutCompositeAlarm") and isinstance(other.params.get("AlarmName"), str)
+    }
+    for name in names:
+        if name in planned and request.region and planned[name] != request.region:
+            yield request.finding(
+                "cw-composite-rule", "AlarmRule",
+                f"names {name}, an alarm in {planned[name]}; the composite alarm is in {request.region}", PUT_COMPOSITE_ALARM_DOC,
+            )
+
+
 # Dashboard body (PutDashboard, "Dashboard Body Structure and Syntax") ---------------------------
 
 WIDGET_TYPES = ("metric", "text", "log", "alarm", "explorer", "custom")
@@ -240,5 +269,6 @@ RULES = {
         alarm_period, alarm_evaluation_window, alarm_datapoints, alarm_statistic, alarm_metrics,
         alarm_treat_missing_data, alarm_actions,
     ),
+    "PutCompositeAlarm": (composite_alarm_rule, alarm_actions),
     "PutDashboard": (dashboard_body,),
 }
