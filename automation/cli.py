@@ -968,8 +968,8 @@ def cost_prices_refresh(
                              utcnow().date())
     path = prices.write_cache(table)
     for region, regional in table["regions"].items():
-        stdout.print(f"{region}: {len(regional['rdsInstanceHour'])} database classes, Fargate "
-                     f"{regional['fargateVcpuHour']} USD/vCPU-hour", markup=False, highlight=False)
+        stdout.print(f"{region}: {len(regional['rdsInstanceHour'])} database classes, "
+                     f"{len(regional['ec2InstanceHour'])} EC2 instance types", markup=False, highlight=False)
     stdout.print(f"prices dated {table['date']} from the {table['source']}: cached in {path}", markup=False,
                  highlight=False)
 

@@ -158,9 +158,9 @@ def test_cost_review_month_over_month_movers_and_cost_per_scrape(capsys, usage, 
     assert document["costPer1000SuccessfulScrapes"][last_full] == pytest.approx(1120 / (days * 10), rel=1e-3)
     assert document["forecastUsd"] is None and document["forecastNote"].startswith("forecast unavailable")
     assert document["overBudget"] == [] and document["monthlyBudgetUsd"] == 3000
-    # The rightsized requests still need Fargate's 0.5 vCPU / 1 GB configuration: no saving on the pods.
-    assert [s["resource"] for s in document["savings"]] == ["database (db.r6g.xlarge, p95 CPU 12%)"]
-    assert document["savings"][0] == {"resource": "database (db.r6g.xlarge, p95 CPU 12%)", "from": "db.r6g.xlarge",
+    # Rightsized requests free a share of the node group's nodes; the idle database moves one size down.
+    assert document["savings"][0]["resource"] == "app pods (requests)" and document["savings"][0]["monthlySavingUsd"] > 0
+    assert document["savings"][1] == {"resource": "database (db.r6g.xlarge, p95 CPU 12%)", "from": "db.r6g.xlarge",
                                       "to": "db.r6g.large", "monthlySavingUsd": 328.5}  # (0.45 - 0.225) x 730 x 2 (multi-AZ)
     assert "data:image/png;base64," in next(out.glob("cost-*.html")).read_text()
 
@@ -185,19 +185,18 @@ def test_the_forecast_comes_from_cost_explorer(usage):
     assert rest == 1234.5 and note.startswith("month to date plus Cost Explorer's forecast")
 
 
-def test_rightsized_pods_save_what_fargate_bills_less(project):
+def test_rightsized_pods_save_their_share_of_the_nodes(project):
     rightsizing = {"current": {"requests": {"cpu": "1", "memory": "2Gi"}},
-                   "recommended": {"requests": {"cpu": "250m", "memory": "512Mi"}}}
-    savings = cost_job.savings_from_capacity(rightsizing, 3, "us-east-1", None, "db.r6g.large", 2)
-    # Fargate bills 1 vCPU + 3 GB (2 GiB + 256 MB, rounded up) before, 0.25 vCPU + 1 GB after:
-    # 3 pods x 730 h x (0.75 x 0.04048 + 2 x 0.004445)
+                   "recommended": {"requests": {"cpu": "250m", "memory": "512Mi"}},
+                   "cpuCoresSavedPerPod": 0.75, "memoryGiBSavedPerPod": 1.5}
+    savings = cost_job.savings_from_capacity(rightsizing, 3, "us-east-1", None, "db.r6g.large", 2, "m6i.large")
+    # 0.75 of an m6i.large's 2 vCPU (more than 1.5 of its 8 GiB) per pod: 3 pods x 730 h x 0.375 x 0.096 USD/h
     assert savings == [{"resource": "app pods (requests)", "from": {"cpu": "1", "memory": "2Gi"},
-                        "to": {"cpu": "250m", "memory": "512Mi"}, "monthlySavingUsd": 85.96}]
-    same_configuration = {**rightsizing, "recommended": {"requests": {"cpu": "400m", "memory": "1536Mi"}},
-                          "current": {"requests": {"cpu": "500m", "memory": "1700Mi"}}}
-    assert cost_job.savings_from_capacity(same_configuration, 3, "us-east-1", None, "db.r6g.large", 2) == []
-    beyond_fargate = {**rightsizing, "current": {"requests": {"cpu": "32", "memory": "200Gi"}}}
-    assert cost_job.savings_from_capacity(beyond_fargate, 3, "us-east-1", None, "db.r6g.large", 2) == []
+                        "to": {"cpu": "250m", "memory": "512Mi"}, "monthlySavingUsd": 78.84}]
+    nothing_saved = {**rightsizing, "cpuCoresSavedPerPod": 0.0, "memoryGiBSavedPerPod": 0.0}
+    assert cost_job.savings_from_capacity(nothing_saved, 3, "us-east-1", None, "db.r6g.large", 2, "m6i.large") == []
+    unknown_node = cost_job.savings_from_capacity(rightsizing, 3, "us-east-1", None, "db.r6g.large", 2, "x9.huge")
+    assert unknown_node == []
 
 
 def test_the_estimate_prices_the_prod_plan_and_diffs_two_plans(capsys, project, tmp_path):

@@ -224,9 +224,9 @@ def test_the_prod_estimate_accounts_for_every_resource_and_prices_kedas_pods(cap
     assert all(line["why"] for line in document["unpriced"] + document["free"])
     assert not [line for line in document["unpriced"] if line["fixedCost"]]
     keda = next(line for line in document["resources"] if line["type"] == "kubernetes:helm.sh/v3:Release")
-    # Operator and metrics server (100m, 100Mi) and webhooks (10m, 10Mi) each fit Fargate's smallest
-    # configuration, 0.25 vCPU + 0.5 GB: 3 x 730 h x (0.25 x 0.04048 + 0.5 x 0.004445).
-    assert keda["monthlyUsd"] == 27.03 and keda["basis"].startswith("KEDA's pods are priced: 3")
+    # Operator and metrics server (100m, 100Mi) and webhooks (10m, 10Mi), each its CPU share of an m6i.large
+    # (2 vCPU, 0.096 USD/h): 730 h x 0.096 x (0.1 + 0.1 + 0.01) / 2.
+    assert keda["monthlyUsd"] == 7.36 and keda["basis"].startswith("KEDA's pods are priced: 3")
     assert document["total" + "MonthlyUsd"] == round(sum(line["monthlyUsd"] for line in document["resources"]), 2)
 
 
@@ -261,12 +261,12 @@ def test_keda_values_on_the_release_change_the_price(prod_plan):
     values = {"resources": {"operator": {"requests": {"cpu": "1", "memory": "2Gi"}}}, "webhooks": {"enabled": False},
               "metricsServer": {"replicaCount": 2}}
     tuned = release.model_copy(update={"inputs": {**release.inputs, "values": values}})
-    prices = {"origin": "test table", "hoursPerMonth": 730,
-              "regions": {"us-east-1": {"fargateVcpuHour": 0.04, "fargateGbHour": 0.004}}}
+    prices = NODE_PRICES
     pricing = cost_job.price_resource(tuned, prod_plan, prices, "us-east-1")
-    # operator 1 vCPU + 3 GB (2 GiB + 256 MB, rounded up); two metrics servers at 0.25 vCPU + 0.5 GB; no webhooks
+    # the operator's share of a 2 vCPU / 8 GiB node is its CPU half (1/2 > 2/8); two metrics servers at 100m; no
+    # webhooks
     assert pricing.kind == "fixed"
-    assert pricing.monthly_usd == pytest.approx(730 * ((0.04 + 3 * 0.004) + 2 * (0.25 * 0.04 + 0.5 * 0.004)))
+    assert pricing.monthly_usd == pytest.approx(730 * 0.1 * (1 / 2 + 2 * 0.1 / 2))
     other_chart = release.model_copy(update={"inputs": {**release.inputs, "chart": "ingress-nginx"}})
     assert cost_job.price_resource(other_chart, prod_plan, prices, "us-east-1").kind == "unpriced"
 
@@ -283,15 +283,19 @@ def test_fixed_costs_the_table_cannot_price_are_unpriced(prod_plan, change, why)
     assert pricing.kind == "unpriced" and pricing.monthly_usd is None and why in pricing.basis
 
 
-@pytest.mark.parametrize("cpu, memory, billed", [
-    (0.1, 100 / 1024, (0.25, 0.5)),
-    (0.5, 0.5, (0.5, 1)),
-    (0.5, 3.75, (0.5, 4)),
-    (0.5, 3.8, (1, 5)),  # 3.8 GiB + 256 MB is over 0.5 vCPU's 4 GB
-    (4, 30, (8, 32)),
+NODE_PRICES = {"origin": "test table", "hoursPerMonth": 730,
+               "ec2InstanceShapes": {"m6i.large": {"vcpu": 2, "memoryGiB": 8}},
+               "regions": {"us-east-1": {"ec2InstanceHour": {"m6i.large": 0.1}}}}
+
+
+@pytest.mark.parametrize("cpu, memory, share", [
+    (0.5, 0.5, 0.25),  # CPU decides: a quarter of the vCPUs, a sixteenth of the memory
+    (0.25, 4, 0.5),  # memory decides
+    (2, 8, 1.0),  # the whole node
 ])
-def test_fargate_bills_the_smallest_configuration_that_holds_the_pod(cpu, memory, billed):
-    assert cost_job.fargate_pod(cpu, memory) == billed
+def test_a_pod_costs_the_larger_of_its_cpu_and_memory_share_of_its_node(cpu, memory, share):
+    assert cost_job.pod_hourly(cpu, memory, "m6i.large", NODE_PRICES, "us-east-1") == pytest.approx(0.1 * share)
+    assert cost_job.pod_hourly(cpu, memory, "x9.huge", NODE_PRICES, "us-east-1") is None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -314,9 +318,6 @@ def product(attributes: dict[str, str], usd: str) -> str:
 def catalogue(region: str) -> list[tuple[str, list[tuple[str, str]], list[str]]]:
     """What the Price List holds for `region`, request by request: service, TERM_MATCH filters, products."""
     prefix = {"us-east-1": "USE1-", "us-west-2": "USW2-"}[region]
-    fargate = [product({"usagetype": f"{prefix}Fargate-vCPU-Hours:perCPU"}, "0.04048"),
-               product({"usagetype": f"{prefix}Fargate-GB-Hours"}, "0.004445"),
-               product({"usagetype": f"{prefix}Fargate-EphemeralStorage-GB-Hours"}, "0.000111")]
     at = [("regionCode", region)]
     return [
         ("AmazonRDS", [("productFamily", "Database Instance"), ("databaseEngine", "PostgreSQL"),
@@ -325,14 +326,20 @@ def catalogue(region: str) -> list[tuple[str, list[tuple[str, str]], list[str]]]
         ("AmazonRDS", [("productFamily", "Database Storage"), ("volumeType", "General Purpose-GP3"),
                        ("databaseEngine", "PostgreSQL"), ("deploymentOption", "Single-AZ"), *at],
          [product({"volumeType": "General Purpose-GP3"}, "0.115")]),
-        ("AmazonEKS", [("productFamily", "Compute"), *at], fargate),
-        ("AmazonEKS", [("productFamily", "Compute"), *at], fargate),
+        ("AmazonEC2", [("productFamily", "Compute Instance"), ("operatingSystem", "Linux"), ("tenancy", "Shared"),
+                       ("preInstalledSw", "NA"), ("capacitystatus", "Used"), *at],
+         [product({"instanceType": "m6i.large"}, "0.096"), product({"instanceType": "r6i.large"}, "0.126")]),
         ("awskms", [("productFamily", "Encryption Key"), *at], [product({"usagetype": f"{prefix}KMS-Keys"}, "1.0")]),
         ("AmazonCloudWatch", [("productFamily", "Alarm"), ("alarmType", "Standard"), *at],
          [product({"alarmType": "Standard"}, "0.1")]),
         ("AmazonCloudWatch", [("productFamily", "Alarm"), ("alarmType", "High Resolution"), *at],
          [product({"alarmType": "High Resolution"}, "0.3")]),
         ("AWSSecretsManager", [("productFamily", "Secret"), *at], [product({}, "0.4")]),
+        ("AWSELB", [("productFamily", "Load Balancer-Application"), *at],
+         [product({"usagetype": f"{prefix}LoadBalancerUsage"}, "0.0225"),
+          product({"usagetype": f"{prefix}LCUUsage"}, "0.008")]),
+        ("AmazonCloudWatch", [("productFamily", "Alarm"), ("alarmType", "Composite"), *at],
+         [product({"alarmType": "Composite"}, "0.5")]),
     ]
 
 
@@ -394,7 +401,8 @@ def test_refreshed_prices_are_cached_with_date_and_source_and_price_the_estimate
     table = json.loads(cache.read_text())
     assert table["date"] == "2026-11-28" and table["source"].startswith("AWS Price List Query API")
     assert table["regions"]["us-west-2"]["rdsInstanceHour"] == {"db.m7g.large": 0.168, "db.r6g.large": 0.225}
-    assert table["regions"]["us-east-1"]["fargateGbHour"] == 0.004445, "ephemeral storage is not memory"
+    assert table["regions"]["us-east-1"]["ec2InstanceHour"] == {"m6i.large": 0.096, "r6i.large": 0.126}
+    assert table["regions"]["us-east-1"]["albHour"] == 0.0225, "load balancer capacity units are billed by use"
     assert table["regions"]["us-east-1"]["dashboardMonth"] == 3.0
     assert f"cached in {cache}" in out
     code, document, err = estimate(capsys)
@@ -445,14 +453,13 @@ def test_the_metrics_server_add_on_prices_its_pods(prod_plan):
     key = next(r for r in prod_plan.resources if r.type == "aws:kms/key:Key")
     add_on = key.model_copy(update={"type": "aws:eks/addon:Addon", "region": "us-east-1",
                                     "inputs": {"clusterName": "scraper-prod", "addonName": "metrics-server"}})
-    prices = {"origin": "test table", "hoursPerMonth": 730,
-              "regions": {"us-east-1": {"fargateVcpuHour": 0.04, "fargateGbHour": 0.004}}}
+    prices = NODE_PRICES
     pricing = cost_job.price_resource(add_on, prod_plan, prices, "us-east-1")
-    # one pod of 100m and 200Mi (the upstream chart's requests): Fargate's 0.25 vCPU + 0.5 GB
-    assert pricing.kind == "fixed" and pricing.monthly_usd == pytest.approx(730 * (0.25 * 0.04 + 0.5 * 0.004))
+    # one pod of 100m and 200Mi (the upstream chart's requests): its CPU share of a 2 vCPU node
+    assert pricing.kind == "fixed" and pricing.monthly_usd == pytest.approx(730 * 0.1 * 0.1 / 2)
     configured = add_on.model_copy(update={"inputs": {**add_on.inputs, "configurationValues": json.dumps(
         {"replicas": 2, "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}})}})
     assert cost_job.price_resource(configured, prod_plan, prices, "us-east-1").monthly_usd == pytest.approx(
-        2 * 730 * (0.5 * 0.04 + 2 * 0.004))
+        2 * 730 * 0.1 * 0.5 / 2)
     other = add_on.model_copy(update={"inputs": {"addonName": "aws-guardduty-agent"}})
     assert cost_job.price_resource(other, prod_plan, prices, "us-east-1").kind == "unpriced"
