@@ -747,26 +747,7 @@ SECRET_VERSION = ResourceMapping(
     },
 )
 
-EKS_ADDON = ResourceMapping(
-    "eks",
-    "CreateAddon",
-    {
-        "clusterName": To("clusterName"),
-        "addonName": To("addonName"),
-        "addonVersion": To("addonVersion"),
-        "serviceAccountRoleArn": To("serviceAccountRoleArn"),
-        "resolveConflictsOnCreate": To("resolveConflicts"),
-        "resolveConflictsOnUpdate": ProviderOnly("resolveConflictsOnUpdate: sent by UpdateAddon, not CreateAddon"),
-        "configurationValues": To("configurationValues"),
-        "preserve": ProviderOnly("preserve: the provider passes it to DeleteAddon"),
-        "tags": To("tags"),
-        "tagsAll": TAGS_ALL,
-        "region": REGION,
-    },
-)
-
 MAPPINGS: dict[str, ResourceMapping] = {
-    "aws:eks/addon:Addon": EKS_ADDON,
     "aws:cloudwatch/metricAlarm:MetricAlarm": METRIC_ALARM,
     "aws:cloudwatch/dashboard:Dashboard": DASHBOARD,
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": COMPOSITE_ALARM,
