@@ -22,7 +22,7 @@ from automation.maintenance import Aborted, Record as MaintenanceRecord
 from automation.metrics import Query, get_metric_data
 from automation.outputs import StackOutputs
 from automation.reports import Report, Table
-from infra import metrics as names
+from infra import signals
 
 KIND = "promotions"  # the ops-bucket prefix of promotion records
 SAMPLE_MINUTES = 5
@@ -104,7 +104,8 @@ class PromotionRecord:
 
 
 class SoakWatch:
-    """Staging's SLO signals since the soak began: error rate and p95 from the app's metrics, and the smoke tests."""
+    """Staging's SLO signals since the soak began: error rate and p95 from its ALB (the stack's source of request
+    signals, no app change needed), and the smoke tests."""
 
     def __init__(self, cloudwatch: Any, outputs: StackOutputs, smoke_url: str, smoke_timeout: float = 5.0):
         self.cloudwatch, self.outputs = cloudwatch, outputs
@@ -112,17 +113,21 @@ class SoakWatch:
 
     def sample(self, since: datetime, now: datetime, final: bool) -> Sample:
         objectives = self.outputs.objectives
-        app = ((names.STACK_DIMENSION, self.outputs.stack),)
-        namespace = self.outputs.metricsNamespace
+        balancer = self.outputs.loadBalancer
+        if balancer is None:
+            raise Aborted(f"the outputs of {self.outputs.stack} name no loadBalancer: the soak reads staging's "
+                          "request, 5xx and latency signals from its ALB; update the stack first")
+        alb = ((signals.ALB_DIMENSION, balancer),)
         # One datapoint for the whole soak so far: GetMetricData periods are multiples of 60 s.
         period = max(60, -(-int((now - since).total_seconds()) // 60) * 60)
         series = get_metric_data(self.cloudwatch, [
-            Query("requests", namespace, names.REQUEST_COUNT, "Sum", app),
-            Query("errors", namespace, names.ERROR_COUNT, "Sum", app),
-            Query("p95", namespace, names.RESPONSE_TIME, "p95", app),
+            Query("requests", signals.ALB_NAMESPACE, signals.ALB_REQUESTS, "Sum", alb),
+            Query("target_5xx", signals.ALB_NAMESPACE, signals.ALB_TARGET_5XX, "Sum", alb),
+            Query("elb_5xx", signals.ALB_NAMESPACE, signals.ALB_ELB_5XX, "Sum", alb),
+            Query("p95", signals.ALB_NAMESPACE, signals.ALB_RESPONSE_TIME, "p95", alb),
         ], since, now + timedelta(seconds=1), period)
         requests = sum(v for _, v in series["requests"]) if series["requests"] else None
-        errors = sum(v for _, v in series["errors"])
+        errors = sum(v for _, v in series["target_5xx"]) + sum(v for _, v in series["elb_5xx"])
         error_rate = 100.0 * errors / requests if requests else None
         p95 = max((v for _, v in series["p95"]), default=None)
         smoke = smoke_checks.run_smoke(self.smoke_url, self.outputs.smokeChecks, "all", objectives.latencyP95Seconds,
@@ -135,7 +140,7 @@ class SoakWatch:
         if not smoke.ok:
             problems.append("smoke tests failed: " + "; ".join(smoke.problems))
         if final and requests is None:
-            problems.append(f"no {names.REQUEST_COUNT} recorded for {self.outputs.stack} during the soak: "
+            problems.append(f"no {signals.ALB_REQUESTS} recorded for {self.outputs.stack} during the soak: "
                             "the SLO cannot be shown to hold")
         return Sample(now.isoformat(), error_rate, p95, requests, smoke.ok, problems)
 

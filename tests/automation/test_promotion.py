@@ -13,7 +13,7 @@ import pytest
 from automation import release_commands
 from automation.engine import read_stack_file, run_program
 from automation.runner import OfflineRunner
-from infra import metrics as names
+from infra import signals
 from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, client, run_cli, seed_stack
 
 DIGEST = NEW_IMAGE.partition("@")[2]
@@ -75,13 +75,14 @@ def stacks(aws_env, project, prod_plan):
 
 
 def traffic(at: datetime, requests: int, errors: int, latency_seconds: float, stack: str = "staging") -> None:
-    """What the staging app publishes: request and error counts, one ResponseTime value per request."""
-    dimensions = [{"Name": names.STACK_DIMENSION, "Value": stack}]
-    data = [{"MetricName": names.REQUEST_COUNT, "Dimensions": dimensions, "Timestamp": at, "Value": requests},
-            {"MetricName": names.ERROR_COUNT, "Dimensions": dimensions, "Timestamp": at, "Value": errors}]
-    data += [{"MetricName": names.RESPONSE_TIME, "Dimensions": dimensions, "Timestamp": at, "Value": latency_seconds}
-             for _ in range(20)]
-    client("cloudwatch").put_metric_data(Namespace=names.NAMESPACE, MetricData=data)
+    """What staging's ALB publishes: request and target 5xx counts, and TargetResponseTime per request."""
+    balancer = run_program(stack, read_stack_file(stack, REPO_ROOT)).outputs["loadBalancer"]
+    dimensions = [{"Name": signals.ALB_DIMENSION, "Value": balancer}]
+    data = [{"MetricName": signals.ALB_REQUESTS, "Dimensions": dimensions, "Timestamp": at, "Value": requests},
+            {"MetricName": signals.ALB_TARGET_5XX, "Dimensions": dimensions, "Timestamp": at, "Value": errors}]
+    data += [{"MetricName": signals.ALB_RESPONSE_TIME, "Dimensions": dimensions, "Timestamp": at,
+              "Value": latency_seconds} for _ in range(20)]
+    client("cloudwatch").put_metric_data(Namespace=signals.ALB_NAMESPACE, MetricData=data)
 
 
 def promote(capsys, stacks, fake_app, *extra: str):
