@@ -18,6 +18,7 @@ from typing import Any, Callable
 from botocore.exceptions import BotoCoreError, ClientError
 
 from automation import smoke as smoke_checks
+from automation.errors import BadInput
 from automation.maintenance import Aborted, Record as MaintenanceRecord
 from automation.metrics import Query, get_metric_data
 from automation.outputs import StackOutputs
@@ -108,16 +109,15 @@ class SoakWatch:
     signals, no app change needed), and the smoke tests."""
 
     def __init__(self, cloudwatch: Any, outputs: StackOutputs, smoke_url: str, smoke_timeout: float = 5.0):
+        if outputs.loadBalancer is None:  # checked before the promotion changes anything on staging
+            raise BadInput(f"the outputs of {outputs.stack} name no loadBalancer: the soak reads its request, 5xx "
+                           "and latency signals from its ALB; update the stack first")
         self.cloudwatch, self.outputs = cloudwatch, outputs
         self.smoke_url, self.smoke_timeout = smoke_url, smoke_timeout
 
     def sample(self, since: datetime, now: datetime, final: bool) -> Sample:
         objectives = self.outputs.objectives
-        balancer = self.outputs.loadBalancer
-        if balancer is None:
-            raise Aborted(f"the outputs of {self.outputs.stack} name no loadBalancer: the soak reads staging's "
-                          "request, 5xx and latency signals from its ALB; update the stack first")
-        alb = ((signals.ALB_DIMENSION, balancer),)
+        alb = ((signals.ALB_DIMENSION, self.outputs.loadBalancer),)
         # One datapoint for the whole soak so far: GetMetricData periods are multiples of 60 s.
         period = max(60, -(-int((now - since).total_seconds()) // 60) * 60)
         series = get_metric_data(self.cloudwatch, [

@@ -262,3 +262,16 @@ def test_the_scheduled_trigger_outside_the_window_does_nothing_and_succeeds(caps
     assert code == 0 and json.loads(out)["outcome"] == "not the window"
     assert (project / "Pulumi.staging.yaml").read_text() == staging
     assert records(stacks, "staging", "maintenance/") == []
+
+
+def test_a_staging_stack_without_its_alb_output_is_refused_before_anything_changes(capsys, stacks, fake_app):
+    """Stacks deployed before the ALB existed export no loadBalancer: the soak could not read its signals."""
+    outputs = json.loads(stacks["staging"].read_text())
+    del outputs["loadBalancer"]
+    stacks["staging"].write_text(json.dumps(outputs))
+    before = (stacks["staging"].parent / "Pulumi.staging.yaml").read_text()
+    code, out, err = promote(capsys, stacks, fake_app)
+    assert code == 2 and "name no loadBalancer" in err and out == ""
+    assert (stacks["staging"].parent / "Pulumi.staging.yaml").read_text() == before
+    records = stacks["prod"].parent / "records"
+    assert not records.exists() or not any(records.iterdir()), "no record: nothing ran"
