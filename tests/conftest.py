@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,8 @@ import boto3
 import pytest
 import requests
 import yaml
+from hypothesis import settings as hypothesis_settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from moto.cloudwatch import models as cloudwatch_models
 from moto.server import ThreadedMotoServer
 from pulumi import automation as auto
@@ -26,6 +29,19 @@ from automation.engine import Plan, PlannedResource, read_stack_file, run_progra
 from automation.smoke import percentile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# Tests write only to temporary directories: hypothesis keeps no example database, and its caches go to a
+# temporary directory instead of .hypothesis/ in the checkout.
+hypothesis_settings.register_profile("no-database", database=None)
+hypothesis_settings.load_profile("no-database")
+set_hypothesis_home_dir(tempfile.mkdtemp(prefix="hypothesis-"))
+
+
+@pytest.fixture(autouse=True)
+def reports_in_a_temporary_directory(tmp_path, monkeypatch):
+    """Commands called without --out write their reports here, not into `reports/` of the checkout."""
+    monkeypatch.setenv("SCRAPER_OPS_REPORT_DIR", str(tmp_path / "reports"))
 
 
 OLD_IMAGE = "ghcr.io/social-media-scraper/app:2.4.1@sha256:5c3e8f1a9b2d4c6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6"
