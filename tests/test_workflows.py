@@ -1,4 +1,4 @@
-"""The GitHub Actions workflows users run: linted by actionlint and zizmor, actions pinned by commit SHA, tokens
+"""The GitHub Actions workflows users run: linted by actionlint, zizmor and GitHub's workflow schema, actions pinned by commit SHA, tokens
 least-privilege, AWS through OIDC only, and the maintenance trigger firing at the start of every window."""
 
 from __future__ import annotations
@@ -67,6 +67,30 @@ def test_zizmor_would_catch_an_unpinned_action_and_a_template_injection(tmp_path
                             timeout=120)
     assert result.returncode != 0
     assert "unpinned-uses" in result.stdout and "template-injection" in result.stdout
+
+
+def schema_check(*paths: Path) -> subprocess.CompletedProcess:
+    """check-jsonschema against the GitHub workflow schema it vendors from SchemaStore (no network needed)."""
+    check = tool("check-jsonschema")
+    assert check, "check-jsonschema is a dev dependency: pip install -e '.[dev]'"
+    return subprocess.run([check, "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_workflows_match_githubs_workflow_schema():
+    result = schema_check(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_lint_catches_a_mistyped_event_key_and_permission(tmp_path):
+    """The structural lint is live: the typos actionlint would also report fail it (runs where actionlint can't)."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: pushh\npermissions:\n  contents: admin\njobs:\n  a:\n    runs-on: ubuntu-24.04\n"
+                   "    steps:\n      - run: echo\n        timeout-minute: 3\n")
+    result = schema_check(bad)
+    assert result.returncode == 1
+    for mistake in ("'pushh'", "'admin' is not one of", "'timeout-minute' was unexpected"):
+        assert mistake in result.stdout, mistake
 
 
 def test_actionlint_finds_nothing():
