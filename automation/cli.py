@@ -46,6 +46,7 @@ app = typer.Typer(
 )
 stdout = OpsConsole()
 stderr = OpsConsole(stderr=True)
+waits = WaitReporter(stderr)  # long waits: a live line on a terminal, a line a minute in pipes and CI
 
 
 
@@ -396,10 +397,10 @@ def _wait_policy() -> WaitPolicy:
     from automation.backup import WaitPolicy
     delay = os.environ.get("SCRAPER_OPS_WAIT_DELAY_SECONDS")
     if not delay:
-        return WaitPolicy()
+        return WaitPolicy(observe=waits)
     if not delay.isdigit() or int(delay) < 1:
         raise BadInput(f"SCRAPER_OPS_WAIT_DELAY_SECONDS={delay!r}: must be a whole number of seconds, 1 or more")
-    return WaitPolicy(delay_seconds=int(delay))
+    return WaitPolicy(delay_seconds=int(delay), observe=waits)
 
 
 @backup_app.command("create")
@@ -540,7 +541,7 @@ def dr_test(
     outputs, aws = _ops_context(stack, outputs_file, backend)
     now = utcnow()
     with aws_errors():
-        result = dr_job.run_dr_test(aws, outputs, now, _wait_policy(), replication_timeout, dr_job.Polling(poll_interval))
+        result = dr_job.run_dr_test(aws, outputs, now, _wait_policy(), replication_timeout, dr_job.Polling(poll_interval, observe=waits))
         document = result.to_json(outputs)
         report = Report(
             "dr", "Disaster recovery test", outputs.stack, result.ok, document, created=now,
@@ -1027,6 +1028,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv)
     finally:
+        waits.close()
         sys.stdout.flush()
         sys.stdout = real_stdout
 

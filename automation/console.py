@@ -120,7 +120,7 @@ class WaitReporter:
     """The observer the CLI hands to a job that waits (automation/progress.py).
 
     On a terminal: a live line per wait in progress, its elapsed time ticking, with its deadline, replaced by
-    `...: done after 0:04:12` when it ends. Elsewhere (a pipe, CI's log): a plain line once a wait has lasted
+    `...: ended after 0:04:12` when it ends. Elsewhere (a pipe, CI's log): a plain line once a wait has lasted
     `every_seconds`, then one per `every_seconds`, and its end; waits shorter than that print nothing.
     `clock` is the reporter's own (the live line's ticking); the job's clock gives the elapsed time it reports.
     """

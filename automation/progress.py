@@ -34,9 +34,9 @@ def duration(seconds: float) -> str:
 
 
 def describe(waiting: Waiting) -> str:
-    """`snapshot X: 0:01:30 elapsed, deadline 3:00:00 (2:58:30 left)`, or `...: done after 0:04:12`."""
+    """`snapshot X: 0:01:30 elapsed, deadline 3:00:00 (2:58:30 left)`, or `...: ended after 0:04:12`."""
     if waiting.done:
-        return f"{waiting.what}: done after {duration(waiting.elapsed_seconds)}"
+        return f"{waiting.what}: ended after {duration(waiting.elapsed_seconds)}"
     line = f"{waiting.what}: {duration(waiting.elapsed_seconds)} elapsed"
     if waiting.deadline_seconds is not None:
         left = waiting.deadline_seconds - waiting.elapsed_seconds
