@@ -228,3 +228,45 @@ def test_the_cli_hands_its_reporter_to_the_jobs(monkeypatch):
     assert cli._wait_policy().observe is cli.waits
     monkeypatch.setenv("SCRAPER_OPS_WAIT_DELAY_SECONDS", "5")
     assert cli._wait_policy().observe is cli.waits
+
+
+def test_the_dr_sentinel_wait_is_reported_until_it_arrives(deployed):
+    from automation.aws import Aws
+    from automation.dr import DrResult, Polling, check_bucket_replication
+    from automation.outputs import parse_outputs
+    from tests.automation.test_dr import SimulatedReplication
+    from tests.conftest import DR_REGION, REGION
+
+    outputs = parse_outputs(deployed["outputs"], "test")
+    simulated, seen = SimulatedReplication(outputs.dataBucket, outputs.dataReplicaBucket, 2.0), []
+    result = DrResult(checks=[], replica_lag_seconds=1.0)
+    check_bucket_replication(Aws(REGION, DR_REGION), outputs, datetime.now(timezone.utc), result, 60,
+                             Polling(0.5, simulated.clock, simulated.sleep, observe=seen.append))
+    *waiting, arrived = seen
+    assert waiting and all(not w.done and w.deadline_seconds == 60 for w in waiting)
+    assert [w.elapsed_seconds for w in waiting] == sorted(w.elapsed_seconds for w in waiting)
+    assert waiting[-1].elapsed_seconds < 2.0
+    assert arrived.done and arrived.elapsed_seconds == result.replication.upper_seconds
+    assert outputs.dataReplicaBucket in arrived.what
+
+
+def test_each_maintenance_step_is_reported_with_the_cutoff_as_its_deadline(deployed, fake_app):
+    from tests.automation.test_maintenance import WINDOW, Harness, outside_the_window
+    from automation.maintenance import MaintenanceRun, Options
+    from tests.conftest import NEW_IMAGE, OLD_IMAGE
+
+    harness, seen, said = Harness(deployed, fake_app), [], []
+    wait = backup.WaitPolicy(delay_seconds=1, snapshot_timeout_seconds=5, instance_timeout_seconds=5,
+                             observe=seen.append)
+    record = MaintenanceRun(harness.runner, harness.aws, harness.outputs, WINDOW, OLD_IMAGE,
+                            Options(image=NEW_IMAGE, force=True, reason="test", smoke_url=fake_app.url),
+                            clock=outside_the_window, wait=wait, say=said.append).run()
+    assert record.outcome == "succeeded"
+    cutoff = datetime.fromisoformat(record.window["cutoff"])
+    for step in record.steps:
+        left = (cutoff - datetime.fromisoformat(step.started)).total_seconds()
+        what = f"maintenance step {step.name}"
+        assert Waiting(what, 0.0, left) in seen and [w for w in seen if w.what == what][-1].done, step.name
+        assert any(line.startswith(f"[{record.run_id}] {step.name}... (cutoff {cutoff:%H:%M} UTC, in ")
+                   for line in said), step.name
+    assert any(w.what.startswith("snapshot ") for w in seen), "the backup's own waits are reported too"
