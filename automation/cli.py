@@ -541,7 +541,8 @@ def dr_test(
     outputs, aws = _ops_context(stack, outputs_file, backend)
     now = utcnow()
     with aws_errors():
-        result = dr_job.run_dr_test(aws, outputs, now, _wait_policy(), replication_timeout, dr_job.Polling(poll_interval, observe=waits))
+        result = dr_job.run_dr_test(aws, outputs, now, _wait_policy(), replication_timeout,
+                                    dr_job.Polling(poll_interval, observe=waits))
         document = result.to_json(outputs)
         report = Report(
             "dr", "Disaster recovery test", outputs.stack, result.ok, document, created=now,

@@ -121,7 +121,8 @@ class WaitReporter:
 
     On a terminal: a live line per wait in progress, its elapsed time ticking, with its deadline, replaced by
     `...: ended after 0:04:12` when it ends. Elsewhere (a pipe, CI's log): a plain line once a wait has lasted
-    `every_seconds`, then one per `every_seconds`, and its end; waits shorter than that print nothing.
+    `every_seconds`, then one per `every_seconds` as the job reports, and its end (also of a wait the job reported
+    only at its start and end, such as a maintenance step); waits shorter than that print nothing.
     `clock` is the reporter's own (the live line's ticking); the job's clock gives the elapsed time it reports.
     """
 
@@ -143,9 +144,9 @@ class WaitReporter:
     def _plain(self, waiting: Waiting) -> None:
         last = self._printed.get(waiting.what)
         if waiting.done:
-            if last is not None:
+            if last is not None or waiting.elapsed_seconds >= self.every_seconds:
                 self.console.print(describe(waiting), markup=False)
-                del self._printed[waiting.what]
+            self._printed.pop(waiting.what, None)
         elif waiting.elapsed_seconds >= (last + self.every_seconds if last is not None else self.every_seconds):
             self.console.print(describe(waiting), markup=False)
             self._printed[waiting.what] = waiting.elapsed_seconds
@@ -156,8 +157,6 @@ class WaitReporter:
                 self._active.pop(waiting.what, None)
             else:
                 self._active[waiting.what] = (waiting, self.clock())
-        if waiting.done:
-            self.console.print(describe(waiting), markup=False)
         if self._active and self._live is None:
             self._live = Live(get_renderable=self._render, console=self.console, auto_refresh=self._auto_refresh,
                               refresh_per_second=2, transient=True, redirect_stdout=False, redirect_stderr=False)
@@ -167,6 +166,8 @@ class WaitReporter:
             self._live = None
         if self._live is not None:
             self._live.refresh()
+        if waiting.done:  # after the refresh: the line printed above the live display no longer shows it waiting
+            self.console.print(describe(waiting), markup=False)
 
     def _render(self) -> Group:
         now = self.clock()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from datetime import datetime, timezone
 from importlib.metadata import version
 
@@ -22,18 +21,11 @@ from automation import backup
 from automation.cli import app
 from automation.console import OpsConsole, Table, WaitReporter
 from automation.progress import Waiting
-from tests.conftest import REPO_ROOT, run_cli
+from tests.automation.test_capacity_cost import project  # noqa: F401 - a copy of the project files
+from tests.conftest import run_cli
 
 LONG_TYPE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 ELLIPSIS = "…"
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    for name in ("Pulumi.yaml", "Pulumi.prod.yaml"):
-        shutil.copy(REPO_ROOT / name, tmp_path / name)
-    monkeypatch.setenv("SCRAPER_OPS_PROJECT_DIR", str(tmp_path))
-    return tmp_path
 
 
 class SimulatedClock:
@@ -198,10 +190,13 @@ def test_in_a_pipe_a_long_wait_prints_a_plain_line_a_minute_and_a_short_one_noth
     reporter(Waiting("copy of db-1 to us-west-2", 140, 10800, done=True))
     reporter(Waiting("snapshot db-2", 0, 10800))
     reporter(Waiting("snapshot db-2", 20, 10800, done=True))
+    reporter(Waiting("maintenance step update", 0, 5400))
+    reporter(Waiting("maintenance step update", 600, 5400, done=True))
     assert log.getvalue().splitlines() == [
         "copy of db-1 to us-west-2: 0:01:00 elapsed, deadline 3:00:00 (2:59:00 left)",
         "copy of db-1 to us-west-2: 0:02:10 elapsed, deadline 3:00:00 (2:57:50 left)",
         "copy of db-1 to us-west-2: ended after 0:02:20",
+        "maintenance step update: ended after 0:10:00",
     ]
 
 
