@@ -16,22 +16,51 @@ from botocore.exceptions import ClientError, WaiterError
 
 from automation.aws import Aws
 from automation.outputs import StackOutputs
+from automation.progress import Observer, Waiting, unobserved
 
 CREATED_BY = "scraper-ops"
 RESTORE_TEST_CLASS = "db.t4g.medium"
 
 
-def _waiter_config(delay: int, max_wait_seconds: int) -> dict[str, int]:
-    return {"Delay": delay, "MaxAttempts": max(1, max_wait_seconds // max(delay, 1))}
-
-
 @dataclass
 class WaitPolicy:
-    """How long to wait for RDS: snapshots and restores take minutes in AWS."""
+    """How long to wait for RDS (snapshots and restores take minutes in AWS), on which clock, and who watches.
+
+    Clock and sleep are injectable, so tests wait on a simulated clock; `observe` is told about every wait
+    (automation/progress.py): the CLI shows it, a job never prints."""
 
     delay_seconds: int = 30
     snapshot_timeout_seconds: int = 3 * 3600
     instance_timeout_seconds: int = 3 * 3600
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    observe: Observer = unobserved
+
+
+def wait_until(client: Any, waiter_name: str, what: str, wait: WaitPolicy, timeout_seconds: int, **request: Any) -> None:
+    """botocore's waiter `waiter_name`, one check at a time: its acceptors decide success and failure, and between
+    checks the wait is reported to `wait.observe` with its elapsed time and deadline. WaiterError as the waiter's own
+    on a failure state, an error response, or when the deadline has passed."""
+    started = wait.clock()
+    waiter = client.get_waiter(waiter_name)
+    while True:
+        try:
+            # One attempt: botocore then raises "Max attempts exceeded" while the resource is not ready, without
+            # sleeping (botocore/waiter.py, Waiter.wait).
+            waiter.wait(**request, WaiterConfig={"Delay": wait.delay_seconds, "MaxAttempts": 1})
+        except WaiterError as error:
+            if not str(error.kwargs.get("reason", "")).startswith("Max attempts exceeded"):
+                raise
+            elapsed = wait.clock() - started
+            if elapsed + wait.delay_seconds > timeout_seconds:
+                raise WaiterError(name=error.kwargs.get("name", waiter_name),
+                                  reason=f"not ready within the deadline of {timeout_seconds} s",
+                                  last_response=error.last_response) from None
+            wait.observe(Waiting(what, elapsed, timeout_seconds))
+            wait.sleep(wait.delay_seconds)
+            continue
+        wait.observe(Waiting(what, wait.clock() - started, timeout_seconds, done=True))
+        return
 
 
 def snapshot_id(db_instance_id: str, when: datetime) -> str:
@@ -60,13 +89,13 @@ class BackupResult:
         return {"snapshotId": self.snapshot_id, "ok": self.ok, "steps": [asdict(s) for s in self.steps]}
 
 
-def _timed(name: str, action: Callable[[], tuple[str, dict[str, str]]]) -> Step:
-    started = time.monotonic()
+def _timed(name: str, action: Callable[[], tuple[str, dict[str, str]]], clock: Callable[[], float]) -> Step:
+    started = clock()
     try:
         detail, ids = action()
-        return Step(name, True, time.monotonic() - started, detail, ids)
+        return Step(name, True, clock() - started, detail, ids)
     except (ClientError, WaiterError) as error:
-        return Step(name, False, time.monotonic() - started, describe_error(error))
+        return Step(name, False, clock() - started, describe_error(error))
 
 
 def describe_error(error: Exception) -> str:
@@ -95,9 +124,8 @@ def create_backup(aws: Aws, outputs: StackOutputs, reason: str, now: datetime, w
         created = rds.create_db_snapshot(
             DBSnapshotIdentifier=identifier, DBInstanceIdentifier=outputs.dbInstanceId, Tags=tags
         )["DBSnapshot"]
-        rds.get_waiter("db_snapshot_available").wait(
-            DBSnapshotIdentifier=identifier, WaiterConfig=_waiter_config(wait.delay_seconds, wait.snapshot_timeout_seconds)
-        )
+        wait_until(rds, "db_snapshot_available", f"snapshot {identifier} in {outputs.region}", wait,
+                   wait.snapshot_timeout_seconds, DBSnapshotIdentifier=identifier)
         snapshot_arn["arn"] = created["DBSnapshotArn"]
         return f"snapshot {identifier} available in {outputs.region}", {"snapshot": identifier}
 
@@ -109,14 +137,13 @@ def create_backup(aws: Aws, outputs: StackOutputs, reason: str, now: datetime, w
             CopyTags=True,
             SourceRegion=outputs.region,
         )
-        dr_rds.get_waiter("db_snapshot_available").wait(
-            DBSnapshotIdentifier=identifier, WaiterConfig=_waiter_config(wait.delay_seconds, wait.snapshot_timeout_seconds)
-        )
+        wait_until(dr_rds, "db_snapshot_available", f"copy of {identifier} to {outputs.drRegion}", wait,
+                   wait.snapshot_timeout_seconds, DBSnapshotIdentifier=identifier)
         return f"copy {identifier} available in {outputs.drRegion}, encrypted with the DR key", {"drCopy": identifier}
 
-    steps = [_timed("snapshot", snapshot)]
+    steps = [_timed("snapshot", snapshot, wait.clock)]
     if steps[0].ok:
-        steps.append(_timed("dr-copy", copy))
+        steps.append(_timed("dr-copy", copy, wait.clock))
     return BackupResult(identifier, steps)
 
 
@@ -159,7 +186,7 @@ def restore_test(aws: Aws, outputs: StackOutputs, snapshot: str, now: datetime, 
     """Restore a DR snapshot to a temporary instance in the DR region, time it, and always delete the instance."""
     dr_rds = aws.dr("rds")
     instance_id = f"{outputs.dbInstanceId}-restore-test-{now:%Y%m%d%H%M%S}"
-    started = time.monotonic()
+    started = wait.clock()
     created = False
     outcome = RestoreTest(instance_id, snapshot, False, None, "", cleaned_up=False)
     try:
@@ -176,10 +203,9 @@ def restore_test(aws: Aws, outputs: StackOutputs, snapshot: str, now: datetime, 
                   {"Key": "stack", "Value": outputs.stack}],
         )
         created = True
-        dr_rds.get_waiter("db_instance_available").wait(
-            DBInstanceIdentifier=instance_id, WaiterConfig=_waiter_config(wait.delay_seconds, wait.instance_timeout_seconds)
-        )
-        outcome.seconds = time.monotonic() - started
+        wait_until(dr_rds, "db_instance_available", f"restore of {snapshot} to {instance_id}", wait,
+                   wait.instance_timeout_seconds, DBInstanceIdentifier=instance_id)
+        outcome.seconds = wait.clock() - started
         outcome.ok = True
         outcome.detail = f"{snapshot} restored to {instance_id} in {outcome.seconds:.0f} s"
     except (ClientError, WaiterError) as error:
@@ -204,9 +230,8 @@ def _exists(rds: Any, instance_id: str) -> bool:
 def _delete_instance(rds: Any, instance_id: str, wait: WaitPolicy) -> bool:
     try:
         rds.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
-        rds.get_waiter("db_instance_deleted").wait(
-            DBInstanceIdentifier=instance_id, WaiterConfig=_waiter_config(wait.delay_seconds, wait.instance_timeout_seconds)
-        )
+        wait_until(rds, "db_instance_deleted", f"deletion of {instance_id}", wait, wait.instance_timeout_seconds,
+                   DBInstanceIdentifier=instance_id)
         return True
     except (ClientError, WaiterError) as error:
         if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == "DBInstanceNotFound":

@@ -25,7 +25,7 @@ from automation import aws_model
 from automation import plan as planning
 from automation import policy_check, reports
 from automation.aws import Aws, aws_errors
-from automation.console import ReaderMayLeave, Table
+from automation.console import OpsConsole, ReaderMayLeave, Table, WaitReporter, table_of
 from automation.errors import BadInput, CheckFailed, MissingEnvironment, OpsError
 from automation.engine import invalid_config
 from automation.outputs import Maintenance, StackOutputs, parse_outputs, read_outputs_file, resolve_outputs
@@ -42,17 +42,37 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # Click's plain help: flags read `--json`, not `--json <bool>`; help text is never markup
 )
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True)
+stdout = OpsConsole()
+stderr = OpsConsole(stderr=True)
+waits = WaitReporter(stderr)  # long waits: a live line on a terminal, a line a minute in pipes and CI
 
 
 
 _session = {"debug": False}
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        stdout.print(f"scraper-ops {_installed_version()}", markup=False)
+        raise typer.Exit()
+
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("social-media-scraper-ops")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        import tomllib
+        return tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["version"]
+
+
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="On an unexpected error, print its traceback.")) -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="On an unexpected error, print its traceback."),
+          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version of scraper-ops and exit.")) -> None:
     """Operations of the Social Media Scraper: plans, maintenance, backups, DR, reports."""
     _session["debug"] = debug
 
@@ -175,7 +195,7 @@ def _print_aws_model(console: Console, report: aws_model.AwsModelReport) -> None
     )
     if report.findings:
         table = Table(title="AWS-model findings")
-        table.add_column("rule", no_wrap=True)
+        table.add_column("rule")
         for column in ("resource", "request", "message"):
             table.add_column(column, overflow="fold")
         for f in report.findings:
@@ -377,10 +397,10 @@ def _wait_policy() -> WaitPolicy:
     from automation.backup import WaitPolicy
     delay = os.environ.get("SCRAPER_OPS_WAIT_DELAY_SECONDS")
     if not delay:
-        return WaitPolicy()
+        return WaitPolicy(observe=waits)
     if not delay.isdigit() or int(delay) < 1:
         raise BadInput(f"SCRAPER_OPS_WAIT_DELAY_SECONDS={delay!r}: must be a whole number of seconds, 1 or more")
-    return WaitPolicy(delay_seconds=int(delay))
+    return WaitPolicy(delay_seconds=int(delay), observe=waits)
 
 
 @backup_app.command("create")
@@ -521,7 +541,8 @@ def dr_test(
     outputs, aws = _ops_context(stack, outputs_file, backend)
     now = utcnow()
     with aws_errors():
-        result = dr_job.run_dr_test(aws, outputs, now, _wait_policy(), replication_timeout, dr_job.Polling(poll_interval))
+        result = dr_job.run_dr_test(aws, outputs, now, _wait_policy(), replication_timeout,
+                                    dr_job.Polling(poll_interval, observe=waits))
         document = result.to_json(outputs)
         report = Report(
             "dr", "Disaster recovery test", outputs.stack, result.ok, document, created=now,
@@ -607,19 +628,34 @@ def maintenance_next(
     stack: str = StackOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """The next maintenance windows of a stack, in UTC and in local time."""
+    """The next maintenance windows of a stack, in UTC and in local time, how long until each, and the cutoff."""
     from automation import maintenance as maintenance_job
     from automation.runner import OfflineRunner
     config = _stack_config(OfflineRunner(stack))
-    windows = maintenance_job.next_windows(_window_model(config), utcnow(), count)
+    now = utcnow()
+    windows = maintenance_job.next_windows(_window_model(config), now, count)
     table = Table(title=f"Next maintenance windows of {stack}")
-    for column in ("start (UTC)", "end (UTC)", "cutoff (UTC)", "start (local)"):
+    for column in ("start (UTC)", "starts in", "end (UTC)", "cutoff (UTC)", "start (local)"):
         table.add_column(column)
     for w in windows:
-        table.add_row(f"{w.start:%a %Y-%m-%d %H:%M}", f"{w.end:%H:%M}", f"{w.cutoff:%H:%M}",
-                      f"{w.start.astimezone():%a %Y-%m-%d %H:%M %Z}")
+        table.add_row(f"{w.start:%a %Y-%m-%d %H:%M}", _time_until((w.start - now).total_seconds()), f"{w.end:%H:%M}",
+                      f"{w.cutoff:%H:%M}", f"{w.start.astimezone():%a %Y-%m-%d %H:%M %Z}")
+    budgets = maintenance_job.STEP_BUDGET_MINUTES
+    cutoff = (f"cutoff = the window's end minus {config.maintenance.cutoff_minutes} min: a run starts no step that "
+              "could not end before it (" + ", ".join(f"{step} {minutes} min" for step, minutes in budgets.items())
+              + "); it stops instead, re-arms the alarms and announces the end")
     _emit(as_json, {"windows": [{"start": w.start.isoformat(), "end": w.end.isoformat(), "cutoff": w.cutoff.isoformat(),
-                                 "startLocal": w.start.astimezone().isoformat()} for w in windows]}, table)
+                                 "startLocal": w.start.astimezone().isoformat(),
+                                 "startsInSeconds": int((w.start - now).total_seconds())} for w in windows],
+                    "cutoff": cutoff}, table,
+          [f"the next window of {stack} starts in {_time_until((windows[0].start - now).total_seconds())}", cutoff])
+
+
+def _time_until(seconds: float) -> str:
+    """`6 d 23 h 40 min`: a wait in the units an SRE plans with (the hours and minutes when under a day)."""
+    minutes = max(0, int(seconds // 60))
+    parts = [(minutes // 1440, "d"), (minutes % 1440 // 60, "h"), (minutes % 60, "min")]
+    return " ".join(f"{n} {unit}" for n, unit in parts if n) or "under a minute"
 
 
 def _check_image_option(image: str | None) -> None:
@@ -732,17 +768,19 @@ def maintenance_rehearse(
 ) -> None:
     """Everything up to the preview, nothing changed: no lock kept, no backup, no update."""
     from automation import maintenance as maintenance_job
-    from automation.runner import stack_runner
+    from automation.runner import is_change_event, stack_runner
     _check_image_option(image)
-    runner = stack_runner(stack, backend, on_event=_progress)
+    # Each resource step is a row of the table below: only the engine's warnings and errors stream while it runs.
+    runner = stack_runner(stack, backend, on_event=lambda line: None if is_change_event(line) else _progress(line))
     config = _stack_config(runner)
     result = maintenance_job.rehearse(runner, _window_model(config), config.app.image, image, utcnow())
-    table = Table(title=f"Rehearsal of maintenance on {stack} ({backend} backend): changes the update would make")
-    for column in ("op", "type", "name", "changed keys"):
-        table.add_column(column)
-    for change in result["preview"]["changes"]:
-        table.add_row(change["op"], change["type"], change["name"], ", ".join(change["keys"]))
-    lines = [f"{'in' if result['inWindow'] else 'outside'} the maintenance window; next window {result['nextWindow']}",
+    table = table_of(f"Rehearsal of maintenance on {stack} ({backend} backend): changes the update would make",
+                     ("op", "type", "name", "changed keys"),
+                     [(c["op"], c["type"], c["name"], ", ".join(c["keys"])) for c in result["preview"]["changes"]])
+    counts = result["preview"]["counts"]
+    lines = [", ".join(f"{counts.get(op, 0)} {op}" for op in ("create", "update", "replace", "delete"))
+             + f" ({counts.get('same', 0)} unchanged)",
+             f"{'in' if result['inWindow'] else 'outside'} the maintenance window; next window {result['nextWindow']}",
              "steps a run would take:", *[f"  {i}. {step}" for i, step in enumerate(result["steps"], 1)]]
     if result["drift"]:
         lines.append("drift between the state and the cloud (a refresh would change): "
@@ -991,6 +1029,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv)
     finally:
+        waits.close()
         sys.stdout.flush()
         sys.stdout = real_stdout
 

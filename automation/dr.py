@@ -19,6 +19,7 @@ from automation.aws import Aws
 from automation.backup import Check, RestoreTest, WaitPolicy, restore_test, stack_snapshots
 from automation.metrics import Query, get_metric_data
 from automation.outputs import StackOutputs
+from automation.progress import Observer, Waiting, unobserved
 
 SENTINEL_PREFIX = "dr-sentinel/"
 
@@ -26,11 +27,13 @@ SENTINEL_PREFIX = "dr-sentinel/"
 @dataclass(frozen=True)
 class Polling:
     """How the sentinel is watched: a HEAD request every `interval_seconds`, so the replication time is known to
-    within one interval plus one request. Clock and sleep are injectable: tests run on a simulated clock."""
+    within one interval plus one request. Clock and sleep are injectable: tests run on a simulated clock. `observe`
+    is told how long the sentinel has been awaited, against the deadline (automation/progress.py)."""
 
     interval_seconds: float = 1.0
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    observe: Observer = unobserved
 
 
 @dataclass
@@ -147,12 +150,14 @@ def check_bucket_replication(aws: Aws, outputs: StackOutputs, now: datetime, res
     s3.put_object(Bucket=outputs.dataBucket, Key=key, Body=f"dr test {now.isoformat()}".encode())
     written = polling.clock()  # the object can replicate only once its PUT has completed
     missed_at = written  # the object was not in the replica bucket when this last HEAD started
+    awaited = f"replication of {key} to {outputs.dataReplicaBucket}"
     try:
         while True:
             probe = polling.clock()
             if _exists(dr_s3, outputs.dataReplicaBucket, key):
                 arrived = Replication(missed_at - written, polling.clock() - written, polling.interval_seconds)
                 result.replication = arrived
+                polling.observe(Waiting(awaited, arrived.upper_seconds, timeout_seconds, done=True))
                 result.checks.append(Check(
                     "sentinel replicated", True,
                     f"{key} reached the replica after {arrived.lower_seconds:.1f} s and by {arrived.upper_seconds:.1f} s "
@@ -164,7 +169,9 @@ def check_bucket_replication(aws: Aws, outputs: StackOutputs, now: datetime, res
                                            f"{key} not replicated in time ({timeout_seconds:.0f} s)"))
                 result.rpo_unknown_because.append(
                     f"the sentinel did not reach {outputs.dataReplicaBucket} within {timeout_seconds:.0f} s")
+                polling.observe(Waiting(awaited, polling.clock() - written, timeout_seconds, done=True))
                 return
+            polling.observe(Waiting(awaited, polling.clock() - written, timeout_seconds))
             polling.sleep(polling.interval_seconds)
     finally:
         for bucket, client in ((outputs.dataBucket, s3), (outputs.dataReplicaBucket, dr_s3)):

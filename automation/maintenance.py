@@ -29,6 +29,7 @@ from automation import smoke as smoke_checks
 from automation.aws import Aws
 from automation.errors import CheckFailed, OpsError
 from automation.outputs import Maintenance, StackOutputs
+from automation.progress import Waiting, duration
 from automation.reports import Report, Table
 from automation.runner import Change, Preview, ProtectedResources, StackRunner
 
@@ -392,7 +393,11 @@ class MaintenanceRun:
             self.record.steps.append(StepRecord(name, started.isoformat(), started.isoformat(), "skipped",
                                                 f"cannot end before the window's cutoff {self.window.cutoff:%H:%M} UTC"))
             raise Aborted(f"{name} not started: it cannot end before the cutoff {self.window.cutoff:%H:%M} UTC")
-        self.say(f"[{self.record.run_id}] {name}...")
+        cutoff = (self.window.cutoff - started).total_seconds() if self.window else None
+        self.say(f"[{self.record.run_id}] {name}..." + (
+            "" if cutoff is None else f" (cutoff {self.window.cutoff:%H:%M} UTC, "
+            + (f"in {duration(cutoff)})" if cutoff >= 0 else "passed)")))
+        self.wait.observe(Waiting(f"maintenance step {name}", 0.0, cutoff))
         try:
             if self._holding and name not in FINISH_STEPS:
                 self._keep_lease()
@@ -400,6 +405,9 @@ class MaintenanceRun:
         except (Aborted, OpsError, ClientError, BotoCoreError) as error:
             self.record.steps.append(StepRecord(name, started.isoformat(), self.clock().isoformat(), "failed", str(error)))
             raise Aborted(f"{name} failed: {error}") from None
+        finally:
+            self.wait.observe(Waiting(f"maintenance step {name}", (self.clock() - started).total_seconds(), cutoff,
+                                      done=True))
         self.record.steps.append(StepRecord(name, started.isoformat(), self.clock().isoformat(), "ok", detail, ids))
 
     def _keep_lease(self) -> None:

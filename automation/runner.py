@@ -32,6 +32,9 @@ from policies.common import STATEFUL
 BACKENDS = ("pulumi", "offline")
 STATE_DIR = ".scraper-ops"
 INSTALL_HINT = "install the Pulumi CLI (https://www.pulumi.com/docs/install/) and put it on PATH"
+# Every command that builds a runner through `stack_runner` takes `--backend`: it can go on without the CLI.
+OFFLINE_HINT = ("or pass --backend offline to run the stack's program in-process from Pulumi.<stack>.yaml and the "
+                "offline state under .scraper-ops/ (nothing is deployed)")
 SHOWN_OPS = {"create", "update", "delete", "replace"}
 # The engine's words when it refuses to replace or delete a protected resource (see ProtectedResources).
 PROTECTED_REFUSAL = "as it is currently marked for protection"
@@ -112,6 +115,16 @@ class StackRunner(Protocol):
     def history(self, limit: int = 10) -> list[dict[str, Any]]: ...
 
 
+def change_event(op: str, type_: str, name: str, note: str = "") -> str:
+    """The progress line of one resource step: `  create aws:s3/bucket:Bucket storage-data`."""
+    return f"{op:>8} {type_} {name}" + (f" ({note})" if note else "")
+
+
+def is_change_event(line: str) -> bool:
+    """Whether a progress line is a resource step (a command that tabulates the steps afterwards drops these)."""
+    return line[:8].strip() in SHOWN_OPS and line[8:9] == " "
+
+
 def _name_of(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
@@ -143,8 +156,10 @@ class PulumiRunner:
         on_event: Callable[[str], None] | None = None,
         lock_retry: LockRetry | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        missing_cli_hint: str = "",
     ):
         self.stack_name = stack
+        self._missing_cli_hint = missing_cli_hint
         self.work_dir = work_dir or project_dir()
         self.policy_pack = str(self.work_dir / "policies")
         self._command = pulumi_command
@@ -165,7 +180,8 @@ class PulumiRunner:
                     stack_name=self.stack_name, work_dir=str(self.work_dir), opts=self._workspace_options()
                 )
             except FileNotFoundError:
-                raise MissingEnvironment(f"no Pulumi CLI: {INSTALL_HINT}") from None
+                raise MissingEnvironment(", ".join(filter(None, (f"no Pulumi CLI: {INSTALL_HINT}",
+                                                                self._missing_cli_hint)))) from None
             except auto.StackNotFoundError:
                 workspace = self._stack_workspace()
                 known = sorted(s.name for s in workspace.list_stacks())
@@ -178,7 +194,7 @@ class PulumiRunner:
     def _event(self, event: auto.EngineEvent) -> None:
         pre = event.resource_pre_event
         if pre is not None and pre.metadata.op.value in SHOWN_OPS:
-            self._on_event(f"{pre.metadata.op.value:>8} {_type_of(pre.metadata.urn)} {_name_of(pre.metadata.urn)}")
+            self._on_event(change_event(pre.metadata.op.value, _type_of(pre.metadata.urn), _name_of(pre.metadata.urn)))
         if event.diagnostic_event is not None and event.diagnostic_event.severity in ("error", "warning"):
             self._on_event(f"{event.diagnostic_event.severity}: {event.diagnostic_event.message.strip()}")
             if event.diagnostic_event.severity == "error":
@@ -451,7 +467,7 @@ class OfflineRunner:
         self._check_policies(plan)
         result = diff(self._resources_of(self.state()), plan.resources)
         for change in result.pending():
-            self._on_event(f"{change.op:>8} {change.type} {change.name} (offline: nothing deployed)")
+            self._on_event(change_event(change.op, change.type, change.name, "offline: nothing deployed"))
         if result.refused:
             raise ProtectedResources(result)
         return result
@@ -483,7 +499,7 @@ class OfflineRunner:
                                                   "message": message, "changes": changes.counts,
                                                   "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]})
         for change in changes.pending():
-            self._on_event(f"{change.op:>8} {change.type} {change.name} (offline: recorded, nothing deployed)")
+            self._on_event(change_event(change.op, change.type, change.name, "offline: recorded, nothing deployed"))
         return Update(version, "succeeded", changes.counts, outputs)
 
     def _write_state(self, document: dict[str, Any]) -> None:
@@ -532,7 +548,7 @@ class OfflineRunner:
 
 def stack_runner(stack: str, backend: str, on_event: Callable[[str], None] | None = None) -> StackRunner:
     if backend == "pulumi":
-        return PulumiRunner(stack, on_event=on_event)
+        return PulumiRunner(stack, on_event=on_event, missing_cli_hint=OFFLINE_HINT)
     if backend == "offline":
         return OfflineRunner(stack, on_event=on_event)
     raise BadInput(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)}")
