@@ -15,7 +15,7 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError, WaiterError
 
 from automation.aws import Aws
-from automation.outputs import StackOutputs
+from contract.outputs import StackOutputs
 
 CREATED_BY = "scraper-ops"
 RESTORE_TEST_CLASS = "db.t4g.medium"

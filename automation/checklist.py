@@ -13,10 +13,10 @@ from typing import Any, Callable
 from automation.aws import Aws
 from automation.backup import newest_backup
 from automation.metrics import Query, get_metric_data
-from automation.outputs import StackOutputs
+from contract.outputs import StackOutputs
 from automation.reports import latest_report
 from automation.smoke import run_smoke
-from infra import metrics as names
+from contract import metrics as names
 
 PASS, FAIL, MANUAL = "pass", "fail", "manual"
 RESOURCE_ALARMS = ("app-cpu-high", "app-memory-high", "queue-depth-high", "db-cpu-high", "db-free-storage-low")

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from automation.aws import Aws
 from automation.backup import Check, RestoreTest, WaitPolicy, restore_test, stack_snapshots
 from automation.metrics import Query, get_metric_data
-from automation.outputs import StackOutputs
+from contract.outputs import StackOutputs
 
 SENTINEL_PREFIX = "dr-sentinel/"
 

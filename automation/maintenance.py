@@ -28,7 +28,7 @@ from automation import backup as backup_job
 from automation import smoke as smoke_checks
 from automation.aws import Aws
 from automation.errors import CheckFailed, OpsError
-from automation.outputs import Maintenance, StackOutputs
+from contract.outputs import Maintenance, StackOutputs
 from automation.reports import Report, Table
 from automation.runner import Change, Preview, ProtectedResources, StackRunner
 

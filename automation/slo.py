@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from automation.aws import error_code
 from automation.metrics import Query
-from automation.outputs import StackOutputs
+from contract.outputs import StackOutputs
 from infra import signals
 
 SLO_WINDOW = timedelta(days=signals.SLO_WINDOW_DAYS)

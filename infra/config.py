@@ -16,6 +16,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from contract import guide
 from infra.quantities import parse_cpu, parse_memory
 from infra.schedules import aws_cron
 
@@ -201,12 +202,12 @@ class AppConfig(_Model):
 class AutoscalingConfig(_Model):
     min_replicas: int = Field(default=3, ge=1, le=INT32_MAX)
     max_replicas: int = Field(default=10, ge=1, le=INT32_MAX)
-    cpu_target_percent: int = Field(default=70, ge=1, le=100)
-    memory_target_percent: int = Field(default=80, ge=1, le=100)
-    queue_depth_target: int = Field(default=1000, ge=1)
+    cpu_target_percent: int = Field(default=guide.CPU_TARGET_PERCENT, ge=1, le=100)
+    memory_target_percent: int = Field(default=guide.MEMORY_TARGET_PERCENT, ge=1, le=100)
+    queue_depth_target: int = Field(default=guide.QUEUE_DEPTH_TARGET, ge=1)
     # Whole minutes: the CPU and memory alarms evaluate one-minute periods over the same window, and
     # CloudWatch needs at least one evaluation period (PutMetricAlarm: EvaluationPeriods >= 1).
-    scale_up_stabilization_seconds: int = Field(default=300, le=3600)
+    scale_up_stabilization_seconds: int = Field(default=guide.SCALE_UP_STABILIZATION_SECONDS, le=3600)
     scale_down_stabilization_seconds: int = Field(default=600, gt=0, le=3600)
     scale_down_pods_per_minute: int = Field(default=1, ge=1, le=INT32_MAX)
 
@@ -275,8 +276,8 @@ class DatabaseConfig(_Model):
 
 class DrConfig(_Model):
     replica_instance_class: str = Field(default="db.r6g.large", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-    rpo_minutes: int = Field(default=15, gt=0)
-    rto_minutes: int = Field(default=60, gt=0)
+    rpo_minutes: int = Field(default=guide.RPO_MINUTES, gt=0)
+    rto_minutes: int = Field(default=guide.RTO_MINUTES, gt=0)
     backup_copy_retention_days: int = Field(default=14, ge=1, le=35)
     subnet_group_name: str = Field(min_length=1)
     security_group_ids: tuple[str, ...] = Field(min_length=1)
@@ -324,7 +325,7 @@ class SnapshotRetentionConfig(_Model):
 
 
 class AlarmsConfig(_Model):
-    error_rate_percent: float = Field(default=5.0, gt=0, le=100)
+    error_rate_percent: float = Field(default=guide.ERROR_RATE_PERCENT, gt=0, le=100)
     db_cpu_percent: int = Field(default=80, ge=1, le=100)
     db_free_storage_gb: int = Field(default=10, gt=0)
     backup_max_age_hours: int = Field(default=26, gt=0)
@@ -350,8 +351,8 @@ class AlarmsConfig(_Model):
 
 
 class MaintenanceConfig(_Model):
-    window_start: str = "0 2 * * 0#1"
-    duration_minutes: int = Field(default=120, gt=0, le=24 * 60)
+    window_start: str = guide.MAINTENANCE_WINDOW_START
+    duration_minutes: int = Field(default=guide.MAINTENANCE_DURATION_MINUTES, gt=0, le=24 * 60)
     cutoff_minutes: int = Field(default=15, ge=0)
 
     @field_validator("window_start")
@@ -371,9 +372,9 @@ class MaintenanceConfig(_Model):
 
 
 class SloConfig(_Model):
-    availability_percent: float = Field(default=99.9, gt=0, le=100)
-    latency_p95_seconds: float = Field(default=2.0, gt=0)
-    scraper_success_percent: float = Field(default=95.0, ge=1, le=100)
+    availability_percent: float = Field(default=guide.AVAILABILITY_PERCENT, gt=0, le=100)
+    latency_p95_seconds: float = Field(default=guide.LATENCY_P95_SECONDS, gt=0)
+    scraper_success_percent: float = Field(default=guide.SCRAPER_SUCCESS_PERCENT, ge=1, le=100)
 
 
 class CostConfig(_Model):

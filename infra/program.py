@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra import metrics
+from contract import metrics
 from infra.components.autoscaling import Autoscaling, AutoscalingArgs
 from infra.components.base import Platform
 from infra.components.data import (

@@ -17,7 +17,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra import metrics, signals
+from contract import metrics
+from infra import signals
 from infra.components.base import Platform, json_output
 from infra.config import StackConfig
 from infra.signals import BurnWindow, span

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra import metrics
+from contract import metrics
 from infra.components.base import Platform, json_output
 from infra.components.security import irsa_role
 

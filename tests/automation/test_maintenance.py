@@ -11,7 +11,8 @@ import pytest
 from automation import backup
 from automation.aws import Aws
 from automation.maintenance import APP_ALARMS, MaintenanceRun, Options, current_window, next_windows
-from automation.outputs import Maintenance, parse_outputs
+from automation.outputs import parse_outputs
+from contract.outputs import Maintenance
 from automation.runner import LockRetry, PulumiRunner
 from infra.config import parse_stack_config
 from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, RecordingPulumi, client, prod_config

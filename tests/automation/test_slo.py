@@ -142,7 +142,7 @@ def test_maintenance_silences_the_slo_page_and_ticket_alerts_too(outputs):
     """moto cannot create composite alarms (no PutCompositeAlarm), so DescribeAlarms/DisableAlarmActions are
     answered by a Stubber: the run must ask for composite alarms and disable the armed ones with the app's."""
     from automation.maintenance import APP_ALARMS, MaintenanceRun, Options
-    from automation.outputs import Maintenance
+    from contract.outputs import Maintenance
 
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stubber = Stubber(cloudwatch)

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from infra import metrics, signals
+from contract import metrics
+from infra import signals
 from infra.components.observability import CONTAINER_INSIGHTS_ADDON
 from tests.alarm_evaluation import alarm_state, composite_state, dimension_list
 from tests.conftest import client, resource, resources_of
