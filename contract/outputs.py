@@ -83,7 +83,7 @@ class StackOutputs(_Contract):
     alertsTopicArn: str = Field(description="SNS topic of the alarms")
     maintenanceTopicArn: str = Field(description="SNS topic of maintenance notices")
     dashboardName: str = Field(description="CloudWatch dashboard")
-    alarmNames: list[str] = Field(description="every metric alarm's name")
+    alarms: dict[str, str] = Field(description="every metric alarm: its key (`contract/alarms.py`) -> its name")
     backupVaultName: str = Field(description="AWS Backup vault in the primary region")
     drBackupVaultName: str = Field(description="AWS Backup vault in `drRegion`")
     drKmsKeyArn: str = Field(description="the key DR copies are encrypted with")
@@ -109,8 +109,8 @@ class StackOutputs(_Contract):
                                                         "warm-standby design")
     loadBalancer: str | None = Field(default=None, description="the app's ALB as CloudWatch names it "
                                                                "(`app/<name>/<id>`), the `LoadBalancer` dimension")
-    sloAlarmNames: list[str] | None = Field(default=None, description="the availability SLO's burn-rate alerts "
-                                                                      "(composite alarms: two pages, one ticket)")
+    sloAlarms: dict[str, str] = Field(description="the availability SLO's burn-rate alerts (composite alarms: two "
+                                                  "pages, one ticket): key (`slo-<objective>-<window>`) -> name")
 
 
 def markdown_table() -> str:

@@ -27,6 +27,7 @@ from semver import VersionInfo
 
 from automation.engine import Plan, PlannedResource, read_stack_file, run_program
 from automation.smoke import percentile
+from contract import alarms as alarm_keys
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -209,8 +210,8 @@ def seed_stack(outputs_template: dict[str, Any]) -> dict[str, Any]:
                    "CopyActions": [{"DestinationBackupVaultArn": dr_vault["BackupVaultArn"],
                                     "Lifecycle": {"DeleteAfterDays": 14}}]}],
     })["BackupPlanId"]
-    for name in outputs["alarmNames"]:
-        region = DR_REGION if name.endswith("replica-lag-high") else REGION
+    for key, name in outputs["alarms"].items():
+        region = DR_REGION if key == alarm_keys.REPLICA_LAG_HIGH else REGION
         cloudwatch = client("cloudwatch", region)
         cloudwatch.put_metric_alarm(AlarmName=name, ComparisonOperator="GreaterThanThreshold", EvaluationPeriods=1,
                                     MetricName="m", Namespace="n", Period=60, Statistic="Average", Threshold=1)

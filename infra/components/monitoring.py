@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from contract import alarms as alarm_keys
 from contract import metrics
 from infra import signals
 from infra.components.base import Platform, json_output
@@ -82,7 +83,7 @@ def _utilization_alarm(config: StackConfig, pods: dict[str, str], resource: str,
     """Pod CPU or memory in percent of the request, the quantity the HPA scales on (infra.signals)."""
     utilization = signals.request_relative(config.app, resource)
     return AlarmSpec(
-        f"app-{resource}-high",
+        {"cpu": alarm_keys.APP_CPU_HIGH, "memory": alarm_keys.APP_MEMORY_HIGH}[resource],
         f"App {resource} above {target}% of its request for {minutes} minutes (HPA scale-up trigger)",
         "GreaterThanThreshold",
         target,
@@ -121,7 +122,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
         _utilization_alarm(config, pods, "cpu", scaling.cpu_target_percent, minutes),
         _utilization_alarm(config, pods, "memory", scaling.memory_target_percent, minutes),
         AlarmSpec(
-            "queue-depth-high",
+            alarm_keys.QUEUE_DEPTH_HIGH,
             f"Scrape-job queue deeper than {scaling.queue_depth_target} messages (HPA scale-up trigger)",
             "GreaterThanThreshold",
             scaling.queue_depth_target,
@@ -131,7 +132,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             metric={"namespace": "AWS/SQS", "metric_name": "ApproximateNumberOfMessagesVisible", "statistic": "Maximum"},
         ),
         AlarmSpec(
-            "dead-letter-messages",
+            alarm_keys.DEAD_LETTER_MESSAGES,
             "Scrape jobs failed repeatedly and landed in the dead-letter queue",
             "GreaterThanThreshold",
             config.alarms.dead_letter_messages,
@@ -141,7 +142,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             metric={"namespace": "AWS/SQS", "metric_name": "ApproximateNumberOfMessagesVisible", "statistic": "Maximum"},
         ),
         AlarmSpec(
-            "error-rate-high",
+            alarm_keys.ERROR_RATE_HIGH,
             f"Share of 5xx answers at the load balancer above {config.alarms.error_rate_percent}%",
             "GreaterThanThreshold",
             config.alarms.error_rate_percent,
@@ -151,7 +152,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             queries=signals.error_ratio_queries(load_balancer, 300, percent=True),
         ),
         AlarmSpec(
-            "latency-p95-high",
+            alarm_keys.LATENCY_P95_HIGH,
             f"p95 response time of the app's targets at the load balancer above {config.slo.latency_p95_seconds} s",
             "GreaterThanThreshold",
             config.slo.latency_p95_seconds,
@@ -167,7 +168,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             },
         ),
         AlarmSpec(
-            "scraper-success-low",
+            alarm_keys.SCRAPER_SUCCESS_LOW,
             f"Scraper success rate below {config.slo.scraper_success_percent}%, or the app stopped reporting it",
             "LessThanThreshold",
             config.slo.scraper_success_percent,
@@ -177,7 +178,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             queries=_ratio_queries(metrics.SCRAPE_SUCCESSES, metrics.SCRAPE_ATTEMPTS, 900, app),
         ),
         AlarmSpec(
-            "smoke-tests-failing",
+            alarm_keys.SMOKE_TESTS_FAILING,
             f"Smoke tests failing or not running (uptime objective {config.slo.availability_percent}%)",
             "LessThanThreshold",
             1,
@@ -193,7 +194,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             },
         ),
         AlarmSpec(
-            "backup-stale",
+            alarm_keys.BACKUP_STALE,
             f"Newest database snapshot older than {config.alarms.backup_max_age_hours} h, or no report of it",
             "GreaterThanThreshold",
             config.alarms.backup_max_age_hours,
@@ -208,7 +209,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             },
         ),
         AlarmSpec(
-            "replica-lag-high",
+            alarm_keys.REPLICA_LAG_HIGH,
             f"DR replica lag beyond the RPO of {config.dr.rpo_minutes} minutes, or no lag reported",
             "GreaterThanThreshold",
             config.dr.rpo_minutes * 60,
@@ -219,7 +220,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             dr_region=True,
         ),
         AlarmSpec(
-            "db-cpu-high",
+            alarm_keys.DB_CPU_HIGH,
             f"Database CPU above {config.alarms.db_cpu_percent}% for 10 minutes",
             "GreaterThanThreshold",
             config.alarms.db_cpu_percent,
@@ -229,7 +230,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             metric={"namespace": "AWS/RDS", "metric_name": "CPUUtilization", "statistic": "Average"},
         ),
         AlarmSpec(
-            "db-free-storage-low",
+            alarm_keys.DB_FREE_STORAGE_LOW,
             f"Database free storage below {config.alarms.db_free_storage_gb} GiB",
             "LessThanThreshold",
             config.alarms.db_free_storage_gb * GIB,
@@ -253,7 +254,7 @@ def slo_alarm_specs(config: StackConfig, load_balancer: pulumi.Input[str]) -> li
     specs = []
     for window in signals.BURN_WINDOWS:
         threshold = window.threshold(availability)
-        key = slo_alarm_key(availability, window)
+        key = signals.slo_alarm_key(availability, window)
 
         def spec(part: str, seconds: int) -> AlarmSpec:
             return AlarmSpec(
@@ -273,21 +274,17 @@ def slo_alarm_specs(config: StackConfig, load_balancer: pulumi.Input[str]) -> li
     return specs
 
 
-def slo_alarm_key(availability_percent: float, window: BurnWindow) -> str:
-    return f"slo-{signals.slo_label(availability_percent)}-{window.key}"
-
-
 class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scraper:monitoring:Monitoring", name, None, opts)
         platform = args.platform
         resource_dimensions: dict[str, dict[str, pulumi.Input[str]]] = {
-            "queue-depth-high": {"QueueName": args.queue.name},
-            "dead-letter-messages": {"QueueName": args.dead_letter_queue.name},
+            alarm_keys.QUEUE_DEPTH_HIGH: {"QueueName": args.queue.name},
+            alarm_keys.DEAD_LETTER_MESSAGES: {"QueueName": args.dead_letter_queue.name},
             # On a standby stack the database is the primary's replica, in this stack's own region.
-            "replica-lag-high": {"DBInstanceIdentifier": (args.replica or args.database).identifier},
-            "db-cpu-high": {"DBInstanceIdentifier": args.database.identifier},
-            "db-free-storage-low": {"DBInstanceIdentifier": args.database.identifier},
+            alarm_keys.REPLICA_LAG_HIGH: {"DBInstanceIdentifier": (args.replica or args.database).identifier},
+            alarm_keys.DB_CPU_HIGH: {"DBInstanceIdentifier": args.database.identifier},
+            alarm_keys.DB_FREE_STORAGE_LOW: {"DBInstanceIdentifier": args.database.identifier},
         }
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         for spec in alarm_specs(platform, args.deployment_name, args.load_balancer):
@@ -299,7 +296,7 @@ class Monitoring(pulumi.ComponentResource):
         for window, long_spec, short_spec in slo_alarm_specs(platform.config, args.load_balancer):
             long_alarm = self._alarm(name, platform, args, long_spec, {})
             short_alarm = self._alarm(name, platform, args, short_spec, {})
-            key = slo_alarm_key(platform.config.slo.availability_percent, window)
+            key = signals.slo_alarm_key(platform.config.slo.availability_percent, window)
             self.slo_alarms[key] = aws.cloudwatch.CompositeAlarm(
                 f"{name}-{key}",
                 alarm_name=f"{platform.prefix}-{key}",
@@ -326,8 +323,8 @@ class Monitoring(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "dashboardName": self.dashboard.dashboard_name,
-                "alarmNames": [a.name for a in self.alarms.values()],
-                "sloAlarmNames": [a.alarm_name for a in self.slo_alarms.values()],
+                "alarms": {key: alarm.name for key, alarm in self.alarms.items()},
+                "sloAlarms": {key: alarm.alarm_name for key, alarm in self.slo_alarms.items()},
             }
         )
 
