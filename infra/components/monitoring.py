@@ -20,7 +20,7 @@ import pulumi_aws as aws
 from contract import alarms as alarm_keys
 from contract import metrics
 from infra import signals
-from infra.components.base import Platform, json_output
+from infra.components.base import Platform
 from infra.config import StackConfig
 from infra.signals import BurnWindow, span
 
@@ -317,7 +317,7 @@ class Monitoring(pulumi.ComponentResource):
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=platform.prefix,
-            dashboard_body=json_output(_dashboard(platform, args)),
+            dashboard_body=pulumi.Output.json_dumps(_dashboard(platform, args)),
             opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
         )
         self.register_outputs(

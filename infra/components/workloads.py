@@ -17,7 +17,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from contract import metrics
-from infra.components.base import Platform, json_output
+from infra.components.base import Platform
 from infra.components.security import irsa_role
 
 APP_NAME = "social-media-scraper-app"
@@ -212,7 +212,7 @@ class AppWorkload(pulumi.ComponentResource):
         self.migration = k8s.batch.v1.Job(
             f"{name}-migration",
             metadata={
-                "name": json_output(migration_spec).apply(lambda spec: f"social-media-scraper-migrate-{content_id(spec)}"),
+                "name": pulumi.Output.json_dumps(migration_spec).apply(lambda spec: f"social-media-scraper-migrate-{content_id(spec)}"),
                 "namespace": config.namespace,
                 "labels": {**labels, "app.kubernetes.io/component": "migration"},
                 "annotations": {"scraper.io/image": app.image},
@@ -371,7 +371,7 @@ class OpsJobs(pulumi.ComponentResource):
         self.outputs_config_map = k8s.core.v1.ConfigMap(
             f"{name}-outputs",
             metadata={"name": OUTPUTS_CONFIGMAP, "namespace": config.namespace},
-            data={OUTPUTS_FILE: json_output(dict(args.outputs))},
+            data={OUTPUTS_FILE: pulumi.Output.json_dumps(dict(args.outputs))},
             opts=in_namespace,
         )
         statements = self._statements(platform, args)

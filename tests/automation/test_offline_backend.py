@@ -157,16 +157,15 @@ def test_offline_outputs_need_an_offline_update_first(project):
         OfflineRunner("prod", project).outputs()
 
 
-def test_history_lists_updates_with_their_audit_messages(project, deployed):
+def test_updates_carry_their_audit_messages_into_the_stack_history(project, deployed):
     runner = OfflineRunner("prod", project)
     runner.up("first")
     runner.up("second")
-    assert [(h["version"], h["message"]) for h in runner.history()] == [(2, "second"), (1, "first")]
+    assert [(h["version"], h["message"]) for h in runner.state()["history"]] == [(1, "first"), (2, "second")]
     pulumi = RecordingPulumi("prod", prod_config(), deployed["outputs"])
-    automation_api = PulumiRunner("prod", pulumi_command=pulumi, work_dir=REPO_ROOT)
-    automation_api.up("audited update")
-    assert automation_api.history(limit=1)[0]["message"] == "audited update"
-    assert pulumi.of("stack history")[-1][:4] == ["stack", "history", "--json", "--show-secrets"]
+    PulumiRunner("prod", pulumi_command=pulumi, work_dir=REPO_ROOT).up("audited update")
+    up = pulumi.of("up")[-1]
+    assert up[up.index("--message") + 1] == "audited update"
 
 
 def test_refresh_preview_reports_drift_without_changing_state(deployed):
@@ -196,7 +195,7 @@ def test_offline_backend_refuses_a_protected_replacement_like_pulumi_until_unpro
         "remove the `protect` flag from the resource in your Pulumi program and run `pulumi up`")}
     with pytest.raises(ProtectedResources):
         runner.up("u")
-    assert len(runner.history()) == 1 and _database(runner)["inputs"]["dbName"] != "scraping", "state untouched"
+    assert len(runner.state()["history"]) == 1 and _database(runner)["inputs"]["dbName"] != "scraping", "state untouched"
     runner.unprotect([urn])
     assert _database(runner)["protect"] is False
     assert {c.name: c.op for c in runner.preview("p").pending()}["database-primary"] == "replace"
