@@ -113,14 +113,24 @@ def _utilization_alarm(config: StackConfig, pods: dict[str, str], resource: str,
 
 
 def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.Input[str]) -> list[AlarmSpec]:
+    """Every metric alarm of the stack: the scaling triggers, the service's objectives, the data's safety."""
     config = platform.config
     pods = {"ClusterName": config.cluster.name, "Namespace": config.namespace, "PodName": deployment_name}
-    app = {metrics.STACK_DIMENSION: platform.stack}
     scaling = config.autoscaling
     minutes = scaling.scale_up_stabilization_seconds // 60
     return [
         _utilization_alarm(config, pods, "cpu", scaling.cpu_target_percent, minutes),
         _utilization_alarm(config, pods, "memory", scaling.memory_target_percent, minutes),
+        *_queue_alarms(config),
+        *_service_alarms(platform, load_balancer),
+        *_data_alarms(platform),
+    ]
+
+
+def _queue_alarms(config: StackConfig) -> list[AlarmSpec]:
+    """The guide's queue-depth trigger and the dead-letter queue (dimensions: the component's queues)."""
+    scaling = config.autoscaling
+    return [
         AlarmSpec(
             alarm_keys.QUEUE_DEPTH_HIGH,
             f"Scrape-job queue deeper than {scaling.queue_depth_target} messages (HPA scale-up trigger)",
@@ -141,6 +151,14 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             missing_data="notBreaching",
             metric={"namespace": "AWS/SQS", "metric_name": "ApproximateNumberOfMessagesVisible", "statistic": "Maximum"},
         ),
+    ]
+
+
+def _service_alarms(platform: Platform, load_balancer: pulumi.Input[str]) -> list[AlarmSpec]:
+    """The objectives users feel: errors and latency at the ALB, scraper success, the smoke tests."""
+    config = platform.config
+    app = {metrics.STACK_DIMENSION: platform.stack}
+    return [
         AlarmSpec(
             alarm_keys.ERROR_RATE_HIGH,
             f"Share of 5xx answers at the load balancer above {config.alarms.error_rate_percent}%",
@@ -193,6 +211,14 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
                 "statistic": "Minimum",
             },
         ),
+    ]
+
+
+def _data_alarms(platform: Platform) -> list[AlarmSpec]:
+    """Zero data loss: backup age, replica lag against the RPO, database CPU and storage."""
+    config = platform.config
+    app = {metrics.STACK_DIMENSION: platform.stack}
+    return [
         AlarmSpec(
             alarm_keys.BACKUP_STALE,
             f"Newest database snapshot older than {config.alarms.backup_max_age_hours} h, or no report of it",
