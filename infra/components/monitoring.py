@@ -382,7 +382,9 @@ class Monitoring(pulumi.ComponentResource):
 
 def _dashboard(platform: Platform, args: MonitoringArgs) -> dict[str, Any]:
     """The guide's key metrics (request rate, error rate, response time, resources, queue depth, scraper success)
-    and the availability SLO beside them: the SLI over 30 days, the error budget left and the burn rate."""
+    and the availability SLO beside them: the SLI over 30 days, the error budget left and the burn rate.
+
+    Long on purpose: the dashboard's grid (x, y of every widget) reads as one layout only in one place."""
     config = platform.config
     region, dr_region = config.region, config.dr_region
     app = [metrics.STACK_DIMENSION, platform.stack]

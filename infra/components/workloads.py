@@ -472,7 +472,9 @@ class OpsJobs(pulumi.ComponentResource):
     @staticmethod
     def _statements(platform: Platform, args: OpsJobsArgs) -> dict[str, list[dict[str, Any]]]:
         """Least privilege per job. Wildcard resources only for read-only describe calls and for
-        PutMetricData, which has no resource-level permissions and is pinned to the namespace instead."""
+        PutMetricData, which has no resource-level permissions and is pinned to the namespace instead.
+
+        Long on purpose: one table, so that a review reads every job's permissions side by side."""
         config = platform.config
 
         def rds_arn(region: str, kind: str, name: str) -> pulumi.Output[str]:
