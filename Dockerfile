@@ -8,6 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /opt/scraper-ops
 COPY pyproject.toml README.md Pulumi.yaml Pulumi.prod.yaml Pulumi.staging.yaml ./
+COPY contract ./contract
 COPY infra ./infra
 COPY automation ./automation
 COPY policies ./policies

@@ -15,8 +15,8 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError, WaiterError
 
 from automation.aws import Aws
-from automation.outputs import StackOutputs
 from automation.progress import Observer, Waiting, unobserved
+from contract.outputs import StackOutputs
 
 CREATED_BY = "scraper-ops"
 RESTORE_TEST_CLASS = "db.t4g.medium"

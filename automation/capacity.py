@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from automation.metrics import Query, get_metric_data
-from automation.outputs import StackOutputs
+from contract.outputs import StackOutputs
 from automation.slo import alb
 from automation.smoke import percentile
 from infra import signals

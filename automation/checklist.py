@@ -13,13 +13,13 @@ from typing import Any, Callable
 from automation.aws import Aws
 from automation.backup import newest_backup
 from automation.metrics import Query, get_metric_data
-from automation.outputs import StackOutputs
+from contract.outputs import StackOutputs
 from automation.reports import latest_report
 from automation.smoke import run_smoke
-from infra import metrics as names
+from contract import alarms as alarm_keys
+from contract import metrics as names
 
 PASS, FAIL, MANUAL = "pass", "fail", "manual"
-RESOURCE_ALARMS = ("app-cpu-high", "app-memory-high", "queue-depth-high", "db-cpu-high", "db-free-storage-low")
 
 
 @dataclass
@@ -45,7 +45,7 @@ class Context:
         states: dict[str, str] = {}
         for client in (self.aws.client("cloudwatch"), self.aws.dr("cloudwatch")):
             paginator = client.get_paginator("describe_alarms")
-            for page in paginator.paginate(AlarmNames=self.outputs.alarmNames):
+            for page in paginator.paginate(AlarmNames=list(self.outputs.alarms.values())):
                 states.update({a["AlarmName"]: a["StateValue"] for a in page["MetricAlarms"]})
         return states
 
@@ -59,7 +59,7 @@ def health_checks(ctx: Context) -> Item:
 
 def no_alarms(ctx: Context) -> Item:
     states = ctx.alarm_states
-    missing = [n for n in ctx.outputs.alarmNames if n not in states]
+    missing = [n for n in ctx.outputs.alarms.values() if n not in states]
     firing = sorted(n for n, s in states.items() if s == "ALARM")
     if missing:
         return Item("No critical errors", FAIL, f"alarms missing from CloudWatch: {', '.join(missing)}")
@@ -70,7 +70,8 @@ def no_alarms(ctx: Context) -> Item:
 
 def resource_usage(ctx: Context) -> Item:
     states = ctx.alarm_states
-    watched = {n: s for n, s in states.items() if n.endswith(RESOURCE_ALARMS)}
+    names = [ctx.outputs.alarms[key] for key in alarm_keys.RESOURCE_USAGE if key in ctx.outputs.alarms]
+    watched = {name: states[name] for name in names if name in states}
     high = sorted(n for n, s in watched.items() if s == "ALARM")
     if high:
         return Item("Resource usage normal", FAIL, f"in ALARM: {', '.join(high)}")

@@ -28,7 +28,8 @@ from automation.aws import Aws, aws_errors
 from automation.console import OpsConsole, ReaderMayLeave, Table, WaitReporter, table_of
 from automation.errors import BadInput, CheckFailed, MissingEnvironment, OpsError
 from automation.engine import invalid_config
-from automation.outputs import Maintenance, StackOutputs, parse_outputs, read_outputs_file, resolve_outputs
+from automation.outputs import parse_outputs, read_outputs_file, resolve_outputs
+from contract.outputs import Maintenance, StackOutputs
 from automation.reports import FORMATS, Report, Table as ReportTable, utcnow
 from infra.config import ConfigError, StackConfig, aws_regions, parse_stack_config
 

@@ -18,8 +18,8 @@ from botocore.exceptions import ClientError
 from automation.aws import Aws
 from automation.backup import Check, RestoreTest, WaitPolicy, restore_test, stack_snapshots
 from automation.metrics import Query, get_metric_data
-from automation.outputs import StackOutputs
 from automation.progress import Observer, Waiting, unobserved
+from contract.outputs import StackOutputs
 
 SENTINEL_PREFIX = "dr-sentinel/"
 

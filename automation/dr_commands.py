@@ -9,7 +9,8 @@ import typer
 from automation.console import Table
 
 from automation.errors import BadInput, CheckFailed
-from automation.outputs import StackOutputs, parse_outputs, read_outputs_file
+from automation.outputs import parse_outputs, read_outputs_file
+from contract.outputs import StackOutputs
 
 PrimaryStackOption = typer.Option(..., "--stack", help="The primary stack (its replica is promoted).")
 StandbyStackOption = typer.Option(None, "--standby-stack", help="The standby stack in the DR region (default: STACK-dr).")

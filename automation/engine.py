@@ -184,19 +184,50 @@ def _digest(*parts: str, length: int = 7) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
 
+DISABLE_DEFAULT_PROVIDERS = "pulumi:disable-default-providers"
+
+
+class DefaultProviderDisabled(RuntimeError):
+    """What the engine answers a resource or invoke that names no provider of a package whose default provider the
+    stack disabled (`pulumi:disable-default-providers`, pulumi/pulumi#8829): nothing lands in a region by accident."""
+
+    def __init__(self, package: str, what: str):
+        super().__init__(f"Default provider for '{package}' disabled. '{what}' must use an explicit provider.")
+
+
+def disabled_default_providers(raw_config: Mapping[str, str]) -> frozenset[str]:
+    """The packages (or `*`) whose default provider the stack config disables."""
+    value = raw_config.get(DISABLE_DEFAULT_PROVIDERS)
+    try:
+        packages = json.loads(value) if value else []
+    except ValueError:
+        packages = None
+    if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
+        raise BadInput(f"{DISABLE_DEFAULT_PROVIDERS} must be a list of package names (or \"*\"), not {value}")
+    return frozenset(packages)
+
+
 class OfflineMocks(pulumi_mocks.Mocks):
     """Deterministic stand-ins for what AWS and Kubernetes would answer.
 
     Only the invokes the program makes are answered; any other raises, so a new
-    data-source call cannot silently get an empty answer.
+    data-source call cannot silently get an empty answer. A resource or invoke without an explicit provider is
+    refused as the engine refuses it when the stack disables that package's default provider.
     """
 
-    def __init__(self, stack: str, default_region: str, oidc_lookup_failure: str | None = None):
+    def __init__(self, stack: str, default_region: str, oidc_lookup_failure: str | None = None,
+                 no_default_providers: frozenset[str] = frozenset()):
         self.stack = stack
         self.default_region = default_region
         self.oidc_lookup_failure = oidc_lookup_failure  # what AWS answers the OIDC provider lookup, when it fails
+        self.no_default_providers = no_default_providers
         self.provider_regions: dict[str, str] = {}
         self._lock = threading.Lock()
+
+    def _require_explicit_provider(self, token: str, provider: str | None, what: str) -> None:
+        package = token.split(":", 1)[0]
+        if not provider and ({"*", package} & self.no_default_providers):
+            raise DefaultProviderDisabled(package, what)
 
     def region_of(self, provider_ref: str | None) -> str:
         urn = provider_ref.rsplit("::", 1)[0] if provider_ref else ""
@@ -204,6 +235,7 @@ class OfflineMocks(pulumi_mocks.Mocks):
             return self.provider_regions.get(urn, self.default_region)
 
     def call(self, args: pulumi_mocks.MockCallArgs):
+        self._require_explicit_provider(args.token, args.provider, args.token)
         region = self.region_of(args.provider)
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
@@ -270,6 +302,8 @@ class OfflineMocks(pulumi_mocks.Mocks):
         inputs = dict(args.inputs)
         if args.typ.startswith("pulumi:providers:"):
             return f"offline-{_digest(self.stack, args.name, length=12)}", inputs
+        if args.custom:  # components have no provider of their own
+            self._require_explicit_provider(args.typ, args.provider, f"{args.typ}::{args.name}")
         physical = f"{args.name}-{_digest(self.stack, args.typ, args.name)}"
         if args.typ.startswith("kubernetes:"):
             return self._kubernetes(inputs, physical)
@@ -451,7 +485,8 @@ def run_program(
     program = program or build_stack
     with _RUN_LOCK:  # the SDK's runtime settings are process-global
         pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
-        mocks = (PreviewMocks if preview else OfflineMocks)(stack, config.region, oidc_lookup_failure)
+        mocks = (PreviewMocks if preview else OfflineMocks)(stack, config.region, oidc_lookup_failure,
+                                                            disabled_default_providers(raw_config))
         monitor = RecordingMonitor(mocks)
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
         resolved: dict[str, Any] = {}

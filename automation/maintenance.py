@@ -28,14 +28,12 @@ from automation import backup as backup_job
 from automation import smoke as smoke_checks
 from automation.aws import Aws
 from automation.errors import CheckFailed, OpsError
-from automation.outputs import Maintenance, StackOutputs
 from automation.progress import Waiting, duration
+from contract import alarms as alarm_keys
+from contract.outputs import Maintenance, StackOutputs
 from automation.reports import Report, Table
 from automation.runner import Change, Preview, ProtectedResources, StackRunner
 
-# Alarms on the app's own behaviour, which a deploy disturbs; data-safety alarms keep paging.
-APP_ALARMS = ("app-cpu-high", "app-memory-high", "error-rate-high", "latency-p95-high", "smoke-tests-failing",
-              "scraper-success-low", "queue-depth-high")
 FINISH_STEPS = ("restore-alarms", "announce-end", "unlock")  # run on every exit, the lease held or not
 STEP_BUDGET_MINUTES = {"backup": 30, "preview": 10, "update": 45}
 IMAGE_CONFIG_PATH = "social-media-scraper:app.image"
@@ -425,7 +423,8 @@ class MaintenanceRun:
     def _app_alarms(self) -> list[str]:
         """The app's alarms and the availability SLO's burn-rate alerts (composite alarms): a deploy's restarts
         must not page."""
-        return [n for n in self.outputs.alarmNames if n.endswith(APP_ALARMS)] + list(self.outputs.sloAlarmNames or [])
+        alarms = self.outputs.alarms
+        return [alarms[key] for key in alarm_keys.APP_BEHAVIOUR if key in alarms] + list(self.outputs.sloAlarms.values())
 
     def _silence_alarms(self) -> tuple[str, dict[str, Any]]:
         cloudwatch = self.aws.client("cloudwatch")

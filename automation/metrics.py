@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from automation.outputs import StackOutputs
-from infra import metrics as names
+from contract.outputs import StackOutputs
+from contract import metrics as names
 from infra import signals
 
 MAX_QUERIES_PER_CALL = 500
@@ -24,7 +24,7 @@ class Query:
 
 def get_metric_data(cloudwatch: Any, queries: Iterable[Query], start: datetime, end: datetime, period: int,
                     counter: list[int] | None = None) -> dict[str, list[tuple[datetime, float]]]:
-    """Every query's datapoints, oldest first: at most 500 queries per call, following NextToken."""
+    """Every query's datapoints, oldest first: at most 500 queries per call, every page of each."""
     queries = list(queries)
     series: dict[str, list[tuple[datetime, float]]] = {q.id: [] for q in queries}
     for offset in range(0, len(queries), MAX_QUERIES_PER_CALL):
@@ -50,16 +50,11 @@ def get_metric_data(cloudwatch: Any, queries: Iterable[Query], start: datetime, 
             "EndTime": end,
             "ScanBy": "TimestampAscending",
         }
-        while True:
-            response = cloudwatch.get_metric_data(**request)
+        for page in cloudwatch.get_paginator("get_metric_data").paginate(**request):
             if counter is not None:
                 counter.append(1)
-            for result in response.get("MetricDataResults", []):
+            for result in page.get("MetricDataResults", []):
                 series[result["Id"]].extend(zip(result.get("Timestamps", []), result.get("Values", [])))
-            token = response.get("NextToken")
-            if not token:
-                break
-            request["NextToken"] = token
     for values in series.values():
         values.sort(key=lambda point: point[0])
     return series

@@ -1,4 +1,4 @@
-"""The stack outputs contract, read from a saved `pulumi stack output --json` file, the in-cluster
+"""The stack outputs contract (contract.outputs), read from a saved `pulumi stack output --json` file, the in-cluster
 ConfigMap mount, or a stack through the stack runner. Automation never guesses a physical name."""
 
 from __future__ import annotations
@@ -7,91 +7,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from automation.errors import BadInput
 from automation.jsonfile import read_json
+from contract.outputs import StackOutputs
 
 OUTPUTS_ENV = "SCRAPER_OPS_OUTPUTS"
 IN_CLUSTER_OUTPUTS = Path("/etc/scraper-ops/outputs.json")
-
-
-class _Contract(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
-class SmokeChecks(_Contract):
-    health: str
-    readiness: str
-    api: str
-    scrapers: str
-
-
-class Objectives(_Contract):
-    availabilityPercent: float
-    latencyP95Seconds: float
-    scraperSuccessPercent: float
-    errorRatePercent: float
-    backupMaxAgeHours: float
-    rpoMinutes: int
-    rtoMinutes: int
-
-
-class CronJobs(_Contract):
-    backup: str
-    backupVerify: str
-    smokeTests: str
-    metrics: str
-
-
-class Maintenance(_Contract):
-    windowStart: str
-    durationMinutes: int
-    cutoffMinutes: int
-
-
-class SnapshotRetention(_Contract):
-    manualRetentionDays: int
-    keepNewest: int
-
-
-class StackOutputs(_Contract):
-    region: str
-    drRegion: str
-    clusterName: str
-    namespace: str
-    deploymentName: str
-    hpaName: str
-    serviceUrl: str
-    dbInstanceId: str
-    dbReplicaId: str | None  # None on a standby stack (site.role standby), which is the replica
-    dataBucket: str
-    dataReplicaBucket: str
-    opsBucket: str
-    queueUrl: str
-    deadLetterQueueUrl: str
-    alertsTopicArn: str
-    maintenanceTopicArn: str
-    dashboardName: str
-    alarmNames: list[str]
-    backupVaultName: str
-    drBackupVaultName: str
-    drKmsKeyArn: str
-    lockTableName: str
-    cronJobs: CronJobs
-    costTags: dict[str, str]
-    stack: str
-    metricsNamespace: str
-    smokeChecks: SmokeChecks
-    objectives: Objectives
-    dbBackupRetentionDays: int
-    backupPlanId: str
-    drSubnetGroupName: str
-    drSecurityGroupIds: list[str]
-    maintenance: Maintenance
-    snapshotRetention: SnapshotRetention | None = None  # absent from stacks deployed before snapshot expiry
-    loadBalancer: str | None = None  # the app's ALB (app/<name>/<id>); absent from stacks deployed before it
-    sloAlarmNames: list[str] | None = None  # the availability SLO's burn-rate alerts (composite alarms)
 
 
 def parse_outputs(document: Any, source: str) -> StackOutputs:

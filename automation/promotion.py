@@ -21,7 +21,7 @@ from automation import smoke as smoke_checks
 from automation.errors import BadInput
 from automation.maintenance import Aborted, Record as MaintenanceRecord
 from automation.metrics import Query, get_metric_data
-from automation.outputs import StackOutputs
+from contract.outputs import StackOutputs
 from automation.reports import Report, Table
 from infra import signals
 

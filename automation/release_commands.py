@@ -16,7 +16,8 @@ from automation.console import Table
 
 from automation.aws import Aws, aws_errors
 from automation.errors import BadInput, CheckFailed
-from automation.outputs import Maintenance, StackOutputs, parse_outputs, read_outputs_file
+from automation.outputs import parse_outputs, read_outputs_file
+from contract.outputs import Maintenance, StackOutputs
 from automation.reports import utcnow
 from infra.config import StackConfig
 

@@ -112,7 +112,6 @@ class StackRunner(Protocol):
     def unprotect(self, urns: list[str]) -> None: ...
     def protect(self, urns: list[str]) -> None: ...
     def outputs(self) -> dict[str, Any]: ...
-    def history(self, limit: int = 10) -> list[dict[str, Any]]: ...
 
 
 def change_event(op: str, type_: str, name: str, note: str = "") -> str:
@@ -287,13 +286,6 @@ class PulumiRunner:
 
     def outputs(self) -> dict[str, Any]:
         return {key: value.value for key, value in self.stack.outputs().items()}
-
-    def history(self, limit: int = 10) -> list[dict[str, Any]]:
-        return [
-            {"version": h.version, "kind": h.kind, "result": h.result, "message": h.message,
-             "startTime": str(h.start_time)}
-            for h in self.stack.history(page_size=limit)
-        ]
 
 
 def _first_error_line(error: auto.CommandError) -> str:
@@ -540,10 +532,6 @@ class OfflineRunner:
                 "pass --outputs FILE (saved from `pulumi stack output --json`)"
             )
         return state["outputs"]
-
-    def history(self, limit: int = 10) -> list[dict[str, Any]]:
-        state = self.state() or {"history": []}
-        return list(reversed(state["history"]))[:limit]
 
 
 def stack_runner(stack: str, backend: str, on_event: Callable[[str], None] | None = None) -> StackRunner:

@@ -2,7 +2,7 @@
 
 The SLI is good / all requests at the Application Load Balancer over 30 days (`infra.signals`): 5xx from the
 targets and from the load balancer (no healthy target, timeouts) are bad. Incidents come from the state history
-of the SLO's page alerts (the composite alarms in the stack output `sloAlarmNames` whose severity is page):
+of the SLO's page alerts (the composite alarms in the stack output `sloAlarms` whose severity is page):
 every span from entering ALARM to returning to OK is an incident; spans of the two page alerts that overlap are
 one incident (one outage trips both windows). MTTR is the mean length of the incidents that ended in the period.
 """
@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from automation.aws import error_code
 from automation.metrics import Query
-from automation.outputs import StackOutputs
+from contract.outputs import StackOutputs
 from infra import signals
 
 SLO_WINDOW = timedelta(days=signals.SLO_WINDOW_DAYS)
@@ -86,8 +86,9 @@ class Incident:
 
 def page_alarms(outputs: StackOutputs) -> list[str]:
     """The SLO's page alerts among the stack's composite alarms (their names carry the window's key)."""
-    keys = [w.key for w in signals.BURN_WINDOWS if w.severity == "page"]
-    return [name for name in outputs.sloAlarmNames or [] if name.endswith(tuple(keys))]
+    keys = [signals.slo_alarm_key(outputs.objectives.availabilityPercent, w)
+            for w in signals.BURN_WINDOWS if w.severity == "page"]
+    return [outputs.sloAlarms[key] for key in keys if key in outputs.sloAlarms]
 
 
 def _state_changes(cloudwatch: Any, name: str, start: datetime, end: datetime) -> list[tuple[datetime, str, str]]:

@@ -10,7 +10,8 @@ from typing import Any, Callable, Sequence
 
 import requests
 
-from automation.outputs import SmokeChecks
+from contract import metrics as names
+from contract.outputs import SmokeChecks
 
 SUITES = ("all", "health", "api", "scrapers")
 HEALTHY_SCRAPER_STATES = {"ok", "healthy", "idle", "running"}
@@ -157,10 +158,10 @@ def run_smoke(
 
 def publish(cloudwatch: Any, namespace: str, stack: str, result: SmokeResult) -> None:
     """What the uptime alarm and the metrics report read: 1/0 per run, and the run's p95 latency."""
-    dimensions = [{"Name": "Stack", "Value": stack}]
-    data = [{"MetricName": "SmokeTestSuccess", "Dimensions": dimensions, "Value": 1.0 if result.ok else 0.0,
+    dimensions = [{"Name": names.STACK_DIMENSION, "Value": stack}]
+    data = [{"MetricName": names.SMOKE_SUCCESS, "Dimensions": dimensions, "Value": 1.0 if result.ok else 0.0,
              "Unit": "Count"}]
     if result.p95_seconds is not None:
-        data.append({"MetricName": "SmokeTestLatency", "Dimensions": dimensions, "Value": result.p95_seconds,
+        data.append({"MetricName": names.SMOKE_LATENCY, "Dimensions": dimensions, "Value": result.p95_seconds,
                      "Unit": "Seconds"})
     cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from automation.aws import Aws
 from automation.backup import CREATED_BY, describe_error, stack_snapshots
 from automation.errors import CheckFailed
-from automation.outputs import SnapshotRetention, StackOutputs
+from contract.outputs import SnapshotRetention, StackOutputs
 
 RECORDS_PREFIX = "maintenance/"
 CREATED_AT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the created-at tag `backup create` writes

@@ -16,6 +16,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from contract import guide
 from infra.quantities import parse_cpu, parse_memory
 from infra.schedules import aws_cron
 
@@ -41,8 +42,9 @@ PRODUCTION_ENVIRONMENTS = ("prod", "production")
 
 class _Model(BaseModel):
     # No inf or NaN: no AWS or Kubernetes field takes them, and every comparison with NaN is false.
+    # Each field's docstring is its description: the README's config table is printed from them.
     model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True, populate_by_name=False,
-                              allow_inf_nan=False)
+                              allow_inf_nan=False, use_attribute_docstrings=True)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -124,11 +126,14 @@ KEDA_CHART_FOR_KUBERNETES = {
 
 class ClusterConfig(_Model):
     name: str = Field(min_length=1, max_length=100)
+    """name of the existing EKS cluster the stack deploys into"""
     kubernetes_version: str = Field(default="1.31", pattern=r"^1\.\d+$")
+    """its Kubernetes minor version (1.27-1.35: the versions a KEDA release is tested against)"""
     # The compute model: the app's pods run on the EC2 nodes of a managed node group of this instance type (a
     # nodeSelector pins them there). Container Insights' node metrics, the capacity report and `cost estimate`
     # all assume it; Fargate would have no node metrics and no CloudWatch agent DaemonSet.
     node_instance_type: str = Field(default="m6i.large")
+    """EC2 instance type of the managed node group the app's pods run on"""
 
     @field_validator("node_instance_type")
     @classmethod
@@ -154,7 +159,9 @@ class ClusterConfig(_Model):
 
 class ResourceQuantities(_Model):
     cpu: str
+    """CPU quantity (Kubernetes form: `500m`, `1`)"""
     memory: str
+    """memory quantity (`512Mi`, `1Gi`)"""
 
     @field_validator("cpu")
     @classmethod
@@ -171,15 +178,25 @@ class ResourceQuantities(_Model):
 
 class AppConfig(_Model):
     image: str
+    """the app's image, pinned by digest (`repo:tag@sha256:<64 hex>`, never `latest`)"""
     port: int = Field(default=5000, ge=1, le=65535)
+    """the port the app listens on"""
     health_path: str = Field(default="/health", pattern=r"^/")
+    """liveness probe and smoke-test path"""
     readiness_path: str = Field(default="/health/ready", pattern=r"^/")
+    """readiness probe and smoke-test path"""
     api_path: str = Field(default="/api/v1/status", pattern=r"^/")
+    """API status path the smoke tests read (answers JSON)"""
     scrapers_path: str = Field(default="/api/v1/scrapers/status", pattern=r"^/")
+    """scrapers' status path the smoke tests read"""
     public_url: str | None = Field(default=None, pattern=r"^https?://")
+    """the app's public URL, if it has one (else the in-cluster Service URL is used)"""
     migrate_command: tuple[str, ...] = ("./scripts/migrate.sh", "upgrade")
+    """the database migration command, run as a Job on each image change"""
     requests: ResourceQuantities = ResourceQuantities(cpu="500m", memory="512Mi")
+    """CPU and memory requests of an app pod (the HPA's utilization is relative to them)"""
     limits: ResourceQuantities = Field(default=ResourceQuantities(cpu="1", memory="1Gi"), validate_default=True)
+    """CPU and memory limits of an app pod (at least the requests)"""
 
     @field_validator("image")
     @classmethod
@@ -200,15 +217,23 @@ class AppConfig(_Model):
 
 class AutoscalingConfig(_Model):
     min_replicas: int = Field(default=3, ge=1, le=INT32_MAX)
+    """fewest app pods"""
     max_replicas: int = Field(default=10, ge=1, le=INT32_MAX)
-    cpu_target_percent: int = Field(default=70, ge=1, le=100)
-    memory_target_percent: int = Field(default=80, ge=1, le=100)
-    queue_depth_target: int = Field(default=1000, ge=1)
+    """most app pods (at least minReplicas)"""
+    cpu_target_percent: int = Field(default=guide.CPU_TARGET_PERCENT, ge=1, le=100)
+    """HPA CPU target, percent of the request (guide: 70)"""
+    memory_target_percent: int = Field(default=guide.MEMORY_TARGET_PERCENT, ge=1, le=100)
+    """HPA memory target, percent of the request (guide: 80)"""
+    queue_depth_target: int = Field(default=guide.QUEUE_DEPTH_TARGET, ge=1)
+    """queue depth per pod that scales up (guide: 1000)"""
     # Whole minutes: the CPU and memory alarms evaluate one-minute periods over the same window, and
     # CloudWatch needs at least one evaluation period (PutMetricAlarm: EvaluationPeriods >= 1).
-    scale_up_stabilization_seconds: int = Field(default=300, le=3600)
+    scale_up_stabilization_seconds: int = Field(default=guide.SCALE_UP_STABILIZATION_SECONDS, le=3600)
+    """scale-up window, whole minutes 60-3600 (guide: 5 minutes; the CPU and memory alarms evaluate one-minute periods over it)"""
     scale_down_stabilization_seconds: int = Field(default=600, gt=0, le=3600)
+    """scale-down window in seconds"""
     scale_down_pods_per_minute: int = Field(default=1, ge=1, le=INT32_MAX)
+    """most pods removed per minute when scaling down"""
 
     @field_validator("scale_up_stabilization_seconds")
     @classmethod
@@ -231,25 +256,39 @@ class AutoscalingConfig(_Model):
 
 class DatabaseConfig(_Model):
     auto_minor_version_upgrade: bool = True
+    """let RDS apply minor engine upgrades in the maintenance window"""
     # With automatic minor upgrades the stack names only the major version ("16"): RDS upgrades the minor in the
     # maintenance window, and a pinned "16.4" would then read as drift that the next update tries to downgrade.
     # The provider accepts a version prefix in that case (Terraform AWS provider, aws_db_instance
     # `engine_version`: "If auto_minor_version_upgrade is enabled, you can provide a prefix of the version").
     engine_version: str = Field(default="16")
+    """PostgreSQL version: major only (`16`) with automatic minor upgrades, full (`16.4`) without"""
     # Bump to rotate the master password: a new random value is written (write-only) to the instance and to the
     # stack's Secrets Manager secret in the same update.
     master_password_version: int = Field(default=1, ge=1)
+    """bump to rotate the master password (write-only, through the stack's secret)"""
     instance_class: str = Field(default="db.r6g.large", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    """RDS instance class of the primary"""
     allocated_storage_gb: int = Field(default=100, ge=20, le=65536)
+    """initial storage in GiB"""
     max_allocated_storage_gb: int = Field(default=500, ge=20, le=65536)
+    """storage autoscaling ceiling in GiB (at least allocatedStorageGb)"""
     backup_retention_days: int = Field(default=14, ge=1, le=35)
+    """automated backup retention, 1-35 days"""
     backup_window: str = Field(default="00:30-01:30", pattern=r"^\d\d:\d\d-\d\d:\d\d$")
+    """daily automated backup window, UTC (`hh:mm-hh:mm`)"""
     maintenance_window: str = Field(default="sun:02:00-sun:04:00", pattern=r"^[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d$")
+    """RDS maintenance window, UTC (`ddd:hh:mm-ddd:hh:mm`)"""
     multi_az: bool = True
+    """a standby in a second availability zone"""
     db_name: str = Field(default="scraper", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+    """the database's name"""
     username: str = Field(default="scraper", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
+    """the master user's name"""
     subnet_group_name: str = Field(min_length=1)
+    """existing DB subnet group of the primary"""
     security_group_ids: tuple[str, ...] = Field(min_length=1)
+    """security groups of the primary"""
 
     @field_validator("engine_version")
     @classmethod
@@ -275,24 +314,38 @@ class DatabaseConfig(_Model):
 
 class DrConfig(_Model):
     replica_instance_class: str = Field(default="db.r6g.large", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-    rpo_minutes: int = Field(default=15, gt=0)
-    rto_minutes: int = Field(default=60, gt=0)
+    """instance class of the cross-region read replica"""
+    rpo_minutes: int = Field(default=guide.RPO_MINUTES, gt=0)
+    """recovery point objective; the replica-lag alarm fires beyond it"""
+    rto_minutes: int = Field(default=guide.RTO_MINUTES, gt=0)
+    """recovery time objective the DR drill and failover are measured against"""
     backup_copy_retention_days: int = Field(default=14, ge=1, le=35)
+    """retention of the backup copies in the DR region, 1-35 days"""
     subnet_group_name: str = Field(min_length=1)
+    """DB subnet group in the DR region (replica and restore tests)"""
     security_group_ids: tuple[str, ...] = Field(min_length=1)
+    """security groups in the DR region"""
 
 
 class SchedulesConfig(_Model):
     backup: str = "0 3 * * *"
+    """CronJob: database snapshot, UTC cron"""
     backup_verify: str = "0 5 * * 1"
+    """CronJob: backup verification with a restore test"""
     smoke_tests: str = "*/5 * * * *"
+    """CronJob: smoke tests"""
     metrics: str = "0 * * * *"
+    """CronJob: operational metrics"""
     backup_plan: str = "0 5 * * *"  # the AWS Backup plan's rule, apart from the snapshot CronJob
+    """the AWS Backup plan's daily rule (also expressible as an AWS cron)"""
     # The guide's weekly and monthly duties. The DR test runs on the 8th, which is never the first Sunday, so it
     # never meets the maintenance window; the cost review on the 3rd, once Cost Explorer has the closed month.
     dr_test: str = "0 6 8 * *"
+    """CronJob: the monthly DR drill (on the 8th: never the first Sunday's window)"""
     capacity_report: str = "0 6 * * 1"
+    """CronJob: the weekly capacity report"""
     cost_review: str = "0 7 3 * *"
+    """CronJob: the monthly cost review (on the 3rd, once Cost Explorer has the closed month)"""
 
     @field_validator("backup", "backup_verify", "smoke_tests", "metrics", "backup_plan", "dr_test", "capacity_report",
                      "cost_review")
@@ -320,17 +373,26 @@ class SnapshotRetentionConfig(_Model):
     """
 
     manual_retention_days: int = Field(default=35, ge=1, le=3650)
+    """age at which `backup expire` deletes a manual snapshot and its DR copy (at least database.backupRetentionDays)"""
     keep_newest: int = Field(default=7, ge=1, le=100)
+    """manual snapshots always kept, whatever their age (at most 100, the RDS quota)"""
 
 
 class AlarmsConfig(_Model):
-    error_rate_percent: float = Field(default=5.0, gt=0, le=100)
+    error_rate_percent: float = Field(default=guide.ERROR_RATE_PERCENT, gt=0, le=100)
+    """error-rate alarm threshold, percent of requests answered 5xx"""
     db_cpu_percent: int = Field(default=80, ge=1, le=100)
+    """database CPU alarm threshold"""
     db_free_storage_gb: int = Field(default=10, gt=0)
+    """database free-storage alarm threshold in GiB"""
     backup_max_age_hours: int = Field(default=26, gt=0)
+    """backup-stale alarm: age of the newest snapshot"""
     dead_letter_messages: int = Field(default=0, ge=0)
+    """dead-letter alarm: messages tolerated in the dead-letter queue"""
     emails: tuple[str, ...] = ()
+    """addresses the alerts topic pages (a production stack needs one, or an endpoint)"""
     https_endpoints: tuple[str, ...] = ()
+    """https:// endpoints the alerts topic pages"""
 
     @field_validator("emails")
     @classmethod
@@ -350,9 +412,12 @@ class AlarmsConfig(_Model):
 
 
 class MaintenanceConfig(_Model):
-    window_start: str = "0 2 * * 0#1"
-    duration_minutes: int = Field(default=120, gt=0, le=24 * 60)
+    window_start: str = guide.MAINTENANCE_WINDOW_START
+    """start of the maintenance window, 5-field UTC cron (guide: first Sunday 02:00, `0 2 * * 0#1`)"""
+    duration_minutes: int = Field(default=guide.MAINTENANCE_DURATION_MINUTES, gt=0, le=24 * 60)
+    """length of the window (guide: 2 hours)"""
     cutoff_minutes: int = Field(default=15, ge=0)
+    """no new step starts this close to the window's end"""
 
     @field_validator("window_start")
     @classmethod
@@ -371,16 +436,21 @@ class MaintenanceConfig(_Model):
 
 
 class SloConfig(_Model):
-    availability_percent: float = Field(default=99.9, gt=0, le=100)
-    latency_p95_seconds: float = Field(default=2.0, gt=0)
-    scraper_success_percent: float = Field(default=95.0, ge=1, le=100)
+    availability_percent: float = Field(default=guide.AVAILABILITY_PERCENT, gt=0, le=100)
+    """availability objective over 30 days (guide: 99.9)"""
+    latency_p95_seconds: float = Field(default=guide.LATENCY_P95_SECONDS, gt=0)
+    """p95 response-time objective (guide: 2 s)"""
+    scraper_success_percent: float = Field(default=guide.SCRAPER_SUCCESS_PERCENT, ge=1, le=100)
+    """scraper success objective (guide's daily checklist: 95)"""
 
 
 class CostConfig(_Model):
     monthly_budget_usd: float = Field(default=3000.0, gt=0)
+    """the cost review's monthly budget"""
     tags: Mapping[str, str] = Field(
         default_factory=lambda: {"Project": PROJECT, "Environment": "prod", "CostCenter": "data-platform"}
     )
+    """cost-allocation tags on every AWS resource (the `Environment` value decides whether the stack must page someone)"""
 
     @field_validator("tags")
     @classmethod
@@ -403,9 +473,13 @@ class SiteConfig(_Model):
     """
 
     role: Literal["primary", "standby"] = "primary"
+    """`primary` owns the database and its replica; `standby` is the warm standby in the DR region"""
     serving: bool = True
+    """whether the app serves (only a standby waits with false, at zero replicas)"""
     primary_stack: str | None = Field(default=None, validate_default=True)
+    """standby only: the primary stack it takes over from"""
     database_instance_id: str | None = Field(default=None, validate_default=True)
+    """standby only: the primary's replica it runs on once promoted"""
 
     @field_validator("serving")
     @classmethod
@@ -432,27 +506,46 @@ class ReleaseConfig(_Model):
     `soakMinutes` there (`scraper-ops release promote`)."""
 
     promoted_from: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
+    """the stack whose soaked releases this one deploys (staging for prod)"""
     soak_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    """how long a release soaks there before it may be promoted"""
 
 
 class StackConfig(_Model):
     region: str
+    """primary region"""
     dr_region: str
+    """DR region, different from the primary"""
     cluster: ClusterConfig
+    """the EKS cluster"""
     namespace: str = Field(default=PROJECT, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    """the app's namespace (never default or a system namespace)"""
     app: AppConfig
+    """the app"""
     ops_image: str
+    """the image the ops CronJobs run, pinned by digest"""
     autoscaling: AutoscalingConfig = AutoscalingConfig()
+    """the HPA (KEDA ScaledObject)"""
     database: DatabaseConfig
+    """the RDS primary"""
     dr: DrConfig
+    """disaster recovery"""
     schedules: SchedulesConfig = SchedulesConfig()
+    """the ops CronJobs' schedules, UTC"""
     alarms: AlarmsConfig = AlarmsConfig()
+    """alarm thresholds and who they page"""
     maintenance: MaintenanceConfig = MaintenanceConfig()
+    """the maintenance window"""
     slo: SloConfig = SloConfig()
+    """service level objectives"""
     cost: CostConfig = CostConfig()
+    """budget and cost tags"""
     snapshots: SnapshotRetentionConfig = SnapshotRetentionConfig()
+    """manual snapshot expiry"""
     site: SiteConfig = SiteConfig()
+    """the stack's part in the warm-standby design"""
     release: ReleaseConfig = ReleaseConfig()
+    """staging before production"""
 
     @field_validator("region")
     @classmethod

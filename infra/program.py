@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra import metrics
+from contract import metrics
 from infra.components.autoscaling import Autoscaling, AutoscalingArgs
 from infra.components.base import Platform
 from infra.components.data import (
@@ -200,7 +200,7 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
         "alertsTopicArn": messaging.alerts_topic.arn,
         "maintenanceTopicArn": messaging.maintenance_topic.arn,
         "dashboardName": monitoring.dashboard.dashboard_name,
-        "alarmNames": [alarm.name for alarm in monitoring.alarms.values()],
+        "alarms": {key: alarm.name for key, alarm in monitoring.alarms.items()},
         "backupVaultName": backups.vault.name,
         "drBackupVaultName": backups.dr_vault.name,
         "drKmsKeyArn": keys.dr.arn,
@@ -240,7 +240,7 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
         },
         "site": {"role": config.site.role, "serving": config.site.serving, "primaryStack": config.site.primary_stack},
         "loadBalancer": observability.load_balancer,
-        "sloAlarmNames": [alarm.alarm_name for alarm in monitoring.slo_alarms.values()],
+        "sloAlarms": {key: alarm.alarm_name for key, alarm in monitoring.slo_alarms.items()},
     }
     OpsJobs(
         "ops-jobs",

@@ -141,6 +141,11 @@ def slo_label(availability_percent: float) -> str:
     return f"{availability_percent:g}".replace(".", "-")
 
 
+def slo_alarm_key(availability_percent: float, window: BurnWindow) -> str:
+    """The key of a burn-rate alert in the stack output `sloAlarms` (and the end of its alarm name)."""
+    return f"slo-{slo_label(availability_percent)}-{window.key}"
+
+
 def budget_remaining(bad: float, total: float, availability_percent: float) -> float | None:
     """Share of the error budget left (1.0 untouched, 0 spent, negative overspent); None without traffic."""
     if not total:

@@ -3,7 +3,7 @@
 The pack is published and run on its own (`pulumi policy publish` uploads only
 this directory), so it cannot import the stack's config model. These are the
 same values the stack config takes as defaults; tests/policies/test_pack.py
-asserts that they agree with infra.config and infra.metrics.
+asserts that they agree with the contract package (contract.guide, contract.metrics).
 """
 
 CPU_TARGET_PERCENT = 70

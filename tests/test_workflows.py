@@ -16,7 +16,7 @@ from croniter import croniter
 
 from automation.engine import read_stack_file
 from automation.maintenance import next_windows
-from automation.outputs import Maintenance
+from contract.outputs import Maintenance
 from infra.config import parse_stack_config
 from tests.conftest import REPO_ROOT
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -42,7 +41,3 @@ def service_trust(service: str) -> str:
         "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
     })
 
-
-def json_output(value: Any) -> pulumi.Output[str]:
-    """JSON text of a structure that may hold Outputs anywhere inside."""
-    return pulumi.Output.from_input(value).apply(lambda resolved: json.dumps(resolved, sort_keys=True))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.base import Platform, json_output, service_trust
+from infra.components.base import Platform, service_trust
 from infra.schedules import aws_cron
 
 NONCURRENT_VERSION_DAYS = 90
@@ -125,7 +125,7 @@ class Storage(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{name}-tls-only",
             bucket=bucket.id,
-            policy=json_output(
+            policy=pulumi.Output.json_dumps(
                 {
                     "Version": "2012-10-17",
                     "Statement": [
@@ -156,7 +156,7 @@ class Storage(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-replication-policy",
             role=role.id,
-            policy=json_output(
+            policy=pulumi.Output.json_dumps(
                 {
                     "Version": "2012-10-17",
                     "Statement": [

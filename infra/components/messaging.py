@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.base import Platform, json_output
+from infra.components.base import Platform
 
 MAX_RECEIVES_BEFORE_DEAD_LETTER = 5
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
@@ -47,7 +47,7 @@ class Messaging(pulumi.ComponentResource):
             kms_data_key_reuse_period_seconds=300,
             visibility_timeout_seconds=300,
             message_retention_seconds=4 * 24 * 3600,
-            redrive_policy=json_output(
+            redrive_policy=pulumi.Output.json_dumps(
                 {"deadLetterTargetArn": self.dead_letter_queue.arn, "maxReceiveCount": MAX_RECEIVES_BEFORE_DEAD_LETTER}
             ),
             tags=platform.tags,
@@ -56,7 +56,9 @@ class Messaging(pulumi.ComponentResource):
         aws.sqs.RedriveAllowPolicy(
             f"{name}-scrape-jobs-dlq-redrive-allow",
             queue_url=self.dead_letter_queue.url,
-            redrive_allow_policy=json_output({"redrivePermission": "byQueue", "sourceQueueArns": [self.queue.arn]}),
+            redrive_allow_policy=pulumi.Output.json_dumps(
+                {"redrivePermission": "byQueue", "sourceQueueArns": [self.queue.arn]}
+            ),
             opts=primary,
         )
         self.alerts_topic = self._topic(f"{name}-alerts", platform, platform.aws, args.primary_key)

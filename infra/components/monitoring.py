@@ -17,8 +17,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra import metrics, signals
-from infra.components.base import Platform, json_output
+from contract import alarms as alarm_keys
+from contract import metrics
+from infra import signals
+from infra.components.base import Platform
 from infra.config import StackConfig
 from infra.signals import BurnWindow, span
 
@@ -81,7 +83,7 @@ def _utilization_alarm(config: StackConfig, pods: dict[str, str], resource: str,
     """Pod CPU or memory in percent of the request, the quantity the HPA scales on (infra.signals)."""
     utilization = signals.request_relative(config.app, resource)
     return AlarmSpec(
-        f"app-{resource}-high",
+        {"cpu": alarm_keys.APP_CPU_HIGH, "memory": alarm_keys.APP_MEMORY_HIGH}[resource],
         f"App {resource} above {target}% of its request for {minutes} minutes (HPA scale-up trigger)",
         "GreaterThanThreshold",
         target,
@@ -111,16 +113,26 @@ def _utilization_alarm(config: StackConfig, pods: dict[str, str], resource: str,
 
 
 def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.Input[str]) -> list[AlarmSpec]:
+    """Every metric alarm of the stack: the scaling triggers, the service's objectives, the data's safety."""
     config = platform.config
     pods = {"ClusterName": config.cluster.name, "Namespace": config.namespace, "PodName": deployment_name}
-    app = {metrics.STACK_DIMENSION: platform.stack}
     scaling = config.autoscaling
     minutes = scaling.scale_up_stabilization_seconds // 60
     return [
         _utilization_alarm(config, pods, "cpu", scaling.cpu_target_percent, minutes),
         _utilization_alarm(config, pods, "memory", scaling.memory_target_percent, minutes),
+        *_queue_alarms(config),
+        *_service_alarms(platform, load_balancer),
+        *_data_alarms(platform),
+    ]
+
+
+def _queue_alarms(config: StackConfig) -> list[AlarmSpec]:
+    """The guide's queue-depth trigger and the dead-letter queue (dimensions: the component's queues)."""
+    scaling = config.autoscaling
+    return [
         AlarmSpec(
-            "queue-depth-high",
+            alarm_keys.QUEUE_DEPTH_HIGH,
             f"Scrape-job queue deeper than {scaling.queue_depth_target} messages (HPA scale-up trigger)",
             "GreaterThanThreshold",
             scaling.queue_depth_target,
@@ -130,7 +142,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             metric={"namespace": "AWS/SQS", "metric_name": "ApproximateNumberOfMessagesVisible", "statistic": "Maximum"},
         ),
         AlarmSpec(
-            "dead-letter-messages",
+            alarm_keys.DEAD_LETTER_MESSAGES,
             "Scrape jobs failed repeatedly and landed in the dead-letter queue",
             "GreaterThanThreshold",
             config.alarms.dead_letter_messages,
@@ -139,8 +151,16 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             missing_data="notBreaching",
             metric={"namespace": "AWS/SQS", "metric_name": "ApproximateNumberOfMessagesVisible", "statistic": "Maximum"},
         ),
+    ]
+
+
+def _service_alarms(platform: Platform, load_balancer: pulumi.Input[str]) -> list[AlarmSpec]:
+    """The objectives users feel: errors and latency at the ALB, scraper success, the smoke tests."""
+    config = platform.config
+    app = {metrics.STACK_DIMENSION: platform.stack}
+    return [
         AlarmSpec(
-            "error-rate-high",
+            alarm_keys.ERROR_RATE_HIGH,
             f"Share of 5xx answers at the load balancer above {config.alarms.error_rate_percent}%",
             "GreaterThanThreshold",
             config.alarms.error_rate_percent,
@@ -150,7 +170,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             queries=signals.error_ratio_queries(load_balancer, 300, percent=True),
         ),
         AlarmSpec(
-            "latency-p95-high",
+            alarm_keys.LATENCY_P95_HIGH,
             f"p95 response time of the app's targets at the load balancer above {config.slo.latency_p95_seconds} s",
             "GreaterThanThreshold",
             config.slo.latency_p95_seconds,
@@ -166,7 +186,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             },
         ),
         AlarmSpec(
-            "scraper-success-low",
+            alarm_keys.SCRAPER_SUCCESS_LOW,
             f"Scraper success rate below {config.slo.scraper_success_percent}%, or the app stopped reporting it",
             "LessThanThreshold",
             config.slo.scraper_success_percent,
@@ -176,7 +196,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             queries=_ratio_queries(metrics.SCRAPE_SUCCESSES, metrics.SCRAPE_ATTEMPTS, 900, app),
         ),
         AlarmSpec(
-            "smoke-tests-failing",
+            alarm_keys.SMOKE_TESTS_FAILING,
             f"Smoke tests failing or not running (uptime objective {config.slo.availability_percent}%)",
             "LessThanThreshold",
             1,
@@ -191,8 +211,16 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
                 "statistic": "Minimum",
             },
         ),
+    ]
+
+
+def _data_alarms(platform: Platform) -> list[AlarmSpec]:
+    """Zero data loss: backup age, replica lag against the RPO, database CPU and storage."""
+    config = platform.config
+    app = {metrics.STACK_DIMENSION: platform.stack}
+    return [
         AlarmSpec(
-            "backup-stale",
+            alarm_keys.BACKUP_STALE,
             f"Newest database snapshot older than {config.alarms.backup_max_age_hours} h, or no report of it",
             "GreaterThanThreshold",
             config.alarms.backup_max_age_hours,
@@ -207,7 +235,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             },
         ),
         AlarmSpec(
-            "replica-lag-high",
+            alarm_keys.REPLICA_LAG_HIGH,
             f"DR replica lag beyond the RPO of {config.dr.rpo_minutes} minutes, or no lag reported",
             "GreaterThanThreshold",
             config.dr.rpo_minutes * 60,
@@ -218,7 +246,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             dr_region=True,
         ),
         AlarmSpec(
-            "db-cpu-high",
+            alarm_keys.DB_CPU_HIGH,
             f"Database CPU above {config.alarms.db_cpu_percent}% for 10 minutes",
             "GreaterThanThreshold",
             config.alarms.db_cpu_percent,
@@ -228,7 +256,7 @@ def alarm_specs(platform: Platform, deployment_name: str, load_balancer: pulumi.
             metric={"namespace": "AWS/RDS", "metric_name": "CPUUtilization", "statistic": "Average"},
         ),
         AlarmSpec(
-            "db-free-storage-low",
+            alarm_keys.DB_FREE_STORAGE_LOW,
             f"Database free storage below {config.alarms.db_free_storage_gb} GiB",
             "LessThanThreshold",
             config.alarms.db_free_storage_gb * GIB,
@@ -252,7 +280,7 @@ def slo_alarm_specs(config: StackConfig, load_balancer: pulumi.Input[str]) -> li
     specs = []
     for window in signals.BURN_WINDOWS:
         threshold = window.threshold(availability)
-        key = slo_alarm_key(availability, window)
+        key = signals.slo_alarm_key(availability, window)
 
         def spec(part: str, seconds: int) -> AlarmSpec:
             return AlarmSpec(
@@ -272,21 +300,17 @@ def slo_alarm_specs(config: StackConfig, load_balancer: pulumi.Input[str]) -> li
     return specs
 
 
-def slo_alarm_key(availability_percent: float, window: BurnWindow) -> str:
-    return f"slo-{signals.slo_label(availability_percent)}-{window.key}"
-
-
 class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scraper:monitoring:Monitoring", name, None, opts)
         platform = args.platform
         resource_dimensions: dict[str, dict[str, pulumi.Input[str]]] = {
-            "queue-depth-high": {"QueueName": args.queue.name},
-            "dead-letter-messages": {"QueueName": args.dead_letter_queue.name},
+            alarm_keys.QUEUE_DEPTH_HIGH: {"QueueName": args.queue.name},
+            alarm_keys.DEAD_LETTER_MESSAGES: {"QueueName": args.dead_letter_queue.name},
             # On a standby stack the database is the primary's replica, in this stack's own region.
-            "replica-lag-high": {"DBInstanceIdentifier": (args.replica or args.database).identifier},
-            "db-cpu-high": {"DBInstanceIdentifier": args.database.identifier},
-            "db-free-storage-low": {"DBInstanceIdentifier": args.database.identifier},
+            alarm_keys.REPLICA_LAG_HIGH: {"DBInstanceIdentifier": (args.replica or args.database).identifier},
+            alarm_keys.DB_CPU_HIGH: {"DBInstanceIdentifier": args.database.identifier},
+            alarm_keys.DB_FREE_STORAGE_LOW: {"DBInstanceIdentifier": args.database.identifier},
         }
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         for spec in alarm_specs(platform, args.deployment_name, args.load_balancer):
@@ -298,7 +322,7 @@ class Monitoring(pulumi.ComponentResource):
         for window, long_spec, short_spec in slo_alarm_specs(platform.config, args.load_balancer):
             long_alarm = self._alarm(name, platform, args, long_spec, {})
             short_alarm = self._alarm(name, platform, args, short_spec, {})
-            key = slo_alarm_key(platform.config.slo.availability_percent, window)
+            key = signals.slo_alarm_key(platform.config.slo.availability_percent, window)
             self.slo_alarms[key] = aws.cloudwatch.CompositeAlarm(
                 f"{name}-{key}",
                 alarm_name=f"{platform.prefix}-{key}",
@@ -319,14 +343,14 @@ class Monitoring(pulumi.ComponentResource):
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=platform.prefix,
-            dashboard_body=json_output(_dashboard(platform, args)),
+            dashboard_body=pulumi.Output.json_dumps(_dashboard(platform, args)),
             opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
         )
         self.register_outputs(
             {
                 "dashboardName": self.dashboard.dashboard_name,
-                "alarmNames": [a.name for a in self.alarms.values()],
-                "sloAlarmNames": [a.alarm_name for a in self.slo_alarms.values()],
+                "alarms": {key: alarm.name for key, alarm in self.alarms.items()},
+                "sloAlarms": {key: alarm.alarm_name for key, alarm in self.slo_alarms.items()},
             }
         )
 
@@ -358,7 +382,9 @@ class Monitoring(pulumi.ComponentResource):
 
 def _dashboard(platform: Platform, args: MonitoringArgs) -> dict[str, Any]:
     """The guide's key metrics (request rate, error rate, response time, resources, queue depth, scraper success)
-    and the availability SLO beside them: the SLI over 30 days, the error budget left and the burn rate."""
+    and the availability SLO beside them: the SLI over 30 days, the error budget left and the burn rate.
+
+    Long on purpose: the dashboard's grid (x, y of every widget) reads as one layout only in one place."""
     config = platform.config
     region, dr_region = config.region, config.dr_region
     app = [metrics.STACK_DIMENSION, platform.stack]

@@ -51,7 +51,9 @@ def load_balancer_name(prefix: str) -> str:
 
 def lb_controller_statements(platform: Platform) -> list[dict[str, Any]]:
     """The controller's permissions (its docs' install/iam_policy.json), with every write scoped to the ALB,
-    listener, rule, target group and security-group ARNs of this account and region; WAF and Shield are off."""
+    listener, rule, target group and security-group ARNs of this account and region; WAF and Shield are off.
+
+    Long on purpose: it follows the published policy statement by statement, so the two can be compared."""
 
     def arns(service: str, *resources: str) -> list[pulumi.Output[str]]:
         region = "" if service == "iam" else platform.config.region

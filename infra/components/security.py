@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.base import Platform, json_output
+from infra.components.base import Platform
 
 # Services that encrypt with the stack's keys on the stack's behalf (CloudWatch has its own statement below).
 KEY_USER_SERVICES = (
@@ -35,7 +35,7 @@ def key_policy(platform: Platform, region: str) -> pulumi.Output[str]:
     alarms = pulumi.Output.concat(
         "arn:", platform.partition, ":cloudwatch:", region, ":", platform.account_id, f":alarm:{platform.prefix}-*"
     )
-    return json_output(
+    return pulumi.Output.json_dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
@@ -149,7 +149,7 @@ def irsa_role(
     aws.iam.RolePolicy(
         f"{name}-policy",
         role=role.id,
-        policy=json_output({"Version": "2012-10-17", "Statement": list(statements)}),
+        policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)}),
         opts=pulumi.ResourceOptions(parent=parent, provider=platform.aws),
     )
     return role

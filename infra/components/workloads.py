@@ -16,9 +16,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra import metrics
-from infra.components.base import Platform, json_output
+from contract import metrics
+from infra.components.base import Platform
 from infra.components.security import irsa_role
+from infra.config import StackConfig
 
 APP_NAME = "social-media-scraper-app"
 OUTPUTS_CONFIGMAP = "scraper-ops-outputs"
@@ -95,15 +96,100 @@ class AppArgs:
     secret_key_arns: tuple[pulumi.Input[str], ...] = ()
 
 
+LABELS = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/part-of": "social-media-scraper"}
+API_SELECTOR = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/component": "api"}
+
+
+def app_statements(args: AppArgs, master_secret_arn: pulumi.Output[str],
+                   dr_secret_arn: pulumi.Output[str]) -> list[dict[str, Any]]:
+    """What the app's pods may do: the queue, the data bucket, the master secret in both regions, the keys that
+    encrypt them, and metrics in the app's own namespace."""
+    return [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "sqs:SendMessage",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
+            ],
+            "Resource": [args.queue.arn],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [pulumi.Output.concat(args.data_bucket.arn, "/*")],
+        },
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [args.data_bucket.arn]},
+        {
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": [master_secret_arn, dr_secret_arn],
+        },
+        {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [args.key.arn]},
+        *([{"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": list(args.secret_key_arns)}]
+          if args.secret_key_arns else []),
+        {
+            "Effect": "Allow",
+            "Action": ["cloudwatch:PutMetricData"],
+            "Resource": ["*"],
+            "Condition": {"StringEquals": {"cloudwatch:namespace": metrics.NAMESPACE}},
+        },
+    ]
+
+
+def app_pod(config: StackConfig, environment: list[dict[str, Any]], resources: dict[str, Any]) -> dict[str, Any]:
+    """The app's pod template: restricted, probed, pinned to the priced node group, spread over zones."""
+    app = config.app
+    probe = {"periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 3}
+    pod = restricted_pod(
+        service_account=APP_NAME,
+        labels={**LABELS, **API_SELECTOR},
+        containers=[
+            {
+                "name": "app",
+                "image": app.image,
+                "ports": [{"name": "http", "containerPort": app.port}],
+                "env": environment,
+                "resources": resources,
+                "readinessProbe": {"httpGet": {"path": app.readiness_path, "port": "http"}, **probe},
+                "livenessProbe": {
+                    "httpGet": {"path": app.health_path, "port": "http"},
+                    **probe,
+                    "initialDelaySeconds": 10,
+                },
+                "startupProbe": {
+                    "httpGet": {"path": app.health_path, "port": "http"},
+                    "periodSeconds": 5,
+                    "failureThreshold": 30,
+                },
+            }
+        ],
+    )
+    pod["spec"]["terminationGracePeriodSeconds"] = 30
+    # The compute model (config cluster.nodeInstanceType): EC2 nodes of a managed node group, as priced.
+    pod["spec"]["nodeSelector"] = {INSTANCE_TYPE_LABEL: config.cluster.node_instance_type}
+    pod["spec"]["topologySpreadConstraints"] = [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": API_SELECTOR},
+        }
+    ]
+    return pod
+
+
 class AppWorkload(pulumi.ComponentResource):
+    """The app in its namespace: IRSA role and service account, the migration Job, the Deployment (whose replica
+    count the KEDA-owned HPA sets), its Service, disruption budget and network policy."""
+
     def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scraper:k8s:App", name, None, opts)
         platform = args.platform
         config = platform.config
-        app = config.app
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=platform.k8s)
-        labels = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/part-of": "social-media-scraper"}
-        api_selector = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/component": "api"}
+        self.labels = LABELS
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={
@@ -114,7 +200,7 @@ class AppWorkload(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/warn": "restricted",
                 },
             },
-            opts=k8s_opts,
+            opts=pulumi.ResourceOptions(parent=self, provider=platform.k8s),
         )
         in_namespace = pulumi.ResourceOptions(parent=self, provider=platform.k8s, depends_on=[self.namespace])
         master_secret_arn = pulumi.Output.from_input(args.database_secret_arn)
@@ -122,51 +208,14 @@ class AppWorkload(pulumi.ComponentResource):
         dr_secret_arn = master_secret_arn.apply(
             lambda arn: ":".join([*arn.split(":")[:3], config.dr_region, *arn.split(":")[4:]])
         )
-        self.role = irsa_role(
-            self,
-            f"{name}-irsa",
-            platform,
-            APP_NAME,
-            [
-                {
-                    "Effect": "Allow",
-                    "Action": [
-                        "sqs:SendMessage",
-                        "sqs:ReceiveMessage",
-                        "sqs:DeleteMessage",
-                        "sqs:ChangeMessageVisibility",
-                        "sqs:GetQueueAttributes",
-                    ],
-                    "Resource": [args.queue.arn],
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:PutObject"],
-                    "Resource": [pulumi.Output.concat(args.data_bucket.arn, "/*")],
-                },
-                {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [args.data_bucket.arn]},
-                {
-                    "Effect": "Allow",
-                    "Action": ["secretsmanager:GetSecretValue"],
-                    "Resource": [master_secret_arn, dr_secret_arn],
-                },
-                {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [args.key.arn]},
-                *([{"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": list(args.secret_key_arns)}]
-                  if args.secret_key_arns else []),
-                {
-                    "Effect": "Allow",
-                    "Action": ["cloudwatch:PutMetricData"],
-                    "Resource": ["*"],
-                    "Condition": {"StringEquals": {"cloudwatch:namespace": metrics.NAMESPACE}},
-                },
-            ],
-        )
+        self.role = irsa_role(self, f"{name}-irsa", platform, APP_NAME,
+                              app_statements(args, master_secret_arn, dr_secret_arn))
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
             metadata={
                 "name": APP_NAME,
                 "namespace": config.namespace,
-                "labels": labels,
+                "labels": LABELS,
                 "annotations": {IRSA_ANNOTATION: self.role.arn},
             },
             automount_service_account_token=False,
@@ -184,16 +233,35 @@ class AppWorkload(pulumi.ComponentResource):
             {"name": "METRICS_STACK", "value": platform.stack},
         ]
         resources = {
-            "requests": {"cpu": app.requests.cpu, "memory": app.requests.memory},
-            "limits": {"cpu": app.limits.cpu, "memory": app.limits.memory},
+            "requests": {"cpu": config.app.requests.cpu, "memory": config.app.requests.memory},
+            "limits": {"cpu": config.app.limits.cpu, "memory": config.app.limits.memory},
         }
+        self.migration = self._migration(name, config, environment, resources, in_namespace)
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": APP_NAME, "namespace": config.namespace, "labels": LABELS},
+            spec={
+                # No `replicas`: the HPA that KEDA derives from the ScaledObject owns the replica count.
+                "selector": {"matchLabels": API_SELECTOR},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
+                "revisionHistoryLimit": 5,
+                "template": app_pod(config, environment, resources),
+            },
+            opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[self.migration])),
+        )
+        self._serving(name, config, in_namespace)
+        self.register_outputs({"deploymentName": APP_NAME, "namespace": self.namespace.metadata["name"]})
+
+    def _migration(self, name: str, config: StackConfig, environment: list[dict[str, Any]],
+                   resources: dict[str, Any], in_namespace: pulumi.ResourceOptions) -> k8s.batch.v1.Job:
+        app = config.app
         migration_spec = {
             "backoffLimit": 1,
             "activeDeadlineSeconds": 1800,
             "template": restricted_pod(
                 service_account=APP_NAME,
                 restart_policy="Never",
-                labels={**labels, "app.kubernetes.io/component": "migration"},
+                labels={**LABELS, "app.kubernetes.io/component": "migration"},
                 containers=[
                     {
                         "name": "migrate",
@@ -209,12 +277,13 @@ class AppWorkload(pulumi.ComponentResource):
         # resources) must be a new Job: the name carries the id of the whole spec. The new Job is created (and
         # runs the idempotent `migrate upgrade`) before the old one is deleted; an unchanged spec keeps its
         # Job and never re-runs it.
-        self.migration = k8s.batch.v1.Job(
+        return k8s.batch.v1.Job(
             f"{name}-migration",
             metadata={
-                "name": json_output(migration_spec).apply(lambda spec: f"social-media-scraper-migrate-{content_id(spec)}"),
+                "name": pulumi.Output.json_dumps(migration_spec).apply(
+                    lambda spec: f"social-media-scraper-migrate-{content_id(spec)}"),
                 "namespace": config.namespace,
-                "labels": {**labels, "app.kubernetes.io/component": "migration"},
+                "labels": {**LABELS, "app.kubernetes.io/component": "migration"},
                 "annotations": {"scraper.io/image": app.image},
             },
             spec=migration_spec,
@@ -222,80 +291,35 @@ class AppWorkload(pulumi.ComponentResource):
                 in_namespace, pulumi.ResourceOptions(depends_on=[self.service_account], delete_before_replace=False)
             ),
         )
-        probe = {"periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 3}
-        pod = restricted_pod(
-            service_account=APP_NAME,
-            labels={**labels, **api_selector},
-            containers=[
-                {
-                    "name": "app",
-                    "image": app.image,
-                    "ports": [{"name": "http", "containerPort": app.port}],
-                    "env": environment,
-                    "resources": resources,
-                    "readinessProbe": {"httpGet": {"path": app.readiness_path, "port": "http"}, **probe},
-                    "livenessProbe": {
-                        "httpGet": {"path": app.health_path, "port": "http"},
-                        **probe,
-                        "initialDelaySeconds": 10,
-                    },
-                    "startupProbe": {
-                        "httpGet": {"path": app.health_path, "port": "http"},
-                        "periodSeconds": 5,
-                        "failureThreshold": 30,
-                    },
-                }
-            ],
-        )
-        pod["spec"]["terminationGracePeriodSeconds"] = 30
-        # The compute model (config cluster.nodeInstanceType): EC2 nodes of a managed node group, as priced.
-        pod["spec"]["nodeSelector"] = {INSTANCE_TYPE_LABEL: config.cluster.node_instance_type}
-        pod["spec"]["topologySpreadConstraints"] = [
-            {
-                "maxSkew": 1,
-                "topologyKey": "topology.kubernetes.io/zone",
-                "whenUnsatisfiable": "ScheduleAnyway",
-                "labelSelector": {"matchLabels": api_selector},
-            }
-        ]
-        self.deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata={"name": APP_NAME, "namespace": config.namespace, "labels": labels},
-            spec={
-                # No `replicas`: the HPA that KEDA derives from the ScaledObject owns the replica count.
-                "selector": {"matchLabels": api_selector},
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
-                "revisionHistoryLimit": 5,
-                "template": pod,
-            },
-            opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[self.migration])),
-        )
+
+    def _serving(self, name: str, config: StackConfig, in_namespace: pulumi.ResourceOptions) -> None:
+        """The Service in front of the pods, the budget that keeps them through node drains, and their traffic."""
         self.service = k8s.core.v1.Service(
             f"{name}-service",
-            metadata={"name": APP_NAME, "namespace": config.namespace, "labels": labels},
+            metadata={"name": APP_NAME, "namespace": config.namespace, "labels": LABELS},
             spec={
                 "type": "ClusterIP",
-                "selector": api_selector,
+                "selector": API_SELECTOR,
                 "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http"}],
             },
             opts=in_namespace,
         )
         self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
-            metadata={"name": APP_NAME, "namespace": config.namespace, "labels": labels},
+            metadata={"name": APP_NAME, "namespace": config.namespace, "labels": LABELS},
             spec={
                 "maxUnavailable": 1,
-                "selector": {"matchLabels": api_selector},
+                "selector": {"matchLabels": API_SELECTOR},
             },
             opts=in_namespace,
         )
         self.network_policy = k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
-            metadata={"name": APP_NAME, "namespace": config.namespace, "labels": labels},
+            metadata={"name": APP_NAME, "namespace": config.namespace, "labels": LABELS},
             spec={
                 "podSelector": {"matchLabels": {"app.kubernetes.io/name": APP_NAME}},
                 "policyTypes": ["Ingress", "Egress"],
-                "ingress": [{"ports": [{"protocol": "TCP", "port": app.port}]}],
+                "ingress": [{"ports": [{"protocol": "TCP", "port": config.app.port}]}],
                 "egress": [
                     {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
                     {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 80}]},
@@ -304,8 +328,6 @@ class AppWorkload(pulumi.ComponentResource):
             },
             opts=in_namespace,
         )
-        self.labels = labels
-        self.register_outputs({"deploymentName": APP_NAME, "namespace": self.namespace.metadata["name"]})
 
 
 @dataclass(frozen=True)
@@ -371,7 +393,7 @@ class OpsJobs(pulumi.ComponentResource):
         self.outputs_config_map = k8s.core.v1.ConfigMap(
             f"{name}-outputs",
             metadata={"name": OUTPUTS_CONFIGMAP, "namespace": config.namespace},
-            data={OUTPUTS_FILE: json_output(dict(args.outputs))},
+            data={OUTPUTS_FILE: pulumi.Output.json_dumps(dict(args.outputs))},
             opts=in_namespace,
         )
         statements = self._statements(platform, args)
@@ -450,7 +472,9 @@ class OpsJobs(pulumi.ComponentResource):
     @staticmethod
     def _statements(platform: Platform, args: OpsJobsArgs) -> dict[str, list[dict[str, Any]]]:
         """Least privilege per job. Wildcard resources only for read-only describe calls and for
-        PutMetricData, which has no resource-level permissions and is pinned to the namespace instead."""
+        PutMetricData, which has no resource-level permissions and is pinned to the namespace instead.
+
+        Long on purpose: one table, so that a review reads every job's permissions side by side."""
         config = platform.config
 
         def rds_arn(region: str, kind: str, name: str) -> pulumi.Output[str]:

@@ -10,9 +10,11 @@ import pytest
 
 from automation import backup
 from automation.aws import Aws
-from automation.maintenance import APP_ALARMS, MaintenanceRun, Options, current_window, next_windows
-from automation.outputs import Maintenance, parse_outputs
+from automation.maintenance import MaintenanceRun, Options, current_window, next_windows
+from automation.outputs import parse_outputs
+from contract.outputs import Maintenance
 from automation.runner import LockRetry, PulumiRunner
+from contract import alarms as alarm_keys
 from infra.config import parse_stack_config
 from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, RecordingPulumi, client, prod_config
 
@@ -56,8 +58,9 @@ class Harness:
         return "Item" not in item
 
     def app_alarm_actions(self) -> dict[str, bool]:
-        alarms = client("cloudwatch").describe_alarms(AlarmNames=self.outputs.alarmNames)["MetricAlarms"]
-        return {a["AlarmName"]: a["ActionsEnabled"] for a in alarms if a["AlarmName"].endswith(APP_ALARMS)}
+        alarms = client("cloudwatch").describe_alarms(AlarmNames=list(self.outputs.alarms.values()))["MetricAlarms"]
+        app = {self.outputs.alarms[key] for key in alarm_keys.APP_BEHAVIOUR}
+        return {a["AlarmName"]: a["ActionsEnabled"] for a in alarms if a["AlarmName"] in app}
 
     def steps(self, record) -> dict[str, str]:
         return {s.name: s.outcome for s in record.steps}

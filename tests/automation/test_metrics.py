@@ -121,3 +121,31 @@ def test_metrics_end_to_end_through_the_console_script(deployed, aws_env, tmp_pa
     result = scraper_ops("metrics", "collect", "--outputs", str(deployed["file"]), env={**aws_env, "SCRAPER_OPS_REPORT_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stdout + result.stderr
     assert list(tmp_path.glob("operational-metrics-*.json"))
+
+
+def test_every_page_of_a_metric_data_answer_is_read_and_counted():
+    """CloudWatch pages GetMetricData with NextToken (botocore's paginator); moto never pages, so a Stubber serves
+    two pages in the API's own shapes: the points of both are kept, sorted oldest first, and two calls counted."""
+    import boto3
+    from botocore.stub import Stubber
+
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    end = start + timedelta(hours=3)
+    query = metrics_job.Query("q", "SocialMediaScraper", "ScrapeAttempts", "Sum", (("Stack", "prod"),))
+    request = {"MetricDataQueries": [{"Id": "q", "MetricStat": {
+        "Metric": {"Namespace": "SocialMediaScraper", "MetricName": "ScrapeAttempts",
+                   "Dimensions": [{"Name": "Stack", "Value": "prod"}]}, "Period": 3600, "Stat": "Sum"},
+        "ReturnData": True}], "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending"}
+    hours = [start + timedelta(hours=h) for h in range(3)]
+    stubber = Stubber(cloudwatch)
+    stubber.add_response("get_metric_data", {"MetricDataResults": [
+        {"Id": "q", "Timestamps": [hours[2], hours[0]], "Values": [3.0, 1.0]}], "NextToken": "page-2"}, request)
+    stubber.add_response("get_metric_data", {"MetricDataResults": [
+        {"Id": "q", "Timestamps": [hours[1]], "Values": [2.0]}]}, {**request, "NextToken": "page-2"})
+    calls: list[int] = []
+    with stubber:
+        series = metrics_job.get_metric_data(cloudwatch, [query], start, end, 3600, calls)
+    stubber.assert_no_pending_responses()
+    assert series == {"q": [(hours[0], 1.0), (hours[1], 2.0), (hours[2], 3.0)]}
+    assert len(calls) == 2

@@ -8,7 +8,16 @@ import shutil
 from datetime import datetime, timezone
 
 import pytest
+from pulumi.runtime import mocks as pulumi_mocks
 
+from automation.engine import (
+    DISABLE_DEFAULT_PROVIDERS,
+    DefaultProviderDisabled,
+    OfflineMocks,
+    disabled_default_providers,
+    read_stack_file,
+    run_program,
+)
 from automation.runner import OfflineRunner, ProtectedResources, PulumiRunner
 from automation.scale import scale
 from automation.errors import BadInput
@@ -157,16 +166,15 @@ def test_offline_outputs_need_an_offline_update_first(project):
         OfflineRunner("prod", project).outputs()
 
 
-def test_history_lists_updates_with_their_audit_messages(project, deployed):
+def test_updates_carry_their_audit_messages_into_the_stack_history(project, deployed):
     runner = OfflineRunner("prod", project)
     runner.up("first")
     runner.up("second")
-    assert [(h["version"], h["message"]) for h in runner.history()] == [(2, "second"), (1, "first")]
+    assert [(h["version"], h["message"]) for h in runner.state()["history"]] == [(1, "first"), (2, "second")]
     pulumi = RecordingPulumi("prod", prod_config(), deployed["outputs"])
-    automation_api = PulumiRunner("prod", pulumi_command=pulumi, work_dir=REPO_ROOT)
-    automation_api.up("audited update")
-    assert automation_api.history(limit=1)[0]["message"] == "audited update"
-    assert pulumi.of("stack history")[-1][:4] == ["stack", "history", "--json", "--show-secrets"]
+    PulumiRunner("prod", pulumi_command=pulumi, work_dir=REPO_ROOT).up("audited update")
+    up = pulumi.of("up")[-1]
+    assert up[up.index("--message") + 1] == "audited update"
 
 
 def test_refresh_preview_reports_drift_without_changing_state(deployed):
@@ -196,7 +204,7 @@ def test_offline_backend_refuses_a_protected_replacement_like_pulumi_until_unpro
         "remove the `protect` flag from the resource in your Pulumi program and run `pulumi up`")}
     with pytest.raises(ProtectedResources):
         runner.up("u")
-    assert len(runner.history()) == 1 and _database(runner)["inputs"]["dbName"] != "scraping", "state untouched"
+    assert len(runner.state()["history"]) == 1 and _database(runner)["inputs"]["dbName"] != "scraping", "state untouched"
     runner.unprotect([urn])
     assert _database(runner)["protect"] is False
     assert {c.name: c.op for c in runner.preview("p").pending()}["database-primary"] == "replace"
@@ -234,3 +242,51 @@ def test_maintenance_run_offline_replaces_an_allowed_protected_database(capsys, 
                                       "reason": "rename the database, CHG-7", "snapshot": record["snapshot_id"]}]
     assert record["diff"]["refused"][urn].startswith(f'unable to replace resource "{urn}"')
     assert _database(runner)["protect"] is True and _database(runner)["inputs"]["dbName"] == "scraping"
+
+
+# ---- default providers, disabled as the engine disables them ----------------------------------------------------
+
+
+def test_every_stack_disables_default_providers_and_the_program_still_plans():
+    for path in sorted(REPO_ROOT.glob("Pulumi.*.yaml")):
+        stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        raw = read_stack_file(stack, REPO_ROOT)
+        assert disabled_default_providers(raw) == {"*"}, stack
+        assert run_program(stack, raw).resources, stack
+
+
+def _program_with_a_stray_bucket(config, stack):
+    """The whole program plus one bucket that forgot `provider=`: the engine would create it in whatever region the
+    default provider picks."""
+    import pulumi_aws as aws
+
+    from infra.program import build_stack
+
+    outputs = build_stack(config, stack)
+    aws.s3.Bucket("stray-bucket")
+    return outputs
+
+
+def test_a_resource_without_its_provider_is_refused_when_default_providers_are_disabled():
+    raw = read_stack_file("prod", REPO_ROOT)
+    with pytest.raises(Exception) as refused:
+        run_program("prod", raw, program=_program_with_a_stray_bucket)
+    assert "Default provider for 'aws' disabled. 'aws:s3/bucket:Bucket::stray-bucket' must use an explicit provider." \
+        in str(refused.value)
+    allowed = {key: value for key, value in raw.items() if key != DISABLE_DEFAULT_PROVIDERS}
+    plan = run_program("prod", allowed, program=_program_with_a_stray_bucket)
+    assert any(r.name == "stray-bucket" and r.provider is None for r in plan.resources)
+
+
+def test_an_invoke_without_its_provider_is_refused_too():
+    mocks = OfflineMocks("prod", "us-east-1", no_default_providers=frozenset({"aws"}))
+    with pytest.raises(DefaultProviderDisabled, match="'aws:index/getCallerIdentity:getCallerIdentity' must use"):
+        mocks.call(pulumi_mocks.MockCallArgs("aws:index/getCallerIdentity:getCallerIdentity", {}, ""))
+    assert mocks.call(pulumi_mocks.MockCallArgs("aws:index/getCallerIdentity:getCallerIdentity", {},
+                                                "urn:pulumi:prod::p::pulumi:providers:aws::aws-primary::id"))
+
+
+@pytest.mark.parametrize("value", ['"*"', "[1]", "not json"])
+def test_a_malformed_disable_list_is_bad_input(value):
+    with pytest.raises(BadInput, match="pulumi:disable-default-providers must be a list"):
+        disabled_default_providers({DISABLE_DEFAULT_PROVIDERS: value})

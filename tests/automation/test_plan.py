@@ -114,10 +114,13 @@ def test_a_secret_in_stack_config_is_refused_offline(tmp_path):
 
 
 def test_an_unexpected_invoke_is_an_error_not_an_empty_answer():
+    import pulumi
     import pulumi_aws as aws
 
     def program(config, stack):
-        return {"zones": aws.get_availability_zones_output().names}
+        provider = aws.Provider("aws-primary", region=config.region)
+        zones = aws.get_availability_zones_output(opts=pulumi.InvokeOutputOptions(provider=provider))
+        return {"zones": zones.names}
 
     with pytest.raises(Exception, match="no answer for the invoke aws:index/getAvailabilityZones"):
         engine.run_program("prod", prod_config(), program=program)

@@ -18,6 +18,7 @@ from rich.console import Console
 from automation.console import Table
 from automation.maintenance import HEARTBEAT_SECONDS, LEASE, Heartbeat, MaintenanceRun, OperationsLock, Options
 from automation.runner import OfflineRunner
+from contract import alarms as alarm_keys
 from tests.automation.test_maintenance import FAST, WINDOW, Harness, outside_the_window
 from tests.automation.test_offline_backend import project  # noqa: F401 - the fixture
 from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, client, run_cli
@@ -162,7 +163,7 @@ def test_a_live_lease_is_never_taken_over(harness):
 
 def test_unlock_removes_a_dead_runs_lock_rearms_its_alarms_and_records_why(capsys, deployed, tmp_path):
     outputs = deployed["outputs"]
-    silenced = [n for n in outputs["alarmNames"] if n.endswith(("app-cpu-high", "latency-p95-high"))]
+    silenced = [outputs["alarms"][key] for key in (alarm_keys.APP_CPU_HIGH, alarm_keys.LATENCY_P95_HIGH)]
     client("cloudwatch").disable_alarm_actions(AlarmNames=silenced)
     client("dynamodb").put_item(TableName=outputs["lockTableName"], Item={
         **LOCK_KEY, "owner": {"S": "killed-run"}, "reason": {"S": "scheduled"}, "expiresAt": {"N": "9999999999"},

@@ -18,6 +18,7 @@ from automation import slo
 from automation.aws import Aws
 from automation.checklist import FAIL, PASS, Context, incidents_and_mttr
 from automation.outputs import parse_outputs
+from contract import alarms as alarm_keys
 from infra import signals
 
 END = datetime(2026, 11, 28, 0, 0, tzinfo=timezone.utc)
@@ -68,7 +69,7 @@ def stubbed_history(names: list[str]):
 
 def test_page_alerts_are_the_slos_fast_and_slow_burn_composites(outputs):
     assert slo.page_alarms(outputs) == [FAST, SLOW]
-    assert len(outputs.sloAlarmNames) == len(signals.BURN_WINDOWS)  # the ticket alert is no incident
+    assert len(outputs.sloAlarms) == len(signals.BURN_WINDOWS)  # the ticket alert is no incident
 
 
 def test_incidents_and_mttr_from_a_seeded_history(outputs):
@@ -141,20 +142,20 @@ class _Runner:
 def test_maintenance_silences_the_slo_page_and_ticket_alerts_too(outputs):
     """moto cannot create composite alarms (no PutCompositeAlarm), so DescribeAlarms/DisableAlarmActions are
     answered by a Stubber: the run must ask for composite alarms and disable the armed ones with the app's."""
-    from automation.maintenance import APP_ALARMS, MaintenanceRun, Options
-    from automation.outputs import Maintenance
+    from automation.maintenance import MaintenanceRun, Options
+    from contract.outputs import Maintenance
 
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stubber = Stubber(cloudwatch)
-    app = [n for n in outputs.alarmNames if n.endswith(APP_ALARMS)]
-    names = app + outputs.sloAlarmNames
+    app = [outputs.alarms[key] for key in alarm_keys.APP_BEHAVIOUR]
+    names = app + list(outputs.sloAlarms.values())
     stubber.add_response(
         "describe_alarms",
         {"MetricAlarms": [{"AlarmName": n, "ActionsEnabled": True} for n in app],
-         "CompositeAlarms": [{"AlarmName": n, "ActionsEnabled": n != FAST} for n in outputs.sloAlarmNames]},
+         "CompositeAlarms": [{"AlarmName": n, "ActionsEnabled": n != FAST} for n in outputs.sloAlarms.values()]},
         {"AlarmNames": names, "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]},
     )
-    armed = app + [n for n in outputs.sloAlarmNames if n != FAST]
+    armed = app + [n for n in outputs.sloAlarms.values() if n != FAST]
     stubber.add_response("disable_alarm_actions", {}, {"AlarmNames": armed})
     stubber.activate()
     aws = Aws("us-east-1", "us-west-2")

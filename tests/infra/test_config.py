@@ -7,7 +7,7 @@ import json
 import pytest
 
 from infra.config import ConfigError, image_tag, load_from_pulumi, parse_stack_config
-from tests.conftest import prod_config, with_changes
+from tests.conftest import REPO_ROOT, prod_config, with_changes
 
 
 def problems_of(**changes) -> list[str]:
@@ -219,3 +219,19 @@ def test_the_program_reads_config_the_way_the_pulumi_cli_passes_it(monkeypatch):
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps({**raw, "social-media-scraper:typo": "1"}))
     with pytest.raises(ConfigError, match="social-media-scraper:typo: unknown key"):
         load_from_pulumi()
+
+
+def test_every_config_key_is_described_and_the_readme_table_is_printed_from_the_model():
+    from infra.config_docs import markdown_table, rows
+
+    undescribed = [key for key, what, _ in rows() if not what]
+    assert undescribed == []
+    assert markdown_table() in (REPO_ROOT / "README.md").read_text(), "regenerate it: python -m infra.config_docs"
+
+
+def test_the_config_table_shows_the_guides_defaults():
+    from infra.config_docs import rows
+
+    defaults = {key.rsplit(":", 1)[-1]: default for key, _, default in rows()}
+    assert defaults["autoscaling.cpuTargetPercent"] == "`70`" and defaults["autoscaling.queueDepthTarget"] == "`1000`"
+    assert defaults["maintenance.windowStart"] == "`0 2 * * 0#1`" and defaults["database.subnetGroupName"] == "(required)"

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from automation.engine import SECRET_PLACEHOLDER, Plan, run_program
+from contract import alarms as alarm_keys
 from infra.components.workloads import APP_NAME, OPS_JOBS
 from tests.conftest import prod_config, resource, resources_of
 
@@ -21,18 +22,6 @@ RDS = "aws:rds/instance:Instance"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 
-OUTPUT_CONTRACT = {
-    "region", "drRegion", "clusterName", "namespace", "deploymentName", "hpaName", "serviceUrl", "dbInstanceId",
-    "dbReplicaId", "dataBucket", "dataReplicaBucket", "opsBucket", "queueUrl", "deadLetterQueueUrl",
-    "alertsTopicArn", "maintenanceTopicArn", "dashboardName", "alarmNames", "backupVaultName",
-    "drBackupVaultName", "drKmsKeyArn", "lockTableName", "cronJobs", "costTags",
-    # beyond the DESIGN.md minimum: what the ops commands measure against
-    "stack", "metricsNamespace", "smokeChecks", "objectives", "dbBackupRetentionDays", "backupPlanId",
-    "drSubnetGroupName", "drSecurityGroupIds", "maintenance", "scaledObjectName", "dbSecretArn", "snapshotRetention",
-    "site", "loadBalancer", "sloAlarmNames",
-}
-
-
 def prod_config_value(key: str):
     return json.loads(prod_config()[f"social-media-scraper:{key}"])
 
@@ -42,8 +31,8 @@ def by_urn(plan: Plan):
 
 
 def test_outputs_follow_the_contract(prod_plan):
+    """Which outputs exist is tests/infra/test_contract.py's; here, what the prod stack puts in them."""
     outputs = prod_plan.outputs
-    assert set(outputs) == OUTPUT_CONTRACT
     assert outputs["region"] == "us-east-1" and outputs["drRegion"] == "us-west-2"
     assert outputs["deploymentName"] == outputs["hpaName"] == "social-media-scraper-app"
     assert outputs["namespace"] == "social-media-scraper"
@@ -60,9 +49,11 @@ def test_outputs_follow_the_contract(prod_plan):
     assert outputs["queueUrl"].startswith("https://sqs.us-east-1.amazonaws.com/")
     alarm_names = {r.inputs["name"] for r in resources_of(prod_plan, ALARM)}
     burn_windows = {n for n in alarm_names if n.endswith(("-long", "-short"))}
-    assert set(outputs["alarmNames"]) == alarm_names - burn_windows and len(outputs["alarmNames"]) == len(EXPECTED_ALARMS)
+    assert set(outputs["alarms"].values()) == alarm_names - burn_windows
+    assert set(outputs["alarms"]) == set(alarm_keys.ALL) and len(outputs["alarms"]) == len(EXPECTED_ALARMS)
+    assert all(name.endswith(key) for key, name in outputs["alarms"].items())
     composites = resources_of(prod_plan, "aws:cloudwatch/compositeAlarm:CompositeAlarm")
-    assert set(outputs["sloAlarmNames"]) == {c.inputs["alarmName"] for c in composites}
+    assert set(outputs["sloAlarms"].values()) == {c.inputs["alarmName"] for c in composites}
     assert outputs["loadBalancer"].startswith("app/scraper-prod/")
 
 
@@ -567,5 +558,5 @@ def test_cloudwatch_may_use_the_keys_only_for_this_stacks_alarms(prod_plan):
             "StringEquals": {"aws:SourceAccount": "123456789012"},
             "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:123456789012:alarm:scraper-prod-*"},
         }
-    alarm_names = prod_plan.outputs["alarmNames"]
+    alarm_names = prod_plan.outputs["alarms"].values()
     assert all(name.startswith("scraper-prod-") for name in alarm_names)

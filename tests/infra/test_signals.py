@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from infra import metrics, signals
+from contract import metrics
+from infra import signals
 from infra.components.observability import CONTAINER_INSIGHTS_ADDON
 from tests.alarm_evaluation import alarm_state, composite_state, dimension_list
 from tests.conftest import client, resource, resources_of
@@ -105,7 +106,7 @@ def test_burn_rate_thresholds_and_names_come_from_the_slo(plan_with, prod_plan, 
             assert "alarmActions" not in alarm, "the composite alarm notifies for its windows"
         assert composites[name]["alarmActions"] == composites[name]["okActions"] == [plan.outputs["alertsTopicArn"]]
         found.add((factor, long_seconds, short_seconds))
-    assert found == expected and set(plan.outputs["sloAlarmNames"]) == set(composites)
+    assert found == expected and set(plan.outputs["sloAlarms"].values()) == set(composites)
 
 
 def test_every_alarm_names_a_metric_that_something_publishes(prod_plan):

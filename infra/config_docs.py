@@ -1,0 +1,54 @@
+"""The README's stack config table, printed from the config model's field descriptions (`python -m
+infra.config_docs`); tests/infra/test_config.py checks that the README holds exactly this table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticUndefined
+
+from infra.config import PROJECT, REGION_KEY, StackConfig
+
+
+def _default(field: Any) -> str:
+    if field.is_required():
+        return "(required)"
+    value = field.default_factory() if field.default_factory is not None else field.default
+    if value is PydanticUndefined or value is None or value == ():
+        return "none"
+    if isinstance(value, BaseModel):
+        return ", ".join(f"{to_camel(k)} `{v}`" for k, v in value.model_dump().items())
+    if isinstance(value, dict):
+        return ", ".join(f"`{k}={v}`" for k, v in value.items())
+    if isinstance(value, tuple):
+        return " ".join(f"`{v}`" for v in value)
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value:g}`" if isinstance(value, float) else f"`{value}`"
+
+
+def rows() -> list[tuple[str, str, str]]:
+    """(key, what, default) for every key a stack file may set, groups expanded to their keys."""
+    found = []
+    for name, field in StackConfig.model_fields.items():
+        key = REGION_KEY if name == "region" else f"{PROJECT}:{to_camel(name)}"
+        group = field.annotation if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) \
+            else None
+        if group is None:
+            found.append((key, field.description or "", _default(field)))
+            continue
+        for sub_name, sub_field in group.model_fields.items():
+            found.append((f"{key}.{to_camel(sub_name)}", sub_field.description or "", _default(sub_field)))
+    return found
+
+
+def markdown_table() -> str:
+    lines = ["| key | what | default |", "|---|---|---|"]
+    lines += [f"| `{key}` | {what} | {default} |" for key, what, default in rows()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")
