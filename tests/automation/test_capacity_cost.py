@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date, datetime, timedelta, timezone
 
@@ -82,7 +83,9 @@ def test_capacity_report_gives_the_known_answers_in_every_format(capsys, usage, 
     markdown = next(out.glob("capacity-*.md")).read_text()
     assert "| Pod CPU | % of request |" in markdown and len(list(out.glob("capacity-*.png"))) == 5
     keys = [o["Key"] for o in client("s3").list_objects_v2(Bucket=usage["outputs"]["opsBucket"], Prefix="capacity/")["Contents"]]
-    assert sorted(k.rsplit(".", 1)[1] for k in keys) == ["html", "json", "md"]
+    assert sorted({k.rsplit(".", 1)[1] for k in keys}) == ["html", "json", "md", "png"]
+    linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert linked and {f"capacity/{name}" for name in linked} <= set(keys), "the Markdown's chart links resolve beside it"
 
 
 def test_capacity_report_through_the_console_script(usage, project, aws_env):
