@@ -263,7 +263,7 @@ def series_verdicts(series: Series, now: datetime, window_days: int) -> list[Ver
         found.append(Verdict(severity_in(series.days_to_threshold) if due else "ok",
                              f"{series.title} {reaches} {limit} {words}", due, series.key))
     else:
-        found.append(Verdict("ok", f"{series.title} {reaches} {limit} not within a year (the trend heads away)",
+        found.append(Verdict("ok", f"{series.title} {reaches} {limit} not within a year (the trend does not head there)",
                              None, series.key))
     return found
 
@@ -362,6 +362,17 @@ def report_of(result: CapacityReport, stack: str, now: datetime, savings: list[d
     )
 
 
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """(first, last) indexes of each run of consecutive true flags."""
+    runs: list[tuple[int, int]] = []
+    for index, flag in enumerate(flags):
+        if flag and runs and runs[-1][1] == index - 1:
+            runs[-1] = (runs[-1][0], index)
+        elif flag:
+            runs.append((index, index))
+    return runs
+
+
 def chart(series: Series, now: datetime, window_days: int, guides: tuple[tuple[float, str], ...] = ()) -> bytes:
     """A PNG of the hourly series: data over its trend, the trend dashed on to where it meets the threshold (a
     marker and the date, when that is within the window's length ahead), hours past the threshold shaded, "now",
@@ -381,9 +392,10 @@ def chart(series: Series, now: datetime, window_days: int, guides: tuple[tuple[f
                      label=f"threshold {amount(series.threshold, series.unit)}", zorder=2)
         breach = _breach(series)
         if breach is not None:
-            axes.fill_between(times, values, series.threshold, where=breach[0], color="tab:red", alpha=0.25,
-                              interpolate=True, label=f"{'above' if series.rising_is_bad else 'below'} threshold "
-                                                      f"({sum(breach[0])} h)", zorder=1)
+            label = f"{'above' if series.rising_is_bad else 'below'} threshold ({sum(breach[0])} h)"
+            for first, last in _runs(breach[0]):
+                axes.axvspan(times[first], times[last] + timedelta(hours=1), color="tab:red", alpha=0.2, linewidth=0,
+                             label=label if first == _runs(breach[0])[0][0] else None, zorder=1)
     fit = linear_fit([(t - times[0]).total_seconds() / 86400 for t in times], values) if len(times) > 1 else None
     if fit is not None:
         slope, intercept = fit
@@ -396,11 +408,11 @@ def chart(series: Series, now: datetime, window_days: int, guides: tuple[tuple[f
         if crossing:
             axes.plot([end], [series.threshold], marker="o", markersize=7, color="tab:red", zorder=4,
                       label=f"trend meets threshold {end:%Y-%m-%d}")
-            axes.annotate(f"{end:%Y-%m-%d}", (end, series.threshold), textcoords="offset points", xytext=(0, 8),
-                          ha="center", fontsize=9, color="tab:red")
+            axes.annotate(f"{end:%Y-%m-%d}", (end, series.threshold), textcoords="offset points", xytext=(-8, 8),
+                          ha="right", fontsize=9, color="tab:red")
     axes.axvline(now, color="0.3", linestyle=":", linewidth=1, label=f"now ({now:%Y-%m-%d %H:%M} UTC)")
-    for value, label in guides:
-        axes.axhline(value, color="tab:green", linestyle="-.", linewidth=1, label=f"{label} {value:g}")
+    for (value, label), colour in zip(guides, ("tab:green", "tab:purple")):
+        axes.axhline(value, color=colour, linestyle="-.", linewidth=1.2, label=f"{label} {value:g}")
     axes.set_ylabel(series.unit)
     axes.set_title(f"{series.title} ({series.unit}), last {window_days} days")
     locator = mdates.AutoDateLocator()

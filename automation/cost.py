@@ -352,14 +352,19 @@ def chart(result: CostReview, services: list[str]) -> bytes:
         values = [result.by_service[m].get(service, 0.0) for m in result.months]
         axes.bar(labels, values, bottom=bottom, label=service, zorder=2)
         bottom = [b + v for b, v in zip(bottom, values)]
+    forecast_at = (result.months.index(result.current_month)
+                   if result.current_month in result.months and result.forecast_rest is not None else None)
     for index, total in enumerate(bottom):
-        axes.annotate(f"{total:,.0f}", (index, total), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=9)
-    if result.current_month in result.months and result.forecast_rest is not None:
-        index = result.months.index(result.current_month)
+        inside = index == forecast_at  # under the forecast bar: the total goes just inside its own bar
+        axes.annotate(f"{total:,.0f}", (index, total), textcoords="offset points", xytext=(0, -4 if inside else 3),
+                      ha="center", va="top" if inside else "bottom", fontsize=9,
+                      bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+    if forecast_at is not None:
+        index = forecast_at
         axes.bar([labels[index]], [result.forecast_rest], bottom=[bottom[index]], fill=False, hatch="//",
                  edgecolor="0.4", label="forecast, rest of the month", zorder=2)
         axes.annotate(f"forecast {result.forecast:,.0f}", (index, bottom[index] + result.forecast_rest),
-                      textcoords="offset points", xytext=(0, 14), ha="center", fontsize=9, fontweight="bold")
+                      textcoords="offset points", xytext=(0, 3), ha="center", fontsize=9, fontweight="bold")
     axes.axhline(result.budget, color="tab:red", linestyle="--", linewidth=1.2,
                  label=f"budget {result.budget:,.0f} USD", zorder=3)
     axes.set_ylabel("USD per month")

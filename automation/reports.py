@@ -111,7 +111,10 @@ def between_in_words(started: str, ended: str) -> str:
 
 def counts_in_words(counts: dict[str, int]) -> str:
     """Pulumi's change counts as words: {"same": 84, "update": 2} -> "2 update, 84 unchanged"."""
-    changed = [f"{n} {op}" for op, n in sorted(counts.items()) if op != "same" and n]
+    order = ("create", "update", "replace", "delete")
+    ops = sorted((op for op in counts if op != "same" and counts[op]), key=lambda op: (op not in order,
+                                                                                       order.index(op) if op in order else 0, op))
+    changed = [f"{counts[op]} {op}" for op in ops]
     same = [f"{counts['same']} unchanged"] if counts.get("same") else []
     return ", ".join(changed + same) or "no resources"
 
@@ -184,8 +187,9 @@ class Report:
         return "WARNING" if "warning" in severities else "OK"
 
     def _tally(self) -> str:
-        counts = [(s, sum(1 for v in self.findings if v.severity == s)) for s in ("critical", "warning")]
-        return ", ".join(f"{n} {s}" for s, n in counts)
+        critical = sum(1 for v in self.findings if v.severity == "critical")
+        warnings = sum(1 for v in self.findings if v.severity == "warning")
+        return f"{critical} critical, {warnings} warning{'' if warnings == 1 else 's'}"
 
     def to_json(self) -> str:
         document = {

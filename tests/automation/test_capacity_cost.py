@@ -96,6 +96,21 @@ def test_capacity_report_through_the_console_script(usage, project, aws_env):
     assert not list((project / "r").glob("*.png")), "no charts for JSON only"
 
 
+def test_a_critical_capacity_finding_exits_1_after_writing_the_report(capsys, deployed, project):
+    """Free storage falls 2 GiB a day to 16 GiB now: the 10 GiB alarm in 3 days, under the 7-day critical level."""
+    put_series("FreeStorageSpace", "AWS/RDS", [{"Name": "DBInstanceIdentifier", "Value": "scraper-prod"}],
+               lambda h: (76 - 2 * (h + 1) / 24) * 1024**3)
+    out = project / "reports"
+    code, stdout, err = run_cli(capsys, "capacity", "report", "--stack", "prod", "--format", "md", "--outputs",
+                                str(deployed["file"]), "--out", str(out))
+    assert code == 1
+    assert re.fullmatch(r"scraper-ops: capacity critical: Database free storage falls to 10 GiB around "
+                        r"\d{4}-\d{2}-\d{2} \(in 3 days\)", err.strip()), err
+    assert stdout.startswith("Verdict: CRITICAL\n  CRITICAL Database free storage falls to 10 GiB")
+    markdown = next(out.glob("capacity-*.md")).read_text()
+    assert "## Verdict: CRITICAL" in markdown and "No data in the window for" in markdown
+
+
 def month(offset: int) -> tuple[str, str]:
     today = date.today()
     first = cost_job._month_start(today, offset)
