@@ -4,6 +4,8 @@ screenshots of each HTML report in headless Chromium."""
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import re
 import shutil
@@ -303,6 +305,8 @@ class Page(HTMLParser):
 
 @pytest.mark.parametrize("kind", sorted(REPORTS))
 def test_the_html_report_is_accessible_and_self_contained(kind):
+    from matplotlib import image as images
+
     report = REPORTS[kind]()
     page = Page()
     page.feed(report.to_html())
@@ -317,6 +321,8 @@ def test_the_html_report_is_accessible_and_self_contained(kind):
     for image, chart, heading in zip(page.images, report.charts, page.figures_after):
         assert heading == chart.title, "a heading per chart"
         assert image["alt"] == chart.alt and (image["width"], image["height"]) == tuple(map(str, chart.size))
+        pixels = images.imread(io.BytesIO(base64.b64decode(image["src"].split(",", 1)[1])), format="png")
+        assert (pixels.shape[1], pixels.shape[0]) == chart.size, "the inline image decodes to the size it declares"
 
 
 def test_chart_alt_text_states_the_finding():
@@ -369,10 +375,11 @@ def test_each_html_report_renders_in_headless_chromium(kind, tmp_path):
          f"--user-data-dir={profile}", "--window-size=1280,2400", "--enable-logging=stderr", "--v=0",
          f"--screenshot={shot}", page.as_uri()],
         capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
-    assert result.returncode == 0, result.stderr[-2000:]
-    page_errors = [line for line in result.stderr.splitlines()
-                   if "net::ERR_" in line or "Failed to load resource" in line or ("CONSOLE" in line and "rror" in line)]
-    assert not page_errors, page_errors
+    assert result.returncode == 0 and "bytes written to file" in result.stderr, result.stderr[-2000:]
+    # The reports run no script: any message on the page's console (a blocked or broken resource, a parse
+    # error) is an error. Chromium's own D-Bus and GPU complaints of a headless machine are not about the page.
+    page_messages = [line for line in result.stderr.splitlines() if ":CONSOLE" in line or "net::ERR_" in line]
+    assert not page_messages, page_messages
     pixels = images.imread(str(shot))
     assert pixels.shape[0] >= 2000 and pixels.shape[1] >= 1200
     assert pixels.std() > 0.05, "the screenshot shows a page, not a blank"
