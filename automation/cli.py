@@ -29,7 +29,7 @@ from automation.console import ReaderMayLeave, Table
 from automation.errors import BadInput, CheckFailed, MissingEnvironment, OpsError
 from automation.engine import invalid_config
 from automation.outputs import Maintenance, StackOutputs, parse_outputs, read_outputs_file, resolve_outputs
-from automation.reports import FORMATS, Report, Table as ReportTable, utcnow
+from automation.reports import FORMATS, Report, Table as ReportTable, Verdict, utcnow
 from infra.config import ConfigError, StackConfig, aws_regions, parse_stack_config
 
 if TYPE_CHECKING:
@@ -482,6 +482,7 @@ def backup_verify(
     with aws_errors():
         result = backup_job.verify_backups(aws, outputs, now, restore_test, _wait_policy())
         report = Report("backups", "Backup verification", outputs.stack, result.ok, result.to_json(), created=now,
+                        verdicts=_failed_checks(result.checks),
                         tables=[ReportTable("Checks", ("check", "ok", "evidence"),
                                       [(c.name, _mark(c.ok), c.evidence) for c in result.checks])])
         written = write_report(report, ("json", "md"), out, aws.client("s3"), outputs.opsBucket,
@@ -496,6 +497,11 @@ def backup_verify(
     _emit(as_json, result.to_json(), table, [f"written: {', '.join(written)}"])
     if not result.ok:
         raise CheckFailed("backup verification failed")
+
+
+def _failed_checks(checks) -> list:
+    """A check report's verdict block: each failed check, critical; none when all passed (the outcome says so)."""
+    return [Verdict("critical", f"{c.name} failed: {c.evidence}") for c in checks if not c.ok]
 
 
 dr_app = typer.Typer(help="Disaster recovery.", no_args_is_help=True)
@@ -525,6 +531,7 @@ def dr_test(
         document = result.to_json(outputs)
         report = Report(
             "dr", "Disaster recovery test", outputs.stack, result.ok, document, created=now,
+            verdicts=_failed_checks(result.checks),
             summary=[
                 result.rpo_line(outputs.objectives.rpoMinutes * 60),
                 f"RTO target {outputs.objectives.rtoMinutes * 60} s, measured {_seconds(result.measured_rto_seconds)}",
