@@ -241,9 +241,7 @@ def _breach(series: Series) -> tuple[list[bool], str, float] | None:
 def series_verdicts(series: Series, now: datetime, window_days: int) -> list[Verdict]:
     """A metric's findings: a breach in the window (however far the mean trend is from the threshold: a
     trend must not hide it), then where the trend meets the threshold."""
-    if not series.points:
-        return []
-    if series.threshold is None:
+    if not series.points or series.threshold is None:
         return []
     found = []
     limit = amount(series.threshold, series.unit)
@@ -393,9 +391,9 @@ def chart(series: Series, now: datetime, window_days: int, guides: tuple[tuple[f
         breach = _breach(series)
         if breach is not None:
             label = f"{'above' if series.rising_is_bad else 'below'} threshold ({sum(breach[0])} h)"
-            for first, last in _runs(breach[0]):
+            for index, (first, last) in enumerate(_runs(breach[0])):
                 axes.axvspan(times[first], times[last] + timedelta(hours=1), color="tab:red", alpha=0.2, linewidth=0,
-                             label=label if first == _runs(breach[0])[0][0] else None, zorder=1)
+                             label=None if index else label, zorder=1)
     fit = linear_fit([(t - times[0]).total_seconds() / 86400 for t in times], values) if len(times) > 1 else None
     if fit is not None:
         slope, intercept = fit

@@ -315,8 +315,8 @@ def review_report(result: CostReview, stack: str, created: datetime, with_charts
         summary=[f"budget {result.budget:,.2f} USD/month",
                  f"month to date ({result.current_month}, to yesterday): {result.month_to_date:,.2f} USD",
                  "forecast this month: " + (f"{result.forecast:,.2f} USD (month to date + {result.forecast_rest:,.2f}"
-                                            f" forecast from today)" if result.forecast is not None else "none"),
-                 f"forecast: {result.forecast_note}"],
+                                            f" forecast from today); {result.forecast_note}"
+                                            if result.forecast is not None else f"none: {result.forecast_note}")],
         tables=[
             Table("Cost by service (USD)", ("service", *(label[m] for m in result.months)),
                   [(s, *(result.by_service[m].get(s, 0.0) for m in result.months)) for s in services]

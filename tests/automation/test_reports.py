@@ -226,7 +226,8 @@ def test_the_cost_report_has_services_by_spend_the_month_to_date_cost_by_tag_and
     rows = [line.split(" | ")[0].strip("| ") for line in services.splitlines() if line.startswith("| Amazon")]
     assert rows == ["Amazon Relational Database Service", "Amazon Elastic Kubernetes Service", "Amazon S3"]
     assert "## Cost by tag, whole account (USD)" in markdown and "| Environment | staging | 400.00 |" in markdown
-    assert "forecast: month to date plus Cost Explorer's forecast from today to the month's end" in markdown
+    assert ("forecast this month: 3,105.80 USD (month to date + 207.05 forecast from today); month to date plus "
+            "Cost Explorer's forecast from today to the month's end") in markdown
 
 
 @pytest.mark.parametrize("kind", sorted(REPORTS))
