@@ -18,9 +18,10 @@ import pytest
 from automation import capacity as capacity_job
 from automation import cost as cost_job
 from automation.maintenance import Record, StepRecord
+from automation.promotion import PromotionRecord
 from automation.reports import Report, counts_in_words, duration_in_words, when_in_words, write_report
 from infra.config import parse_stack_config
-from tests.conftest import client, prod_config
+from tests.conftest import OLD_IMAGE, client, prod_config
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
 DAYS = 30
@@ -245,6 +246,15 @@ def test_the_maintenance_record_says_changes_in_words_and_each_step_how_long_it_
     assert "| step | outcome | started | took | detail |" in markdown
     assert "| backup | ok |" in markdown and "| 14 min 05 s |" in markdown and "| 1 h 02 min |" in markdown
     assert "run took 1 h 17 min" in markdown
+
+
+def test_a_failed_promotion_puts_its_problems_in_the_verdict_block():
+    record = PromotionRecord(OLD_IMAGE, "sha256:abc", "staging", "prod", "alice@laptop",
+                             problems=["staging soak breached: p95 3.2 s over 2 s"])
+    markdown = record.report(NOW).to_markdown()
+    assert verdict_lines(markdown) == ["- **CRITICAL** Promotion of sha256:abc to prod failed",
+                                       "- **CRITICAL** problem: staging soak breached: p95 3.2 s over 2 s"]
+    assert "## Verdict: CRITICAL" in markdown
 
 
 # ---- HTML hygiene --------------------------------------------------------------------------------------------
