@@ -30,7 +30,7 @@ from automation.errors import BadInput, CheckFailed, MissingEnvironment, OpsErro
 from automation.engine import invalid_config
 from automation.outputs import parse_outputs, read_outputs_file, resolve_outputs
 from contract.outputs import Maintenance, StackOutputs
-from automation.reports import FORMATS, Report, Table as ReportTable, utcnow
+from automation.reports import FORMATS, Report, Table as ReportTable, Verdict, utcnow
 from infra.config import ConfigError, StackConfig, aws_regions, parse_stack_config
 
 if TYPE_CHECKING:
@@ -503,6 +503,7 @@ def backup_verify(
     with aws_errors():
         result = backup_job.verify_backups(aws, outputs, now, restore_test, _wait_policy())
         report = Report("backups", "Backup verification", outputs.stack, result.ok, result.to_json(), created=now,
+                        verdicts=_failed_checks(result.checks),
                         tables=[ReportTable("Checks", ("check", "ok", "evidence"),
                                       [(c.name, _mark(c.ok), c.evidence) for c in result.checks])])
         written = write_report(report, ("json", "md"), out, aws.client("s3"), outputs.opsBucket,
@@ -517,6 +518,11 @@ def backup_verify(
     _emit(as_json, result.to_json(), table, [f"written: {', '.join(written)}"])
     if not result.ok:
         raise CheckFailed("backup verification failed")
+
+
+def _failed_checks(checks) -> list:
+    """A check report's verdict block: each failed check, critical; none when all passed (the outcome says so)."""
+    return [Verdict("critical", f"{c.name} failed: {c.evidence}") for c in checks if not c.ok]
 
 
 dr_app = typer.Typer(help="Disaster recovery.", no_args_is_help=True)
@@ -547,6 +553,7 @@ def dr_test(
         document = result.to_json(outputs)
         report = Report(
             "dr", "Disaster recovery test", outputs.stack, result.ok, document, created=now,
+            verdicts=_failed_checks(result.checks),
             summary=[
                 result.rpo_line(outputs.objectives.rpoMinutes * 60),
                 f"RTO target {outputs.objectives.rtoMinutes * 60} s, measured {_seconds(result.measured_rto_seconds)}",
@@ -854,27 +861,37 @@ def capacity_report(
     now = utcnow()
     with aws_errors():
         result = capacity_job.build_report(aws.client("cloudwatch"), outputs, config, days, now)
-        charts = {s.title: capacity_job.chart(s) for s in result.series if s.points} if {"md", "html"} & set(chosen) else {}
-        rows = [(s.title, s.unit, s.p50, s.p95, s.max, s.slope_per_day, s.threshold, s.days_to_threshold)
-                for s in result.series]
-        report = Report("capacity", f"Capacity report, last {days} days", outputs.stack, True, result.to_json(),
-                        created=now, charts=charts,
-                        summary=[f"{result.hours_at_max:.0f} h ({100 * result.share_at_max:.1f}%) at the HPA maximum "
-                                 f"of {config.autoscaling.max_replicas} replicas",
-                                 *[f"trigger {name}: {t['hours']} h" + (f", last {t['last']}" if t['last'] else "")
-                                   for name, t in result.triggers.items()],
-                                 f"GetMetricData calls: {result.api_calls}"],
-                        tables=[ReportTable("Metrics", ("metric", "unit", "p50", "p95", "max", "trend/day", "threshold",
-                                                        "days to threshold"), rows)])
+        report = capacity_job.report_of(result, outputs.stack, now, _savings(config, outputs, result),
+                                        bool({"md", "html"} & set(chosen)))
         written = write_report(report, chosen, out, aws.client("s3"), outputs.opsBucket)
     table = Table(title=report.title)
-    for column in ("metric", "p50", "p95", "max", "trend/day", "threshold", "days to threshold"):
+    for column in ("metric", "p50", "p95", "max", "trend/day", "threshold", "reaches threshold"):
         table.add_column(column)
-    for title, unit, p50, p95, peak, slope, threshold, days_left in rows:
-        table.add_row(f"{title} ({unit})", *(_num(v) for v in (p50, p95, peak, slope, threshold, days_left)))
+    for title, unit, p50, p95, peak, slope, threshold, reached in capacity_job.threshold_table(result, now):
+        table.add_row(f"{title} ({unit})", *(_num(v) for v in (p50, p95, peak, slope, threshold)), reached)
+    _print_verdicts(report)
     stdout.print(table)
-    for line in [*report.summary, f"written: {', '.join(written)}"]:
+    for line in [*report.summary, *report.footer, f"written: {', '.join(written)}"]:
         stdout.print(line, markup=False, highlight=False)
+    critical = [v.text for v in report.findings if v.severity == "critical"]
+    if critical:
+        raise CheckFailed("capacity critical: " + "; ".join(critical))
+
+
+def _print_verdicts(report: Report) -> None:
+    """The verdict block first, most urgent first, as the report files open."""
+    stdout.print(f"Verdict: {report.outcome}", markup=False, highlight=False)
+    for verdict in report.findings:
+        stdout.print(f"  {verdict.severity.upper():8} {verdict.text}", markup=False, highlight=False)
+
+
+def _savings(config: StackConfig, outputs: StackOutputs, capacity) -> list[dict]:
+    """What the capacity analysis would save a month, from the price table."""
+    from automation import cost as cost_job
+    db_cpu = next(s for s in capacity.series if s.key == "db_cpu")
+    return cost_job.savings_from_capacity(
+        capacity.rightsizing, config.autoscaling.min_replicas, outputs.region, db_cpu.p95,
+        config.database.instance_class, 2 if config.database.multi_az else 1, config.cluster.node_instance_type)
 
 
 def _num(value: Optional[float]) -> str:
@@ -898,40 +915,11 @@ def cost_review(
     now = utcnow()
     with aws_errors():
         capacity = capacity_job.build_report(aws.client("cloudwatch"), outputs, config, 30, now)
-        db_cpu = next(s for s in capacity.series if s.key == "db_cpu")
-        savings = cost_job.savings_from_capacity(
-            capacity.rightsizing, config.autoscaling.min_replicas, outputs.region, db_cpu.p95,
-            config.database.instance_class, 2 if config.database.multi_az else 1, config.cluster.node_instance_type)
         result = cost_job.review(aws.client("ce", "us-east-1"), aws.client("cloudwatch"), outputs,
-                                 config.cost.monthly_budget_usd, months, now.date(), savings)
-        services = sorted({s for m in result.months for s in result.by_service[m]})
-        report = Report(
-            "cost", f"Cost review, {result.months[0] if result.months else '-'} to {result.months[-1] if result.months else '-'}",
-            outputs.stack, not result.over_budget, result.to_json(), created=now,
-            charts={"Monthly cost by service": cost_job.chart(result)} if result.months and {"md", "html"} & set(chosen) else {},
-            summary=[f"budget {result.budget:,.2f} USD/month",
-                     f"month to date ({result.current_month}, to yesterday): {result.month_to_date:,.2f} USD",
-                     "forecast this month: " + (f"{result.forecast:,.2f} USD (month to date + {result.forecast_rest:,.2f}"
-                                                f" forecast from today)" if result.forecast is not None
-                                                else result.forecast_note),
-                     *[f"over budget: {r}" for r in result.over_budget],
-                     *[f"saving: {s['resource']} {s['from']} -> {s['to']}: {s['monthlySavingUsd']:,.2f} USD/month"
-                       for s in result.savings]],
-            tables=[
-                ReportTable("Cost by service (USD)", ("service", *result.months),
-                            [(s, *(result.by_service[m].get(s, 0.0) for m in result.months)) for s in services]
-                            + [("total", *(result.totals[m] for m in result.months))]),
-                ReportTable("Cost by tag, whole account (USD)", ("tag", "value", *result.months),
-                            [(tag, value, *(months.get(m, {}).get(value, 0.0) for m in result.months))
-                             for tag, months in result.by_tag.items()
-                             for value in sorted({v for m in months.values() for v in m})]),
-                ReportTable("Top movers", ("service", "from", "to", "change", "%"),
-                            [(m["service"], m["from"], m["to"], m["change"], m["percent"]) for m in result.movers]),
-                ReportTable("Cost per 1,000 successful scrapes (USD)", ("month", "cost"),
-                            list(result.cost_per_1000_scrapes.items())),
-            ],
-        )
+                                 config.cost.monthly_budget_usd, months, now.date(), _savings(config, outputs, capacity))
+        report = cost_job.review_report(result, outputs.stack, now, bool({"md", "html"} & set(chosen)))
         written = write_report(report, chosen, out, aws.client("s3"), outputs.opsBucket)
+    _print_verdicts(report)
     for table in report.tables:
         rich_table = Table(title=table.title)
         for column in table.columns:
@@ -939,7 +927,7 @@ def cost_review(
         for row in table.rows:
             rich_table.add_row(*(_num(v) if isinstance(v, float) or v is None else str(v) for v in row))
         stdout.print(rich_table)
-    for line in [*report.summary, f"written: {', '.join(written)}"]:
+    for line in [*report.summary, *report.footer, f"written: {', '.join(written)}"]:
         stdout.print(line, markup=False, highlight=False)
     if result.over_budget:
         raise CheckFailed("over budget: " + "; ".join(result.over_budget))

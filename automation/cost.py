@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from automation.metrics import Query, get_metric_data
 from automation.plan import scaling_of
 from contract.outputs import StackOutputs
 from contract import metrics as names
+from automation.reports import Chart, Report, Table, Verdict, by_urgency
 from infra.components.workloads import INSTANCE_TYPE_LABEL
 from infra.quantities import parse_cpu, parse_memory
 
@@ -49,7 +51,7 @@ MAX_GROUPS = 2
 
 
 def _groups(ce: Any, start: date, end: date, group_by: list[dict[str, str]],
-            filter_: dict[str, Any] | None) -> dict[str, dict[tuple[str, ...], float]]:
+            filter_: dict[str, Any] | None, calls: Counter[str]) -> dict[str, dict[tuple[str, ...], float]]:
     """{month: {group keys: cost}}, following NextPageToken. A tag group key `Key$value` becomes its value, and
     the empty value (no such tag) becomes "(untagged)"."""
     request: dict[str, Any] = {
@@ -63,6 +65,7 @@ def _groups(ce: Any, start: date, end: date, group_by: list[dict[str, str]],
     months: dict[str, dict[tuple[str, ...], float]] = {}
     while True:
         response = ce.get_cost_and_usage(**request)
+        calls["GetCostAndUsage"] += 1
         for period in response.get("ResultsByTime", []):
             bucket = months.setdefault(period["TimePeriod"]["Start"][:7], {})
             for group in period.get("Groups", []):
@@ -74,13 +77,14 @@ def _groups(ce: Any, start: date, end: date, group_by: list[dict[str, str]],
         request["NextPageToken"] = token
 
 
-def _by_tag(ce: Any, start: date, end: date, keys: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+def _by_tag(ce: Any, start: date, end: date, keys: list[str],
+            calls: Counter[str]) -> dict[str, dict[str, dict[str, float]]]:
     """{tag key: {month: {tag value: cost}}} over every cost of the account, each tag's values (untagged
     included) from one GetCostAndUsage grouped by the tags, two tags a request as AWS allows."""
     by_tag: dict[str, dict[str, dict[str, float]]] = {key: {} for key in keys}
     for first in range(0, len(keys), MAX_GROUPS):
         chunk = keys[first:first + MAX_GROUPS]
-        months = _groups(ce, start, end, [{"Type": "TAG", "Key": key} for key in chunk], None)
+        months = _groups(ce, start, end, [{"Type": "TAG", "Key": key} for key in chunk], None, calls)
         for month, groups in months.items():
             for values, cost in groups.items():
                 for key, value in zip(chunk, values):
@@ -104,6 +108,7 @@ class CostReview:
     forecast_note: str
     cost_per_1000_scrapes: dict[str, float | None]
     savings: list[dict[str, Any]]
+    api_calls: list[str] = field(default_factory=list)  # diagnostics: "<operation> calls: n"
 
     @property
     def forecast(self) -> float | None:
@@ -137,11 +142,12 @@ def review(ce: Any, cloudwatch: Any, outputs: StackOutputs, budget: float, month
            savings: list[dict[str, Any]]) -> CostReview:
     """The last `months` full months and the current one to yesterday, for the stack's cost-allocation tags.
     Today is left to the forecast, which starts today, so no day is counted twice or missed."""
+    calls: Counter[str] = Counter()
     start, end = _month_start(today, months), today
     tags = outputs.costTags
-    services = _groups(ce, start, end, [{"Type": "DIMENSION", "Key": "SERVICE"}], _stack_filter(tags))
+    services = _groups(ce, start, end, [{"Type": "DIMENSION", "Key": "SERVICE"}], _stack_filter(tags), calls)
     by_service = {m: {key[0]: cost for key, cost in groups.items()} for m, groups in services.items()}
-    by_tag = _by_tag(ce, start, end, sorted(tags))
+    by_tag = _by_tag(ce, start, end, sorted(tags), calls)
     month_keys = sorted(by_service)
     current = today.strftime("%Y-%m")
     totals = {m: round(sum(by_service[m].values()), 2) for m in month_keys}
@@ -155,15 +161,19 @@ def review(ce: Any, cloudwatch: Any, outputs: StackOutputs, budget: float, month
             movers.append({"service": service, "from": round(base, 2), "to": round(last.get(service, 0.0), 2),
                            "change": round(change, 2), "percent": round(100 * change / base, 1) if base else None})
         movers.sort(key=lambda m: abs(m["change"]), reverse=True)
-    rest, note = _forecast_rest(ce, today, tags)
+    rest, note = _forecast_rest(ce, today, tags, calls)
+    per_scrapes = _cost_per_scrapes(cloudwatch, outputs, month_keys, totals, today, calls)
     return CostReview(month_keys, current, by_service, by_tag, totals, movers[:5], budget,
-                      sum(by_service.get(current, {}).values()), rest, note,
-                      _cost_per_scrapes(cloudwatch, outputs, month_keys, totals, today), savings)
+                      sum(by_service.get(current, {}).values()), rest, note, per_scrapes, savings,
+                      [f"{name} calls: {n}" for name, n in sorted(calls.items())])
 
 
-def _forecast_rest(ce: Any, today: date, tags: dict[str, str]) -> tuple[float | None, str]:
+def _forecast_rest(ce: Any, today: date, tags: dict[str, str],
+                   calls: Counter[str] | None = None) -> tuple[float | None, str]:
     """Cost Explorer's forecast from today to the end of the month (GetCostForecast returns the period asked;
     its start "must be equal to or no later than the current date", Cost Explorer API reference)."""
+    if calls is not None:
+        calls["GetCostForecast"] += 1
     try:
         response = ce.get_cost_forecast(
             TimePeriod={"Start": today.isoformat(), "End": _month_start(today, -1).isoformat()},
@@ -175,15 +185,17 @@ def _forecast_rest(ce: Any, today: date, tags: dict[str, str]) -> tuple[float | 
 
 
 def _cost_per_scrapes(cloudwatch: Any, outputs: StackOutputs, months: list[str], totals: dict[str, float],
-                      today: date) -> dict[str, float | None]:
+                      today: date, calls: Counter[str]) -> dict[str, float | None]:
     if not months:
         return {}
     first = datetime.strptime(months[0], "%Y-%m")
     end = datetime.combine(today + timedelta(days=1), datetime.min.time())
+    pages: list[int] = []
     series = get_metric_data(
         cloudwatch, [Query("ok", outputs.metricsNamespace, names.SCRAPE_SUCCESSES, "Sum", (("Stack", outputs.stack),))],
-        first, end, 86400,
+        first, end, 86400, pages,
     )["ok"]
+    calls["GetMetricData"] += len(pages)
     per_month: dict[str, float] = {}
     for when, value in series:
         per_month[when.strftime("%Y-%m")] = per_month.get(when.strftime("%Y-%m"), 0.0) + value
@@ -230,25 +242,138 @@ def savings_from_capacity(rightsizing: dict[str, Any], min_replicas: int, region
     return savings
 
 
-def chart(review_result: CostReview) -> bytes:
+# A forecast at or over this share of the budget is a warning; over the budget, critical (README, "Reading a report").
+BUDGET_WARNING_SHARE = 0.9
+
+
+def _share(usd: float, budget: float) -> str:
+    return f"{100 * usd / budget:,.0f} % of the {budget:,.0f} USD budget" if budget else "no budget set"
+
+
+def review_verdicts(result: CostReview) -> list[Verdict]:
+    """Budget first (months over it, month to date, the forecast), then the biggest rise and the savings."""
+    found = [Verdict("critical", f"{m} cost {result.totals[m]:,.0f} USD, {_share(result.totals[m], result.budget)}")
+             for m in result.months if m != result.current_month and result.totals.get(m, 0) > result.budget]
+    current, spent, forecast = result.current_month, result.month_to_date, result.forecast
+    if spent > result.budget:
+        found.append(Verdict("critical", f"{current} month to date {spent:,.0f} USD, already over: "
+                                         f"{_share(spent, result.budget)}"))
+    elif forecast is not None:
+        severity = ("critical" if forecast > result.budget else
+                    "warning" if forecast >= BUDGET_WARNING_SHARE * result.budget else "ok")
+        found.append(Verdict(severity, f"Forecast {forecast:,.0f} USD for {current}, {_share(forecast, result.budget)} "
+                                       f"(month to date {spent:,.0f} + rest of the month {result.forecast_rest:,.0f})"))
+    else:
+        found.append(Verdict("warning", f"No forecast for {current} ({result.forecast_note}); month to date "
+                                        f"{spent:,.0f} USD, {_share(spent, result.budget)}"))
+    rises = [m for m in result.movers if m["change"] > 0]
+    if rises:
+        top = rises[0]
+        found.append(Verdict("info", f"Biggest rise: {top['service']} +{top['change']:,.0f} USD"
+                                     + (f" (+{top['percent']:.0f} %)" if top["percent"] is not None else "")
+                                     + " in the last full month"))
+    found += [Verdict("info", f"Possible saving {s['monthlySavingUsd']:,.2f} USD/month: {s['resource']}, "
+                              f"{_setting(s['from'])} to {_setting(s['to'])}") for s in result.savings]
+    return by_urgency(found)
+
+
+def _setting(value: Any) -> str:
+    """A setting as words: {"cpu": "500m", "memory": "512Mi"} -> "CPU 500m and memory 512Mi"."""
+    if isinstance(value, dict):
+        return " and ".join(f"{'CPU' if key == 'cpu' else key} {item}" for key, item in value.items())
+    return str(value)
+
+
+def savings_table(savings: list[dict[str, Any]]) -> Table:
+    return Table("Savings", ("resource", "current", "recommended", "USD per month"),
+                 [(s["resource"], _setting(s["from"]), _setting(s["to"]), s["monthlySavingUsd"]) for s in savings]
+                 + [("total", "", "", round(sum(s["monthlySavingUsd"] for s in savings), 2))],
+                 "Monthly savings priced from the price table: rightsized requests as their share of the node "
+                 "group's EC2 nodes at the HPA minimum of pods; an idle database one instance size down.")
+
+
+def services_by_spend(result: CostReview) -> list[str]:
+    spend: dict[str, float] = {}
+    for month in result.months:
+        for service, cost in result.by_service[month].items():
+            spend[service] = spend.get(service, 0.0) + cost
+    return sorted(spend, key=lambda s: (-spend[s], s))
+
+
+def review_report(result: CostReview, stack: str, created: datetime, with_charts: bool) -> Report:
+    """The cost review as a report: verdict, summary, tables by service and by tag, savings, movers, chart."""
+    services = services_by_spend(result)
+    label = {m: f"{m} (month to date)" if m == result.current_month else m for m in result.months}
+    span = f"{result.months[0]} to {result.months[-1]}" if result.months else "no months"
+    found = review_verdicts(result)
+    alt = (f"Monthly cost by service, {span}, against the {result.budget:,.0f} USD budget: "
+           + "; ".join(v.text for v in found if v.severity in ("critical", "warning", "ok")) + ".")
+    return Report(
+        "cost", f"Cost review, {span}", stack, not result.over_budget, result.to_json(), created=created,
+        verdicts=found,
+        charts=[Chart("Monthly cost by service (USD)", chart(result, services), alt)] if with_charts and result.months else [],
+        summary=[f"budget {result.budget:,.2f} USD/month",
+                 f"month to date ({result.current_month}, to yesterday): {result.month_to_date:,.2f} USD",
+                 "forecast this month: " + (f"{result.forecast:,.2f} USD (month to date + {result.forecast_rest:,.2f}"
+                                            f" forecast from today); {result.forecast_note}"
+                                            if result.forecast is not None else f"none: {result.forecast_note}")],
+        tables=[
+            Table("Cost by service (USD)", ("service", *(label[m] for m in result.months)),
+                  [(s, *(result.by_service[m].get(s, 0.0) for m in result.months)) for s in services]
+                  + [("total", *(result.totals[m] for m in result.months))],
+                  "Unblended cost of the stack's cost-allocation tags, largest service first; the current month "
+                  "is month to date, to yesterday."),
+            Table("Cost by tag, whole account (USD)", ("tag", "value", *(label[m] for m in result.months)),
+                  [(tag, value, *(months.get(m, {}).get(value, 0.0) for m in result.months))
+                   for tag, months in result.by_tag.items() for value in sorted({v for m in months.values() for v in m})],
+                  "Every cost of the account by each cost-allocation tag's values, untagged included."),
+            savings_table(result.savings),
+            Table("Top movers, last full month", ("service", "from (USD)", "to (USD)", "change (USD)", "change (%)"),
+                  [(m["service"], m["from"], m["to"], m["change"], m["percent"]) for m in result.movers]),
+            Table("Cost per 1,000 successful scrapes (USD)", ("month", "cost"),
+                  [(label[m], cost) for m, cost in result.cost_per_1000_scrapes.items()]),
+        ],
+        footer=result.api_calls,
+    )
+
+
+def chart(result: CostReview, services: list[str]) -> bytes:
+    """Stacked monthly bars, the largest service at the bottom, each month's total on top; the current month
+    marked month to date, with the forecast of its rest as a hatched bar; the budget as a line."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    services = sorted({s for m in review_result.months for s in review_result.by_service[m]})
-    figure, axes = pyplot.subplots(figsize=(8, 4), dpi=100)
-    bottom = [0.0] * len(review_result.months)
+    figure, axes = pyplot.subplots(figsize=(10, 4.5), dpi=150)
+    labels = [f"{m}\n(month to date)" if m == result.current_month else m for m in result.months]
+    bottom = [0.0] * len(result.months)
     for service in services:
-        values = [review_result.by_service[m].get(service, 0.0) for m in review_result.months]
-        axes.bar(review_result.months, values, bottom=bottom, label=service)
+        values = [result.by_service[m].get(service, 0.0) for m in result.months]
+        axes.bar(labels, values, bottom=bottom, label=service, zorder=2)
         bottom = [b + v for b, v in zip(bottom, values)]
-    axes.axhline(review_result.budget, color="tab:red", linestyle="--", label="budget")
+    forecast_at = (result.months.index(result.current_month)
+                   if result.current_month in result.months and result.forecast_rest is not None else None)
+    for index, total in enumerate(bottom):
+        inside = index == forecast_at  # under the forecast bar: the total goes just inside its own bar
+        axes.annotate(f"{total:,.0f}", (index, total), textcoords="offset points", xytext=(0, -4 if inside else 3),
+                      ha="center", va="top" if inside else "bottom", fontsize=9,
+                      bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+    if forecast_at is not None:
+        index = forecast_at
+        axes.bar([labels[index]], [result.forecast_rest], bottom=[bottom[index]], fill=False, hatch="//",
+                 edgecolor="0.4", label="forecast, rest of the month", zorder=2)
+        axes.annotate(f"forecast {result.forecast:,.0f}", (index, bottom[index] + result.forecast_rest),
+                      textcoords="offset points", xytext=(0, 3), ha="center", fontsize=9, fontweight="bold")
+    axes.axhline(result.budget, color="tab:red", linestyle="--", linewidth=1.2,
+                 label=f"budget {result.budget:,.0f} USD", zorder=3)
+    axes.set_ylabel("USD per month")
     axes.set_title("Monthly cost by service (USD)")
-    axes.legend(fontsize=7, loc="upper left")
-    figure.tight_layout()
+    axes.margins(y=0.15)
+    axes.grid(axis="y", alpha=0.3, zorder=0)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    figure.savefig(buffer, format="png", bbox_inches="tight")
     pyplot.close(figure)
     return buffer.getvalue()
 

@@ -31,7 +31,7 @@ from automation.errors import CheckFailed, OpsError
 from automation.progress import Waiting, duration
 from contract import alarms as alarm_keys
 from contract.outputs import Maintenance, StackOutputs
-from automation.reports import Report, Table
+from automation.reports import Report, Table, Verdict, between_in_words, counts_in_words
 from automation.runner import Change, Preview, ProtectedResources, StackRunner
 
 FINISH_STEPS = ("restore-alarms", "announce-end", "unlock")  # run on every exit, the lease held or not
@@ -123,12 +123,17 @@ class Record:
             summary=[f"{self.kind} maintenance; backend {self.backend}; reason: {self.reason}; by {self.owner}",
                      *_gate_lines(self.release_gate),
                      f"pre-maintenance snapshot: {self.snapshot_id or 'none'}",
+                     *([f"run took {between_in_words(self.steps[0].started, self.steps[-1].ended)}"]
+                       if self.steps else []),
                      f"image: {self.previous_image} -> {self.new_image or 'unchanged'}",
                      *[f"unprotected for replacement: {u['name']} ({u['type']}), reason: {u['reason']}"
-                       for u in self.unprotected],
-                     *[f"problem: {p}" for p in self.problems]],
-            tables=[Table("Steps", ("step", "outcome", "started", "ended", "detail"),
-                          [(s.name, s.outcome, s.started, s.ended, s.detail) for s in self.steps])]
+                       for u in self.unprotected]],
+            verdicts=[Verdict("ok" if self.outcome == "succeeded" else "critical",
+                              f"{self.title} {self.run_id} {self.outcome}"),
+                      *[Verdict("critical", f"problem: {p}") for p in self.problems]],
+            tables=[Table("Steps", ("step", "outcome", "started", "took", "detail"),
+                          [(s.name, s.outcome, s.started, between_in_words(s.started, s.ended), s.detail)
+                           for s in self.steps])]
             + ([Table("Changes", ("op", "type", "name", "keys"),
                       [(c["op"], c["type"], c["name"], ", ".join(c["keys"])) for c in self.diff["changes"]])]
                if self.diff else []),
@@ -501,7 +506,7 @@ class MaintenanceRun:
     def _update(self) -> tuple[str, dict[str, Any]]:
         update = self.runner.up(self._message("update"))
         self.record.update_version = update.version
-        return f"update {update.version} {update.result}: {update.counts}", {"version": update.version}
+        return f"update {update.version} {update.result}: {counts_in_words(update.counts)}", {"version": update.version}
 
     def _smoke(self) -> tuple[str, dict[str, Any]]:
         result = smoke_checks.run_smoke(self.options.smoke_url or self.outputs.serviceUrl, self.outputs.smokeChecks,

@@ -22,7 +22,7 @@ from automation.errors import BadInput
 from automation.maintenance import Aborted, Record as MaintenanceRecord
 from automation.metrics import Query, get_metric_data
 from contract.outputs import StackOutputs
-from automation.reports import Report, Table
+from automation.reports import Report, Table, Verdict
 from infra import signals
 
 KIND = "promotions"  # the ops-bucket prefix of promotion records
@@ -96,8 +96,10 @@ class PromotionRecord:
                                                 f"{self.staging_maintenance['outcome']}"
                                                 if self.staging_maintenance else "not run"),
                      "soak: " + (f"{soak.minutes} min, " + ("held" if soak.held else f"BREACHED: {soak.breach}")
-                                 if soak else "not run"),
-                     *[f"problem: {p}" for p in self.problems]],
+                                 if soak else "not run")],
+            verdicts=[Verdict("ok" if self.passed else "critical",
+                              f"Promotion of {self.digest} to {self.target} {self.outcome}"),
+                      *[Verdict("critical", f"problem: {p}") for p in self.problems]],
             tables=[Table("Soak samples", ("at", "error rate %", "p95 s", "requests", "smoke", "problems"),
                           [(s.at, s.error_rate_percent, s.p95_seconds, s.requests, "ok" if s.smoke_ok else "FAILED",
                             "; ".join(s.problems)) for s in soak.samples])] if soak else [],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date, datetime, timedelta, timezone
 
@@ -82,7 +83,9 @@ def test_capacity_report_gives_the_known_answers_in_every_format(capsys, usage, 
     markdown = next(out.glob("capacity-*.md")).read_text()
     assert "| Pod CPU | % of request |" in markdown and len(list(out.glob("capacity-*.png"))) == 5
     keys = [o["Key"] for o in client("s3").list_objects_v2(Bucket=usage["outputs"]["opsBucket"], Prefix="capacity/")["Contents"]]
-    assert sorted(k.rsplit(".", 1)[1] for k in keys) == ["html", "json", "md"]
+    assert sorted({k.rsplit(".", 1)[1] for k in keys}) == ["html", "json", "md", "png"]
+    linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert linked and {f"capacity/{name}" for name in linked} <= set(keys), "the Markdown's chart links resolve beside it"
 
 
 def test_capacity_report_through_the_console_script(usage, project, aws_env):
@@ -91,6 +94,21 @@ def test_capacity_report_through_the_console_script(usage, project, aws_env):
     assert result.returncode == 0, result.stderr
     assert "GetMetricData calls: 1" in result.stdout
     assert not list((project / "r").glob("*.png")), "no charts for JSON only"
+
+
+def test_a_critical_capacity_finding_exits_1_after_writing_the_report(capsys, deployed, project):
+    """Free storage falls 2 GiB a day to 16 GiB now: the 10 GiB alarm in 3 days, under the 7-day critical level."""
+    put_series("FreeStorageSpace", "AWS/RDS", [{"Name": "DBInstanceIdentifier", "Value": "scraper-prod"}],
+               lambda h: (76 - 2 * (h + 1) / 24) * 1024**3)
+    out = project / "reports"
+    code, stdout, err = run_cli(capsys, "capacity", "report", "--stack", "prod", "--format", "md", "--outputs",
+                                str(deployed["file"]), "--out", str(out))
+    assert code == 1
+    assert re.fullmatch(r"scraper-ops: capacity critical: Database free storage falls to 10 GiB around "
+                        r"\d{4}-\d{2}-\d{2} \(in 3 days\)", err.strip()), err
+    assert stdout.startswith("Verdict: CRITICAL\n  CRITICAL Database free storage falls to 10 GiB")
+    markdown = next(out.glob("capacity-*.md")).read_text()
+    assert "## Verdict: CRITICAL" in markdown and "No data in the window for" in markdown
 
 
 def month(offset: int) -> tuple[str, str]:

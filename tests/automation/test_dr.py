@@ -95,6 +95,10 @@ def test_replication_that_does_not_arrive_fails_and_the_sentinel_is_removed(caps
     assert measured["rpoUnknownBecause"] == [f"the sentinel did not reach {ready['outputs']['dataReplicaBucket']} within 1 s"]
     assert "sentinel replicated" in err
     assert sentinel_versions(ready["outputs"]["dataBucket"]) == []
+    markdown = next(tmp_path.glob("dr-*.md")).read_text()
+    verdict = markdown.split("## Verdict: ", 1)[1].split("\n## ", 1)[0]
+    assert verdict.startswith("FAILED") or verdict.startswith("CRITICAL")
+    assert "- **CRITICAL** sentinel replicated failed: " in verdict and "not replicated in time (1 s)" in verdict
 
 
 def test_replica_lag_beyond_the_rpo_fails(capsys, ready, tmp_path):

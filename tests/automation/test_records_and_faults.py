@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -212,7 +213,10 @@ def test_a_missing_ops_bucket_is_a_named_warning_the_local_record_is_whole_and_t
     record = json.loads(next(p for p in local if p.suffix == ".json").read_text())
     assert record["outcome"] == "succeeded"
     assert "the promotion records could not be read" in record["release_gate"]["refusal"], "the forced run says why"
-    assert "## Steps" in next(p for p in local if p.suffix == ".md").read_text()
+    markdown = next(p for p in local if p.suffix == ".md").read_text()
+    assert "## Steps" in markdown and "## Verdict: OK" in markdown
+    assert re.search(r"update \d+ succeeded: (\d+ \w+, )*\d+ unchanged", markdown), "change counts in words"
+    assert "{'" not in markdown and "': " not in markdown, "no Python repr in the record"
     warning = next(line for line in err.splitlines() if line.startswith("warning: "))
     assert "ops-bucket upload failed: s3://scraper-ops-bucket-that-was-deleted/maintenance/" in warning
     assert "NoSuchBucket" in warning and all(str(p) in warning for p in local)
