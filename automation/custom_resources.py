@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsonschema
-
 KEDA_API_VERSION = "keda.sh/v1alpha1"
 
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
@@ -158,6 +156,7 @@ def _scaled_object_rules(manifest: dict[str, Any]) -> list[str]:
 
 def validate(manifest: dict[str, Any], kubernetes_version: str) -> list[str]:
     """Problems of a custom resource, each as `path: message`; the HPA behaviour with the cluster's own schema."""
+    import jsonschema
     import kubernetes_validate
 
     from automation import k8s_schemas
