@@ -242,6 +242,11 @@ def policy_statements(document: Any) -> list[Mapping[str, Any]]:
     return [mapping(statements)] if isinstance(known(statements), Mapping) else mappings(statements)
 
 
+def computed_from(resource: Any, prop: str) -> list[str]:
+    """The URNs of the resources `resource`'s property `prop` was computed from, each once, in the engine's order."""
+    return list(dict.fromkeys(dep.urn for dep in (resource.property_dependencies or {}).get(prop, [])))
+
+
 class StackIndex:
     """A stack's resources indexed once per rule: by type, and by the resources each property was computed from.
 
@@ -255,8 +260,8 @@ class StackIndex:
         self._dependents: dict[tuple[str, str], list[Any]] = {}
         for resource in resources:
             self._by_type.setdefault(resource.resource_type, []).append(resource)
-            for prop, dependencies in (resource.property_dependencies or {}).items():
-                for urn in dict.fromkeys(dependency.urn for dependency in dependencies):
+            for prop in resource.property_dependencies or {}:
+                for urn in computed_from(resource, prop):
                     self._dependents.setdefault((urn, prop), []).append(resource)
 
     def of_type(self, resource_type: str) -> list[Any]:

@@ -22,6 +22,7 @@ from .common import (
     SECRET_VERSION,
     STATEFUL,
     StackIndex,
+    computed_from,
     field,
     in_production,
     is_true,
@@ -211,9 +212,8 @@ def data_buckets_replicated(args: StackValidationArgs, report_violation: ReportV
     replicated_to: dict[str, set[str | None]] = {urn: set() for urn in buckets}
     destinations: set[str] = set()
     for replication in (r for r in args.resources if r.resource_type == S3_REPLICATION):
-        computed_from = replication.property_dependencies or {}
-        sources = {d.urn for d in computed_from.get("bucket", []) if d.urn in buckets}
-        targets = {d.urn for d in computed_from.get("rules", []) if d.urn in buckets} - sources
+        sources = {urn for urn in computed_from(replication, "bucket") if urn in buckets}
+        targets = {urn for urn in computed_from(replication, "rules") if urn in buckets} - sources
         destinations |= targets
         if any(text(field(rule, "status")) == "Enabled" for rule in mappings(field(replication.props, "rules"))):
             for source in sources:

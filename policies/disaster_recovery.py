@@ -17,6 +17,7 @@ from .common import (
     StackIndex,
     Unknown,
     arn_region,
+    computed_from,
     field,
     mapping,
     mappings,
@@ -87,8 +88,7 @@ def _destination_regions(vaults: Mapping[str, Any], plan, vault_arn) -> list[str
     regions of the vaults the plan's rules are computed from stand in for it (the update checks the ARN)."""
     if not isinstance(vault_arn, Unknown):
         return [arn_region(vault_arn)]
-    computed_from = dict.fromkeys(d.urn for d in (plan.property_dependencies or {}).get("rules", []))
-    return [provider_region(vaults[urn].provider) for urn in computed_from if urn in vaults]
+    return [provider_region(vaults[urn].provider) for urn in computed_from(plan, "rules") if urn in vaults]
 
 
 def _at_least_daily(aws_schedule: str) -> bool:
