@@ -1,19 +1,24 @@
 """AWS clients for the ops commands. boto3 resolves credentials, profile, region and endpoint itself
-(AWS_PROFILE, AWS_ENDPOINT_URL...), so no endpoint is ever hard-coded here."""
+(AWS_PROFILE, AWS_ENDPOINT_URL...), so no endpoint is ever hard-coded here.
+
+boto3 and botocore's client config are imported when the first client is made (~0.2 s): commands that read only
+stack config or a plan never pay for them.
+"""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import boto3
 import botocore.exceptions
-from botocore.config import Config
 
 from automation.errors import MissingEnvironment, OpsError
 
-RETRIES = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+if TYPE_CHECKING:
+    import boto3
+
+RETRIES = {"retries": {"max_attempts": 5, "mode": "standard"}, "connect_timeout": 10, "read_timeout": 60}
 
 
 class Aws:
@@ -26,12 +31,16 @@ class Aws:
 
     @cached_property
     def session(self) -> boto3.session.Session:
+        import boto3
+
         return boto3.session.Session()
 
     def client(self, service: str, region: str | None = None) -> Any:
+        from botocore.config import Config
+
         key = (service, region or self.region)
         if key not in self._clients:
-            self._clients[key] = self.session.client(service, region_name=key[1], config=RETRIES)
+            self._clients[key] = self.session.client(service, region_name=key[1], config=Config(**RETRIES))
         return self._clients[key]
 
     def dr(self, service: str) -> Any:

@@ -21,21 +21,20 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from automation import aws_model
-from automation import plan as planning
-from automation import policy_check, reports
+from automation import reports
 from automation.aws import Aws, aws_errors
 from automation.console import OpsConsole, ReaderMayLeave, Table, WaitReporter, table_of
 from automation.errors import BadInput, CheckFailed, MissingEnvironment, OpsError
-from automation.engine import invalid_config
-from automation.outputs import parse_outputs, read_outputs_file, resolve_outputs
-from contract.outputs import Maintenance, StackOutputs
 from automation.reports import FORMATS, Report, Table as ReportTable, Verdict, utcnow
-from infra.config import ConfigError, StackConfig, aws_regions, parse_stack_config
 
 if TYPE_CHECKING:
+    from automation import aws_model
+    from automation import plan as planning
+    from automation import policy_check
     from automation.backup import WaitPolicy
+    from contract.outputs import Maintenance, StackOutputs
     from automation.snapshot_expiry import ExpiryResult
+    from infra.config import StackConfig
 
 app = typer.Typer(
     name="scraper-ops",
@@ -117,6 +116,9 @@ def plan(
     policy_config: Optional[Path] = PolicyConfigOption,
 ) -> None:
     """Offline plan of a stack: run the program under the mock engine and the policy pack; nothing is deployed."""
+    from automation import aws_model
+    from automation import plan as planning
+    from automation import policy_check
     if manifests is not None:
         reports.check_output_dir(manifests, "--manifests")
     config = policy_check.load_policy_config(policy_config)
@@ -162,6 +164,8 @@ def policy_check_command(
     policy_config: Optional[Path] = PolicyConfigOption,
 ) -> None:
     """Evaluate the policy pack over a saved plan; exit 1 on a mandatory violation."""
+    from automation import aws_model
+    from automation import policy_check
     config = policy_check.load_policy_config(policy_config)
     saved = policy_check.load_plan(plan_file)
     violations = policy_check.evaluate(saved, config)
@@ -206,10 +210,11 @@ def _print_aws_model(console: Console, report: aws_model.AwsModelReport) -> None
 
 
 def _print_violations(console: Console, violations: list[policy_check.Violation], plan: planning.Plan) -> None:
+    from automation.policy_check import POLICIES
     resources = sum(r.custom and not r.type.startswith("pulumi:providers:") for r in plan.resources)
     mandatory = sum(v.level == "mandatory" for v in violations)
     console.print(
-        f"Policy pack: {len(policy_check.POLICIES)} policies over {resources} resources: "
+        f"Policy pack: {len(POLICIES)} policies over {resources} resources: "
         f"{mandatory} mandatory, {len(violations) - mandatory} advisory violations."
     )
     if violations:
@@ -222,7 +227,8 @@ def _print_violations(console: Console, violations: list[policy_check.Violation]
 
 
 def _print_plan(result: planning.Plan) -> None:
-    summary = planning.summarize(result)
+    from automation.plan import summarize
+    summary = summarize(result)
     stdout.print(
         f"[bold]Offline plan[/bold] of stack [bold]{escape(result.stack)}[/bold] (project {escape(result.project)}): "
         f"{summary['resources']} resources, nothing deployed."
@@ -282,6 +288,7 @@ OutDirOption = typer.Option(None, "--out", callback=_out_dir,
 
 
 def _ops_context(stack: Optional[str], outputs_file: Optional[Path], backend: str) -> tuple[StackOutputs, Aws]:
+    from automation.outputs import resolve_outputs
     outputs = resolve_outputs(outputs_file, stack, backend)
     return outputs, Aws(outputs.region, outputs.drRegion)
 
@@ -614,13 +621,20 @@ app.add_typer(maintenance_app, name="maintenance")
 
 
 def _stack_config(runner) -> StackConfig:
+    return _parsed_config(runner.stack_name, runner.get_config())
+
+
+def _parsed_config(stack: str, raw: dict[str, str]) -> StackConfig:
+    from automation.stack_files import invalid_config
+    from infra.config import ConfigError, parse_stack_config
     try:
-        return parse_stack_config(runner.get_config())
+        return parse_stack_config(raw)
     except ConfigError as error:
-        raise invalid_config(runner.stack_name, error) from None
+        raise invalid_config(stack, error) from None
 
 
 def _window_model(config: StackConfig) -> Maintenance:
+    from contract.outputs import Maintenance
     window = config.maintenance
     return Maintenance(windowStart=window.window_start, durationMinutes=window.duration_minutes,
                        cutoffMinutes=window.cutoff_minutes)
@@ -637,18 +651,18 @@ def maintenance_next(
     as_json: bool = JsonOption,
 ) -> None:
     """The next maintenance windows of a stack, in UTC and in local time, how long until each, and the cutoff."""
-    from automation import maintenance as maintenance_job
-    from automation.runner import OfflineRunner
-    config = _stack_config(OfflineRunner(stack))
+    from automation.stack_files import project_dir, read_stack_file
+    from automation.windows import STEP_BUDGET_MINUTES, next_windows
+    config = _parsed_config(stack, read_stack_file(stack, project_dir()))
     now = utcnow()
-    windows = maintenance_job.next_windows(_window_model(config), now, count)
+    windows = next_windows(_window_model(config), now, count)
     table = Table(title=f"Next maintenance windows of {stack}")
     for column in ("start (UTC)", "starts in", "end (UTC)", "cutoff (UTC)", "start (local)"):
         table.add_column(column)
     for w in windows:
         table.add_row(f"{w.start:%a %Y-%m-%d %H:%M}", _time_until((w.start - now).total_seconds()), f"{w.end:%H:%M}",
                       f"{w.cutoff:%H:%M}", f"{w.start.astimezone():%a %Y-%m-%d %H:%M %Z}")
-    budgets = maintenance_job.STEP_BUDGET_MINUTES
+    budgets = STEP_BUDGET_MINUTES
     cutoff = (f"cutoff = the window's end minus {config.maintenance.cutoff_minutes} min: a run starts no step that "
               "could not end before it (" + ", ".join(f"{step} {minutes} min" for step, minutes in budgets.items())
               + "); it stops instead, re-arms the alarms and announces the end")
@@ -694,6 +708,7 @@ def maintenance_run(
 ) -> None:
     """The maintenance window: lock, notice, backup, preview, update, smoke test, rollback on failure, record."""
     from automation import maintenance as maintenance_job
+    from automation.outputs import parse_outputs, read_outputs_file
     from automation.runner import stack_runner
     if force and not reason.strip():
         raise BadInput("--force needs --reason TEXT: emergency maintenance must say why")
@@ -838,6 +853,7 @@ def _formats(formats: list[str]) -> tuple[str, ...]:
 
 def _stack_and_outputs(stack: str, backend: str, outputs_file: Optional[Path]) -> tuple[StackConfig, StackOutputs, Aws]:
     """The stack's config from its stack file; its outputs from --outputs or the stack runner."""
+    from automation.outputs import parse_outputs, read_outputs_file
     from automation.runner import OfflineRunner, stack_runner
     config = _stack_config(OfflineRunner(stack))
     outputs = read_outputs_file(outputs_file) if outputs_file else parse_outputs(
@@ -942,6 +958,8 @@ def cost_estimate(
 ) -> None:
     """Monthly cost of the planned resources, every unpriced one with why; exit 3 when a fixed cost has no price."""
     from automation import cost as cost_job
+    from automation import plan as planning
+    from automation import policy_check
     current = policy_check.load_plan(plan_file) if plan_file else planning.offline_plan(stack)
     priced = cost_job.estimate(current)
     earlier = cost_job.estimate(policy_check.load_plan(against)) if against is not None else None
@@ -985,6 +1003,7 @@ def cost_prices_refresh(
     """Fetch on-demand prices from the AWS Price List Query API and cache them in the project (needs credentials)."""
     from automation import prices
     from automation.runner import OfflineRunner
+    from infra.config import aws_regions
     unknown = [region for region in regions if region not in aws_regions()]
     if unknown:
         raise BadInput(f"--region {unknown[0]} is not an AWS region; expected one of {', '.join(sorted(aws_regions()))}")

@@ -8,10 +8,7 @@ checked with the real `autoscaling/v2` schema by wrapping it in an HPA.
 
 from __future__ import annotations
 
-import re
 from typing import Any
-
-import jsonschema
 
 KEDA_API_VERSION = "keda.sh/v1alpha1"
 
@@ -159,7 +156,10 @@ def _scaled_object_rules(manifest: dict[str, Any]) -> list[str]:
 
 def validate(manifest: dict[str, Any], kubernetes_version: str) -> list[str]:
     """Problems of a custom resource, each as `path: message`; the HPA behaviour with the cluster's own schema."""
+    import jsonschema
     import kubernetes_validate
+
+    from automation import k8s_schemas
 
     schema = SCHEMAS[(manifest.get("apiVersion"), manifest.get("kind"))]
     problems = [
@@ -183,41 +183,10 @@ def validate(manifest: dict[str, Any], kubernetes_version: str) -> list[str]:
             },
         }
         try:
-            kubernetes_validate.validate(hpa, kubernetes_version, strict=True)
+            k8s_schemas.validate(hpa, kubernetes_version)
             problems += [f"spec.advanced.horizontalPodAutoscalerConfig.{problem.removeprefix('spec.')}"
-                         for problem in integer_format_errors(hpa, kubernetes_version)]
+                         for problem in k8s_schemas.integer_format_errors(hpa, kubernetes_version)]
         except kubernetes_validate.ValidationError as error:
             where = ".".join(str(p) for p in error.path if p not in ("spec",))
             problems.append(f"spec.advanced.horizontalPodAutoscalerConfig.{where}: {error.message}")
     return problems
-
-
-_INTEGER_FORMATS = jsonschema.FormatChecker(formats=())
-
-
-@_INTEGER_FORMATS.checks("int32")
-def _int32(value: Any) -> bool:
-    return not isinstance(value, int) or -(2**31) <= value < 2**31
-
-
-@_INTEGER_FORMATS.checks("int64")
-def _int64(value: Any) -> bool:
-    return not isinstance(value, int) or -(2**63) <= value < 2**63
-
-
-def integer_format_errors(manifest: dict[str, Any], kubernetes_version: str) -> list[str]:
-    """kubernetes-validate checks types but no `format`, so 2**31 in an int32 field (replicas, ports, HPA policy
-    values) passes it while the API server refuses it. The same strict schema, checked for integer formats; the
-    schema is chosen as kubernetes-validate chooses it (kubernetes_validate/utils.py, `validate`)."""
-    from kubernetes_validate import utils
-    from referencing import Registry, Resource
-
-    chosen = [v for v in utils.all_versions() if utils.major_minor(v) <= utils.major_minor(kubernetes_version)][-1]
-    directory = f"kubernetes-json-schema/v{chosen}-local-strict"
-    api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", manifest["apiVersion"])
-    schema = utils.schema_contents(f"{directory}/{manifest['kind'].lower()}-{api}.json", kubernetes_version)
-    definitions = utils.schema_contents(f"{directory}/_definitions.json", kubernetes_version)
-    registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
-    validator = jsonschema.Draft202012Validator(schema, registry=registry, format_checker=_INTEGER_FORMATS)
-    return [f"{'.'.join(str(p) for p in error.path)}: {error.instance} is out of range for {error.validator_value}"
-            for error in validator.iter_errors(manifest) if error.validator == "format"]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from automation.console import Table
 
 from automation.errors import BadInput, CheckFailed
-from automation.outputs import parse_outputs, read_outputs_file
-from contract.outputs import StackOutputs
+
+if TYPE_CHECKING:
+    from contract.outputs import StackOutputs
 
 PrimaryStackOption = typer.Option(..., "--stack", help="The primary stack (its replica is promoted).")
 StandbyStackOption = typer.Option(None, "--standby-stack", help="The standby stack in the DR region (default: STACK-dr).")
@@ -26,6 +27,8 @@ StandbyOutputsOption = typer.Option(None, "--standby-outputs", help="The standby
 
 
 def _outputs(path: Optional[Path], runner, stack: str) -> StackOutputs:
+    from automation.outputs import parse_outputs, read_outputs_file
+
     return read_outputs_file(path) if path else parse_outputs(runner.outputs(), f"stack {stack}")
 
 

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
-from croniter import croniter
 
 from automation import backup as backup_job
 from automation import smoke as smoke_checks
@@ -33,33 +32,10 @@ from contract import alarms as alarm_keys
 from contract.outputs import Maintenance, StackOutputs
 from automation.reports import Report, Table, Verdict, between_in_words, counts_in_words
 from automation.runner import Change, Preview, ProtectedResources, StackRunner
+from automation.windows import STEP_BUDGET_MINUTES, Window, current_window, next_windows, window_at  # noqa: F401 - next_windows: for importers
 
 FINISH_STEPS = ("restore-alarms", "announce-end", "unlock")  # run on every exit, the lease held or not
-STEP_BUDGET_MINUTES = {"backup": 30, "preview": 10, "update": 45}
 IMAGE_CONFIG_PATH = "social-media-scraper:app.image"
-
-
-@dataclass(frozen=True)
-class Window:
-    start: datetime
-    end: datetime
-    cutoff: datetime  # no step starts that cannot end before this
-
-
-def _window(maintenance: Maintenance, start: datetime) -> Window:
-    end = start + timedelta(minutes=maintenance.durationMinutes)
-    return Window(start, end, end - timedelta(minutes=maintenance.cutoffMinutes))
-
-
-def next_windows(maintenance: Maintenance, after: datetime, count: int) -> list[Window]:
-    schedule = croniter(maintenance.windowStart, after)
-    return [_window(maintenance, schedule.get_next(datetime)) for _ in range(count)]
-
-
-def current_window(maintenance: Maintenance, now: datetime) -> Window | None:
-    start = croniter(maintenance.windowStart, now + timedelta(seconds=1)).get_prev(datetime)
-    window = _window(maintenance, start)
-    return window if window.start <= now < window.end else None
 
 
 @dataclass
@@ -557,7 +533,7 @@ class MaintenanceRun:
                 upcoming = next_windows(self.maintenance, now, 1)[0]
                 raise Aborted(f"outside the maintenance window; the next one starts {upcoming.start:%Y-%m-%d %H:%M} UTC "
                               "(use --force --reason TEXT for emergency maintenance)")
-            self.window = _window(self.maintenance, now)
+            self.window = window_at(self.maintenance, now)
         self._forced_because = [why for why, forced in (
             ("outside the maintenance window", current_window(self.maintenance, now) is None),
             ("past the release gate", bool(self.options.release_gate and self.options.release_gate["overridden"])),

@@ -167,6 +167,8 @@ def check_manifests(plan: Plan, kubernetes_version: str) -> list[ManifestCheck]:
     their documented schemas)."""
     import kubernetes_validate  # loads its schemas: only when manifests are asked for
 
+    from automation import k8s_schemas
+
     checks = []
     for resource in plan.resources:
         if not is_kubernetes_object(resource):
@@ -177,8 +179,8 @@ def check_manifests(plan: Plan, kubernetes_version: str) -> list[ManifestCheck]:
             checks.append(ManifestCheck(manifest_filename(manifest), manifest, errors))
             continue
         try:
-            kubernetes_validate.validate(manifest, kubernetes_version, strict=True)
-            errors: tuple[str, ...] = tuple(custom_resources.integer_format_errors(manifest, kubernetes_version))
+            k8s_schemas.validate(manifest, kubernetes_version)
+            errors: tuple[str, ...] = tuple(k8s_schemas.integer_format_errors(manifest, kubernetes_version))
         except kubernetes_validate.ValidationError as error:
             where = ".".join(str(p) for p in error.path) or "(top level)"
             errors = (f"{where}: {error.message}",)

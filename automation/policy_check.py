@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import jsonschema
 from pydantic import ValidationError
 from pulumi_policy import (
     EnforcementLevel,
@@ -109,7 +108,9 @@ def _settings(policies: list[Policy], user_config: Mapping[str, Any]) -> dict[st
         given = {k: v for k, v in entry.items() if k != "enforcementLevel"} if isinstance(entry, dict) else {}
         if given and policy.config_schema is None:
             raise BadInput(f"policy config {policy.name}: this policy takes no properties ({', '.join(given)})")
-        if policy.config_schema is not None:
+        if given:  # the schema's defaults need no check; jsonschema is imported only for a config to check
+            import jsonschema
+
             schema = {"type": "object", "properties": policy.config_schema.properties, "additionalProperties": False}
             try:
                 jsonschema.validate(given, schema)

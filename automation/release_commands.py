@@ -9,17 +9,18 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 from automation.console import Table
 
 from automation.aws import Aws, aws_errors
 from automation.errors import BadInput, CheckFailed
-from automation.outputs import parse_outputs, read_outputs_file
-from contract.outputs import Maintenance, StackOutputs
 from automation.reports import utcnow
-from infra.config import StackConfig
+
+if TYPE_CHECKING:
+    from contract.outputs import Maintenance, StackOutputs
+    from infra.config import StackConfig
 
 release_app = typer.Typer(help="Releases: staging before production.", no_args_is_help=True)
 
@@ -58,6 +59,7 @@ def window_already_maintained(outputs: StackOutputs, aws: Aws, window: Maintenan
 
 
 def _outputs(stack: str, backend: str, outputs_file: Optional[Path]) -> StackOutputs:
+    from automation.outputs import parse_outputs, read_outputs_file
     from automation.runner import stack_runner
 
     if outputs_file is not None:

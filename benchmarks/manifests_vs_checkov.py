@@ -1,5 +1,7 @@
 """CPU time of `scraper-ops plan --stack prod --manifests DIR` against checkov scanning the same DIR.
 
+Target (issue 12): the plan costs at most 0.7 times checkov's CPU.
+
 CPU seconds are the user + system time of the child process (rusage of children), so time spent waiting
 on the disk or on other processes does not count. checkov is found through $CHECKOV, else on the PATH,
 else at /opt/checkov/bin/checkov (README, "checkov"); without it the benchmark says so and exits 3.
@@ -19,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKOV = Path("/opt/checkov/bin/checkov")
+TARGET_RATIO = 0.7
 
 
 def find_checkov() -> str | None:
@@ -60,7 +63,9 @@ def main(runs: int) -> None:
     print(f"CPU seconds, median of {runs} runs (children's user + system time)")
     print(f"scraper-ops plan --stack prod --manifests DIR  {plan_median:6.2f} s")
     print(f"checkov -d DIR --framework kubernetes          {scan_median:6.2f} s")
-    print(f"plan / checkov                                 {plan_median / scan_median:6.2f}")
+    ratio = plan_median / scan_median
+    print(f"plan / checkov                                 {ratio:6.2f}  target <= {TARGET_RATIO}  "
+          + ("PASS" if ratio <= TARGET_RATIO else "FAIL"))
 
 
 if __name__ == "__main__":

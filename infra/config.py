@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 from typing import Any, Literal, Mapping
 
-import boto3
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -55,11 +53,21 @@ class _Model(BaseModel):
         return value
 
 
-@lru_cache(maxsize=1)
+# The commercial partition's regions with EC2 and RDS endpoints, as botocore 1.44's bundled endpoint data lists
+# them (`Session.get_available_regions`). A constant: loading that data costs every command 0.15 s at start-up.
+# tests/infra/test_regions.py checks it against the installed botocore's endpoint and partition data.
+AWS_REGIONS = frozenset({
+    "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
+    "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
+    "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-north-1",
+    "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1", "me-south-1",
+    "mx-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+})
+
+
 def aws_regions() -> frozenset[str]:
-    """Region names of the commercial partition, from botocore's bundled endpoint data (no network)."""
-    session = boto3.session.Session()
-    return frozenset(session.get_available_regions("ec2")) | frozenset(session.get_available_regions("rds"))
+    """Region names of the commercial partition (no network)."""
+    return AWS_REGIONS
 
 
 def _check_region(value: str) -> str:

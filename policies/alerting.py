@@ -27,8 +27,8 @@ from .common import (
     SNS_SUBSCRIPTION,
     SNS_TOPIC,
     SQS_QUEUE,
+    StackIndex,
     containers_of,
-    depends_on,
     field,
     in_production,
     is_true,
@@ -195,7 +195,8 @@ def _standing_by(args: StackValidationArgs) -> bool:
 
 def alarms_cover_guide(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     config = args.get_config()
-    alarms = [r for r in args.resources if r.resource_type == METRIC_ALARM]
+    index = StackIndex(args.resources)
+    alarms = index.of_type(METRIC_ALARM)
     ratios = limit_per_request(args.resources)
     standing_by = _standing_by(args)
     for coverage in COVERAGE:
@@ -208,9 +209,8 @@ def alarms_cover_guide(args: StackValidationArgs, report_violation: ReportViolat
                 f"{coverage.fix}.",
                 None,
             )
-    queues = [r for r in args.resources if r.resource_type == SQS_QUEUE]
-    for queue in queues:
-        watching = [a for a in alarms if depends_on(a, "dimensions", queue.urn)]
+    for queue in index.of_type(SQS_QUEUE):
+        watching = index.dependents(queue.urn, "dimensions", METRIC_ALARM)
         if field(queue.props, "redrivePolicy"):  # set, even when the dead-letter ARN is unknown at preview
             if not any(_above("maxQueueDepth")(a.props, config) for a in watching):
                 report_violation(
@@ -256,13 +256,13 @@ def alarm_pages(args: StackValidationArgs, report_violation: ReportViolation) ->
 def alerts_reach_someone(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     """In production, every topic the alarms notify has a subscriber: an alarm that pages an empty topic pages
     nobody (the stack config's alarms.emails or alarms.httpsEndpoints make the subscriptions)."""
-    alarms = [r for r in args.resources if r.resource_type == METRIC_ALARM]
+    index = StackIndex(args.resources)
+    alarms = index.of_type(METRIC_ALARM)
     if not alarms or not in_production(alarms[0].urn, args.get_config()):
         return
-    subscriptions = [r for r in args.resources if r.resource_type == SNS_SUBSCRIPTION]
-    for topic in (r for r in args.resources if r.resource_type == SNS_TOPIC):
-        paging = [a.name for a in alarms if depends_on(a, "alarmActions", topic.urn)]
-        if paging and not any(depends_on(s, "topic", topic.urn) for s in subscriptions):
+    for topic in index.of_type(SNS_TOPIC):
+        paging = [a.name for a in index.dependents(topic.urn, "alarmActions", METRIC_ALARM)]
+        if paging and not index.dependents(topic.urn, "topic", SNS_SUBSCRIPTION):
             report_violation(
                 f"Topic {topic.name} has no subscription, so the {len(paging)} alarms that notify it "
                 f"({', '.join(paging[:3])}{', ...' if len(paging) > 3 else ''}) page nobody; set alarms.emails or "
@@ -284,10 +284,10 @@ def queue_encrypted(args: ResourceValidationArgs, report_violation: ReportViolat
 
 
 def queues_have_dead_letter(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    queues = [r for r in args.resources if r.resource_type == SQS_QUEUE]
-    dead_letter = {q.urn for q in queues for other in queues if depends_on(other, "redrivePolicy", q.urn)}
-    for queue in queues:
-        if queue.urn not in dead_letter and not field(queue.props, "redrivePolicy"):
+    index = StackIndex(args.resources)
+    for queue in index.of_type(SQS_QUEUE):
+        dead_letter = index.dependents(queue.urn, "redrivePolicy", SQS_QUEUE)
+        if not dead_letter and not field(queue.props, "redrivePolicy"):
             report_violation(
                 f"Queue {queue.name} has no dead-letter queue; poison messages would be retried forever or "
                 "dropped. Set redrive_policy to a dead-letter queue.",

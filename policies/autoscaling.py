@@ -193,17 +193,24 @@ def _selects(selector: Any, labels: Any) -> bool:
 def pdb_allows_eviction(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     """Each Deployment has a PDB covering its pods that still allows one eviction at the HPA's minimum."""
     resources = args.resources
-    hpas = [r for r in resources if r.resource_type in SCALERS]
-    pdbs = [r for r in resources if r.resource_type == K8S_PDB]
-    for deployment in (r for r in resources if r.resource_type == K8S_DEPLOYMENT):
+    deployments = [r for r in resources if r.resource_type == K8S_DEPLOYMENT]
+    if not deployments:
+        return
+    scalers: dict[tuple[str | None, str | None], Any] = {}
+    pdbs: dict[str | None, list[Any]] = {}
+    for resource in resources:
+        if resource.resource_type in SCALERS or resource.resource_type == K8S_PDB:
+            namespace = text(field(resource.props, "metadata", "namespace"))
+            if resource.resource_type == K8S_PDB:
+                pdbs.setdefault(namespace, []).append(resource)
+            else:
+                target = text(field(resource.props, "spec", "scaleTargetRef", "name"))
+                scalers.setdefault((namespace, target), resource)
+    for deployment in deployments:
         metadata, spec = field(deployment.props, "metadata"), field(deployment.props, "spec")
         labels = field(spec, "template", "metadata", "labels")
         namespace = text(field(metadata, "namespace"))
-        covering = [
-            p for p in pdbs
-            if text(field(p.props, "metadata", "namespace")) == namespace
-            and _selects(field(p.props, "spec", "selector"), labels)
-        ]
+        covering = [p for p in pdbs.get(namespace, []) if _selects(field(p.props, "spec", "selector"), labels)]
         if not covering:
             report_violation(
                 f"Deployment {deployment.name} has no PodDisruptionBudget; node drains could take all its pods "
@@ -211,12 +218,7 @@ def pdb_allows_eviction(args: StackValidationArgs, report_violation: ReportViola
                 deployment.urn,
             )
             continue
-        scaler = next(
-            (h for h in hpas
-             if text(field(h.props, "spec", "scaleTargetRef", "name")) == text(field(metadata, "name"))
-             and text(field(h.props, "metadata", "namespace")) == namespace),
-            None,
-        )
+        scaler = scalers.get((namespace, text(field(metadata, "name"))))
         floor = (
             _bounds(scaler.resource_type, field(scaler.props, "spec"))[0] if scaler else count(field(spec, "replicas"), 1)
         )

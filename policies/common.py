@@ -60,6 +60,28 @@ EKS_ADDON = "aws:eks/addon:Addon"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 
+BACKUP_SELECTION = "aws:backup/selection:Selection"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+IAM_ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+KMS_ALIAS = "aws:kms/alias:Alias"
+S3_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+S3_OWNERSHIP_CONTROLS = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+S3_BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+SQS_REDRIVE_ALLOW_POLICY = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
+
+# AWS types by whether the pulumi-aws resource takes a `tags` argument, as pulumi-aws 7 declares them
+# (tests/policies/test_cost_tags.py reads each from the installed SDK). The cost rule looks types up here rather than
+# importing pulumi-aws, whose packages for these types hold over 500 modules (about a second to import).
+TAGGABLE = frozenset({
+    RDS_INSTANCE, S3_BUCKET, SQS_QUEUE, SNS_TOPIC, KMS_KEY, DYNAMODB_TABLE, BACKUP_VAULT, BACKUP_PLAN, METRIC_ALARM,
+    COMPOSITE_ALARM, IAM_ROLE, IAM_POLICY, EKS_ADDON, SECRET,
+})
+UNTAGGED = frozenset({
+    RDS_BACKUP_REPLICATION, S3_VERSIONING, S3_ENCRYPTION, S3_PUBLIC_ACCESS_BLOCK, S3_REPLICATION, S3_LIFECYCLE,
+    S3_OWNERSHIP_CONTROLS, S3_BUCKET_POLICY, SNS_SUBSCRIPTION, SQS_REDRIVE_ALLOW_POLICY, IAM_ROLE_POLICY,
+    IAM_ROLE_POLICY_ATTACHMENT, KMS_ALIAS, SECRET_VERSION, BACKUP_SELECTION, DASHBOARD,
+})
+
 WORKLOADS = (K8S_DEPLOYMENT, K8S_STATEFULSET, K8S_DAEMONSET, K8S_JOB, K8S_CRONJOB, K8S_POD)
 STATEFUL = (RDS_INSTANCE, S3_BUCKET, BACKUP_VAULT, KMS_KEY, DYNAMODB_TABLE, SECRET)
 
@@ -220,9 +242,34 @@ def policy_statements(document: Any) -> list[Mapping[str, Any]]:
     return [mapping(statements)] if isinstance(known(statements), Mapping) else mappings(statements)
 
 
-def depends_on(resource: Any, prop: str, target_urn: str) -> bool:
-    """Whether `resource`'s property `prop` was computed from the resource `target_urn`."""
-    return any(dep.urn == target_urn for dep in (resource.property_dependencies or {}).get(prop, []))
+def computed_from(resource: Any, prop: str) -> list[str]:
+    """The URNs of the resources `resource`'s property `prop` was computed from, each once, in the engine's order."""
+    return list(dict.fromkeys(dep.urn for dep in (resource.property_dependencies or {}).get(prop, [])))
+
+
+class StackIndex:
+    """A stack's resources indexed once per rule: by type, and by the resources each property was computed from.
+
+    A stack rule that relates resources (the alarms watching a queue, the versioning of a bucket) looks the other
+    side up here instead of scanning the stack once per resource, so its time grows linearly with the stack.
+    Lists keep the stack's order, so violations come in the order a scan would find them.
+    """
+
+    def __init__(self, resources: Iterable[Any]):
+        self._by_type: dict[str, list[Any]] = {}
+        self._dependents: dict[tuple[str, str], list[Any]] = {}
+        for resource in resources:
+            self._by_type.setdefault(resource.resource_type, []).append(resource)
+            for prop in resource.property_dependencies or {}:
+                for urn in computed_from(resource, prop):
+                    self._dependents.setdefault((urn, prop), []).append(resource)
+
+    def of_type(self, resource_type: str) -> list[Any]:
+        return self._by_type.get(resource_type, [])
+
+    def dependents(self, urn: str, prop: str, resource_type: str) -> list[Any]:
+        """The resources of `resource_type` whose property `prop` was computed from the resource `urn`."""
+        return [r for r in self._dependents.get((urn, prop), []) if r.resource_type == resource_type]
 
 
 def image_tag(image: str) -> str | None:

@@ -6,18 +6,28 @@ import importlib
 import inspect
 from functools import lru_cache
 
-import pulumi_aws
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .common import field, mapping
+from .common import TAGGABLE, UNTAGGED, field, mapping
 from .thresholds import schema
 
 
-@lru_cache(maxsize=None)
 def takes_tags(type_token: str) -> bool:
-    """Whether the pulumi-aws resource of this type has a `tags` argument (read from the SDK itself)."""
+    """Whether the pulumi-aws resource of this type has a `tags` argument: the tables in common.py, else the SDK."""
+    if type_token in TAGGABLE:
+        return True
+    if type_token in UNTAGGED:
+        return False
+    return sdk_takes_tags(type_token)
+
+
+@lru_cache(maxsize=None)
+def sdk_takes_tags(type_token: str) -> bool:
+    """Read from the pulumi-aws resource class itself; imports the type's whole SDK module (pulumi_aws.ec2...)."""
     if not type_token.startswith("aws:") or "/" not in type_token:
         return False
+    import pulumi_aws
+
     module_name, class_name = type_token.split(":")[1].split("/")[0], type_token.rsplit(":", 1)[1]
     try:
         module = importlib.import_module(f"{pulumi_aws.__name__}.{module_name}")

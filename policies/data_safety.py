@@ -21,7 +21,8 @@ from .common import (
     SECRET,
     SECRET_VERSION,
     STATEFUL,
-    depends_on,
+    StackIndex,
+    computed_from,
     field,
     in_production,
     is_true,
@@ -108,13 +109,13 @@ def rds_master_password_write_only(args: StackValidationArgs, report_violation: 
     Stack policies see outputs, where write-only values never appear (Pulumi docs, "Write-only fields"), so the
     rule reads their version fields, and links the instance to the version by its dependencies.
     """
-    databases = [r for r in args.resources if r.resource_type == RDS_INSTANCE]
-    versions = {r.urn for r in args.resources if r.resource_type == SECRET_VERSION}
-    secrets = {r.urn: r for r in args.resources if r.resource_type == SECRET}
-    for primary in (db for db in databases if not _is_replica(db.props)):
+    index = StackIndex(args.resources)
+    versions = {r.urn for r in index.of_type(SECRET_VERSION)}
+    secrets = {r.urn: r for r in index.of_type(SECRET)}
+    for primary in (db for db in index.of_type(RDS_INSTANCE) if not _is_replica(db.props)):
         props = primary.props
         replica_regions = {
-            provider_region(db.provider) for db in databases if depends_on(db, "replicateSourceDb", primary.urn)
+            provider_region(db.provider) for db in index.dependents(primary.urn, "replicateSourceDb", RDS_INSTANCE)
         }
         if field(props, "password"):
             report_violation(
@@ -169,11 +170,9 @@ def stateful_protected(args: ResourceValidationArgs, report_violation: ReportVio
 def _bucket_companions(args: StackValidationArgs, companion_type: str, report_violation: ReportViolation,
                        accept, problem: str) -> None:
     """Each bucket needs a companion resource (versioning, encryption...) bound to it that `accept`s."""
-    buckets = [r for r in args.resources if r.resource_type == S3_BUCKET]
-    companions = [r for r in args.resources if r.resource_type == companion_type]
-    for bucket in buckets:
-        bound = [c for c in companions if depends_on(c, "bucket", bucket.urn)]
-        if not any(accept(c.props) for c in bound):
+    index = StackIndex(args.resources)
+    for bucket in index.of_type(S3_BUCKET):
+        if not any(accept(c.props) for c in index.dependents(bucket.urn, "bucket", companion_type)):
             report_violation(f"Bucket {bucket.name} {problem}", bucket.urn)
 
 
@@ -213,8 +212,8 @@ def data_buckets_replicated(args: StackValidationArgs, report_violation: ReportV
     replicated_to: dict[str, set[str | None]] = {urn: set() for urn in buckets}
     destinations: set[str] = set()
     for replication in (r for r in args.resources if r.resource_type == S3_REPLICATION):
-        sources = {urn for urn in buckets if depends_on(replication, "bucket", urn)}
-        targets = {urn for urn in buckets if depends_on(replication, "rules", urn)} - sources
+        sources = {urn for urn in computed_from(replication, "bucket") if urn in buckets}
+        targets = {urn for urn in computed_from(replication, "rules") if urn in buckets} - sources
         destinations |= targets
         if any(text(field(rule, "status")) == "Enabled" for rule in mappings(field(replication.props, "rules"))):
             for source in sources:

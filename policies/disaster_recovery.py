@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from croniter import croniter
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
@@ -12,9 +14,10 @@ from .common import (
     RDS_INSTANCE,
     BACKUP_VAULT,
     S3_REPLICATION,
+    StackIndex,
     Unknown,
     arn_region,
-    depends_on,
+    computed_from,
     field,
     mapping,
     mappings,
@@ -32,13 +35,12 @@ def _primaries(args: StackValidationArgs):
 
 
 def database_replica_in_other_region(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    replicas = [r for r in args.resources if r.resource_type == RDS_INSTANCE and field(r.props, "replicateSourceDb")]
+    index = StackIndex(args.resources)
     for primary in _primaries(args):
         region = provider_region(primary.provider)
-        if not any(
-            depends_on(replica, "replicateSourceDb", primary.urn) and provider_region(replica.provider) != region
-            for replica in replicas
-        ):
+        replicas = index.dependents(primary.urn, "replicateSourceDb", RDS_INSTANCE)
+        if not any(field(replica.props, "replicateSourceDb") and provider_region(replica.provider) != region
+                   for replica in replicas):
             report_violation(
                 f"RDS instance {primary.name} has no read replica outside {region}; add an aws.rds.Instance with "
                 "replicate_source_db set to its ARN through a provider for the DR region.",
@@ -47,13 +49,12 @@ def database_replica_in_other_region(args: StackValidationArgs, report_violation
 
 
 def backups_copied_cross_region(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    index = StackIndex(args.resources)
     for primary in _primaries(args):
         region = provider_region(primary.provider)
         replicated = any(
-            r.resource_type == RDS_BACKUP_REPLICATION
-            and depends_on(r, "sourceDbInstanceArn", primary.urn)
-            and provider_region(r.provider) != region
-            for r in args.resources
+            provider_region(r.provider) != region
+            for r in index.dependents(primary.urn, "sourceDbInstanceArn", RDS_BACKUP_REPLICATION)
         )
         if not replicated:
             report_violation(
@@ -61,7 +62,8 @@ def backups_copied_cross_region(args: StackValidationArgs, report_violation: Rep
                 "aws.rds.InstanceAutomatedBackupsReplication in the DR region.",
                 primary.urn,
             )
-    plans = [r for r in args.resources if r.resource_type == BACKUP_PLAN]
+    plans = index.of_type(BACKUP_PLAN)
+    vaults = {vault.urn: vault for vault in index.of_type(BACKUP_VAULT)}
     if not plans and _primaries(args):
         report_violation("No AWS Backup plan protects the database; add an aws.backup.Plan with a copy action "
                          "to a vault in the DR region.", None)
@@ -71,7 +73,7 @@ def backups_copied_cross_region(args: StackValidationArgs, report_violation: Rep
             copies = [
                 region_of_copy
                 for copy in mappings(field(rule, "copyActions"))
-                for region_of_copy in _destination_regions(args, plan, field(copy, "destinationVaultArn"))
+                for region_of_copy in _destination_regions(vaults, plan, field(copy, "destinationVaultArn"))
             ]
             if not any(copy and copy != region for copy in copies):
                 report_violation(
@@ -81,15 +83,12 @@ def backups_copied_cross_region(args: StackValidationArgs, report_violation: Rep
                 )
 
 
-def _destination_regions(args: StackValidationArgs, plan, vault_arn) -> list[str | None]:
+def _destination_regions(vaults: Mapping[str, Any], plan, vault_arn) -> list[str | None]:
     """The region of a copy destination. At preview the ARN of a vault the stack creates is unknown: the
     regions of the vaults the plan's rules are computed from stand in for it (the update checks the ARN)."""
     if not isinstance(vault_arn, Unknown):
         return [arn_region(vault_arn)]
-    return [
-        provider_region(vault.provider) for vault in args.resources
-        if vault.resource_type == BACKUP_VAULT and depends_on(plan, "rules", vault.urn)
-    ]
+    return [provider_region(vaults[urn].provider) for urn in computed_from(plan, "rules") if urn in vaults]
 
 
 def _at_least_daily(aws_schedule: str) -> bool:

@@ -1,0 +1,95 @@
+"""The console script's start and exit: commands load only what they use, and the exit skips only the teardown.
+
+Both run in child processes, since what a process has imported and how it exits is the subject. The speed these
+buy is measured by benchmarks/plan_time.py, never asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from tests.conftest import REPO_ROOT
+
+
+def run_python(code: str, cwd=REPO_ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=180)
+
+
+def test_each_command_loads_only_the_stacks_it_uses(tmp_path, prod_plan):
+    """--help and `maintenance next` load no Pulumi SDK and no boto3; `policy check` no pulumi-aws (the cost rule
+    reads its type tables); `plan` without --manifests no kubernetes-validate."""
+    saved = tmp_path / "plan.json"
+    saved.write_text(json.dumps(prod_plan.to_json()))
+    result = run_python(f"""
+        import contextlib, io, json, sys
+        from automation.cli import main
+
+        def loaded(*args):
+            with contextlib.redirect_stdout(io.StringIO()):
+                code = main(list(args))
+            prefixes = ("pulumi", "pulumi_aws", "pulumi_kubernetes", "boto3", "kubernetes_validate")
+            return {{"code": code, "modules": sorted(p for p in prefixes if p in sys.modules)}}
+
+        print(json.dumps({{
+            "help": loaded("--help"),
+            "maintenance next": loaded("maintenance", "next", "--stack", "prod"),
+            "policy check": loaded("policy", "check", "--plan", {str(saved)!r}),
+            "plan": loaded("plan", "--stack", "prod"),
+        }}))
+    """)
+    assert result.returncode == 0, result.stderr
+    steps = json.loads(result.stdout.splitlines()[-1])
+    assert all(step["code"] == 0 for step in steps.values()), steps
+    assert steps["help"]["modules"] == []
+    assert steps["maintenance next"]["modules"] == []
+    assert "pulumi_aws" not in steps["policy check"]["modules"]
+    # the plan runs the program (all the SDKs) and still leaves the manifest validator alone
+    assert {"pulumi", "pulumi_aws", "pulumi_kubernetes"} <= set(steps["plan"]["modules"])
+    assert "kubernetes_validate" not in steps["plan"]["modules"]
+
+
+def test_the_exit_keeps_threads_exit_handlers_output_and_the_exit_code(tmp_path):
+    """What the interpreter's own exit guarantees, without its teardown: a non-daemon thread finishes its work,
+    atexit handlers run, buffered stdout and stderr reach the reader, the command's exit code is the process's."""
+    result = run_python(f"""
+        import atexit, pathlib, sys, threading
+        from automation.__main__ import exit_without_teardown
+
+        out = pathlib.Path({str(tmp_path)!r})
+        go = threading.Event()
+
+        def work():
+            go.wait()
+            out.joinpath("thread").write_text("finished")
+
+        threading.Thread(target=work).start()
+        atexit.register(lambda: out.joinpath("atexit").write_text("ran"))
+        sys.stdout.write("no newline, still buffered")
+        sys.stderr.write("a warning")
+        go.set()
+        exit_without_teardown(3)
+        out.joinpath("after").write_text("exit_without_teardown returned")
+    """)
+    assert result.returncode == 3
+    assert result.stdout == "no newline, still buffered"
+    assert result.stderr == "a warning"
+    assert (tmp_path / "thread").read_text() == "finished"
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert not (tmp_path / "after").exists()
+
+
+def test_the_console_script_exits_with_the_commands_code_and_all_its_output(tmp_path):
+    ok = subprocess.run([sys.executable, "-m", "automation", "maintenance", "next", "--count", "24", "--json"],
+                        capture_output=True, text=True, cwd=REPO_ROOT, timeout=180)
+    assert ok.returncode == 0, ok.stderr
+    assert len(json.loads(ok.stdout)["windows"]) == 24  # the whole document, flushed before the exit
+    bad = subprocess.run([sys.executable, "-m", "automation", "maintenance", "next", "--stack", "nowhere"],
+                         capture_output=True, text=True, cwd=REPO_ROOT, timeout=180)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("scraper-ops: no stack config Pulumi.nowhere.yaml")

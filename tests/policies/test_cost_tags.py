@@ -1,0 +1,37 @@
+"""The cost-allocation-tags rule knows which AWS types take tags without importing pulumi-aws: its tables in
+policies/common.py must say what the installed SDK says, and cover every AWS type the stacks declare."""
+
+from __future__ import annotations
+
+import pytest
+
+from automation.engine import read_stack_file, run_program
+from policies.common import TAGGABLE, UNTAGGED
+from policies.cost import sdk_takes_tags, takes_tags
+from tests.conftest import REPO_ROOT
+
+
+@pytest.mark.parametrize("type_token", sorted(TAGGABLE | UNTAGGED))
+def test_the_tables_say_what_the_sdk_says(type_token):
+    assert sdk_takes_tags(type_token) == (type_token in TAGGABLE), (
+        f"{type_token}: pulumi-aws {'has' if sdk_takes_tags(type_token) else 'has no'} `tags` argument; "
+        "move it to the other table in policies/common.py")
+
+
+def test_no_type_is_in_both_tables():
+    assert not TAGGABLE & UNTAGGED
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod-dr"])
+def test_every_aws_type_of_the_stacks_is_in_a_table(stack, prod_plan):
+    """So that the pack never falls back to importing the SDK for the stacks it guards."""
+    plans = [prod_plan, run_program(stack, read_stack_file(stack, REPO_ROOT))]
+    declared = {r.type for plan in plans for r in plan.resources if r.type.startswith("aws:")}
+    assert declared - TAGGABLE - UNTAGGED == set()
+
+
+def test_a_type_outside_the_tables_is_read_from_the_sdk():
+    vault, lock = "aws:glacier/vault:Vault", "aws:glacier/vaultLock:VaultLock"  # a small SDK module
+    assert not {vault, lock} & (TAGGABLE | UNTAGGED)
+    assert takes_tags(vault) is True
+    assert takes_tags(lock) is False
