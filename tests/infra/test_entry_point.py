@@ -60,7 +60,8 @@ print(json.dumps({"infra": sys.modules["infra"].__file__}))
 
 def test_the_program_runs_from_a_fresh_checkout_without_the_editable_install(tmp_path):
     checkout = tmp_path / "checkout"
-    shutil.copytree(REPO_ROOT / "infra", checkout / "infra", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("infra", "contract"):  # the program and the facts it shares with the ops jobs
+        shutil.copytree(REPO_ROOT / package, checkout / package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO_ROOT / "Pulumi.yaml", checkout)
     host = tmp_path / "language-host"  # the exec script lives with the CLI, not in the project
     host.mkdir()
