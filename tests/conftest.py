@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
+import math
+import os
 import tempfile
 import threading
 import time
@@ -14,7 +17,6 @@ from typing import Any, Callable
 
 import boto3
 import pytest
-import requests
 import yaml
 from hypothesis import settings as hypothesis_settings
 from hypothesis.configuration import set_hypothesis_home_dir
@@ -129,10 +131,30 @@ def moto_endpoint():
     cloudwatch_models.Statistics.get_statistics_for_type = patched
 
 
+# Kept across tests: EC2 holds only the networks the seeds create (VPCs and subnets for the DB subnet groups), which
+# no job reads or changes; re-creating EC2's defaults (default VPC, 1,300 AMIs and snapshots per region) after every
+# reset was most of a seed's cost.
+KEPT_ACROSS_TESTS = ("ec2",)
+
+
+def reset_moto() -> None:
+    """What POST /moto-api/reset does (moto_api/_internal/models.py: BackendDict.reset, reset_model_data), for
+    every service but those in KEPT_ACROSS_TESTS. The server runs in this process, so its backends are here."""
+    from moto.core.base_backend import BackendDict, backend_lock
+    from moto.core.model_instances import reset_model_data
+
+    with backend_lock:
+        kept = [b for b in BackendDict._instances if b.service_name in KEPT_ACROSS_TESTS]
+        BackendDict._instances[:] = [b for b in BackendDict._instances if b not in kept]
+        BackendDict.reset()
+        reset_model_data()
+        BackendDict._instances.extend(kept)
+
+
 @pytest.fixture
 def aws_env(moto_endpoint, monkeypatch):
     """Environment of a process that talks to the moto server; the server is reset for each test."""
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
+    reset_moto()
     env = {
         "AWS_ENDPOINT_URL": moto_endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -147,8 +169,33 @@ def aws_env(moto_endpoint, monkeypatch):
     return env
 
 
-def client(service: str, region: str = REGION):
+CLIENT_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                      "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE")
+
+
+@functools.cache
+def _client(service: str, region: str, environment: tuple[str | None, ...]):
     return boto3.client(service, region_name=region)
+
+
+def client(service: str, region: str = REGION):
+    """A boto3 client, created once per service, region and AWS environment (endpoint, credentials): creating one
+    costs tens of milliseconds, and a seed uses about 25."""
+    return _client(service, region, tuple(os.environ.get(name) for name in CLIENT_ENVIRONMENT))
+
+
+def network(region: str, cidr: str) -> list[str]:
+    """Two subnets (zones a and b) of the VPC with this CIDR block, created when EC2 has none yet (see
+    KEPT_ACROSS_TESTS): what a DB subnet group needs."""
+    ec2 = client("ec2", region)
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "cidr-block", "Values": [cidr]}])["Vpcs"]
+    if vpcs:
+        subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}])["Subnets"]
+        return [s["SubnetId"] for s in sorted(subnets, key=lambda s: s["AvailabilityZone"])]
+    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    prefix = cidr.rsplit(".", 2)[0]
+    return [ec2.create_subnet(VpcId=vpc, CidrBlock=f"{prefix}.{i}.0/24", AvailabilityZone=f"{region}{z}")["Subnet"]["SubnetId"]
+            for i, z in ((1, "a"), (2, "b"))]
 
 
 def seed_stack(outputs_template: dict[str, Any]) -> dict[str, Any]:
@@ -161,12 +208,9 @@ def seed_stack(outputs_template: dict[str, Any]) -> dict[str, Any]:
     keys = {region: client("kms", region).create_key(Description=f"scraper {region}")["KeyMetadata"]["Arn"]
             for region in (REGION, DR_REGION)}
     outputs["drKmsKeyArn"] = keys[DR_REGION]
-    ec2 = client("ec2", DR_REGION)
-    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{DR_REGION}{z}")["Subnet"]["SubnetId"]
-               for i, z in ((1, "a"), (2, "b"))]
     client("rds", DR_REGION).create_db_subnet_group(
-        DBSubnetGroupName=outputs["drSubnetGroupName"], DBSubnetGroupDescription="dr", SubnetIds=subnets
+        DBSubnetGroupName=outputs["drSubnetGroupName"], DBSubnetGroupDescription="dr",
+        SubnetIds=network(DR_REGION, "10.20.0.0/16"),
     )
     primary = client("rds").create_db_instance(
         DBInstanceIdentifier=outputs["dbInstanceId"], Engine="postgres", DBInstanceClass="db.r6g.large",
@@ -231,15 +275,57 @@ def deployed(aws_env, prod_plan, tmp_path) -> dict[str, Any]:
 # The app: a real HTTP server on 127.0.0.1 that behaves like the scraper, healthy or not.
 
 
-class FakeApp:
-    """Behaviour per path: (status, json body, delay seconds). `mode` switches all of them at once."""
+class SimulatedClock:
+    """Time that passes only when something sleeps on it or a fake server is slow: no test waits on the wall clock.
 
-    def __init__(self):
+    The delays the fakes use are binary fractions (0.5 s), so simulated differences are exact."""
+
+    def __init__(self, start: float = 1000.0):
+        self.now = start
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+
+
+@pytest.fixture(autouse=True)
+def simulated_clock(monkeypatch) -> SimulatedClock:
+    """The smoke checks' latency clock and retry backoff run on simulated time (see automation.smoke.CLOCK)."""
+    from automation import smoke
+
+    clock = SimulatedClock()
+    monkeypatch.setattr(smoke, "CLOCK", clock)
+    monkeypatch.setattr(smoke, "SLEEP", clock.sleep)
+    return clock
+
+
+SLOW_SECONDS = 0.5  # the "slow" app's latency per request
+POLL_SECONDS = 0.02  # how often the server loop looks for shutdown(): what closing a fake server costs
+
+
+class FakeApp:
+    """Behaviour per path: (status, json body, delay seconds). `mode` switches all of them at once.
+
+    A delay advances `clock` (a SimulatedClock) when given, else it is slept; a hanging app answers nothing until
+    it is closed."""
+
+    def __init__(self, clock: SimulatedClock | None = None):
         self.mode = "healthy"
         self.requests: list[str] = []
+        self.clock = clock
+        self.closed = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(POLL_SECONDS,), daemon=True)
         self.thread.start()
 
     @property
@@ -252,9 +338,9 @@ class FakeApp:
                    "/api/v1/status": (200, {"version": "2.4.1"}, 0), "/api/v1/scrapers/status": (200, scrapers, 0)}
         status, body, delay = healthy.get(path, (404, {"error": "not found"}, 0))
         if self.mode == "slow":
-            delay = 0.3
+            delay = SLOW_SECONDS
         elif self.mode == "hanging":
-            delay = 30
+            delay = math.inf
         elif self.mode == "failing" and path == "/health/ready":
             status, body = 503, {"ready": False}
         elif self.mode == "scrapers-failing" and path == "/api/v1/scrapers/status":
@@ -268,7 +354,7 @@ class FakeApp:
             def do_GET(self):  # noqa: N802 - http.server's naming
                 app.requests.append(self.path)
                 status, body, delay = app.answer(self.path)
-                time.sleep(delay)
+                app.take(delay)
                 payload = json.dumps(body).encode()
                 try:
                     self.send_response(status)
@@ -284,14 +370,23 @@ class FakeApp:
 
         return Handler
 
+    def take(self, delay: float) -> None:
+        if delay == math.inf:
+            self.closed.wait()
+        elif delay and self.clock is not None:
+            self.clock.advance(delay)
+        elif delay:
+            time.sleep(delay)
+
     def close(self):
+        self.closed.set()
         self.server.shutdown()
         self.server.server_close()
 
 
 @pytest.fixture
-def fake_app():
-    app = FakeApp()
+def fake_app(simulated_clock):
+    app = FakeApp(simulated_clock)
     yield app
     app.close()
 
@@ -321,7 +416,6 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 
 def scraper_ops(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 180):
     """The installed `scraper-ops` entry point in a child process, as an SRE or a CronJob runs it."""
-    import os
     import subprocess
     import sys
 
