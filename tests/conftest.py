@@ -8,6 +8,8 @@ import json
 import logging
 import math
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -38,6 +40,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 hypothesis_settings.register_profile("no-database", database=None)
 hypothesis_settings.load_profile("no-database")
 set_hypothesis_home_dir(tempfile.mkdtemp(prefix="hypothesis-"))
+
+
+SLOW_FIXTURES = {"moto_endpoint"}  # every test that talks to the moto server (aws_env, deployed...)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """The fast tier (`-m "not slow"`) leaves out the moto tests and those marked slow or integration."""
+    for item in items:
+        if SLOW_FIXTURES.intersection(item.fixturenames) or item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
@@ -81,6 +94,41 @@ def resource(plan: Plan, type_: str, name: str) -> PlannedResource:
     matches = [r for r in plan.resources if r.type == type_ and r.name == name]
     assert len(matches) == 1, f"expected one {type_} named {name}, found {len(matches)}"
     return matches[0]
+
+
+# The program is deterministic (tests/automation/test_plan.py::test_plans_are_deterministic runs it twice for real),
+# so each config runs once per session: later runs get a deep copy of the first plan, which a test may edit freely.
+_plans: dict[str, Plan] = {}
+
+
+def run_program_uncached(stack: str, raw_config: dict[str, str], *args: Any, **kwargs: Any) -> Plan:
+    return _run_program(stack, raw_config, *args, **kwargs)
+
+
+def _run_program_once(stack: str, raw_config: dict[str, str], program: Callable | None = None, *args: Any,
+                      **kwargs: Any) -> Plan:
+    if program is not None:  # a test's own program: no key can tell two of them apart
+        return _run_program(stack, raw_config, program, *args, **kwargs)
+    key = json.dumps([stack, sorted(raw_config.items()), args, sorted(kwargs.items())])
+    if key not in _plans:
+        _plans[key] = _run_program(stack, raw_config, *args, **kwargs)  # a ConfigError is raised, never kept
+    return _plans[key].model_copy(deep=True)
+
+
+_run_program = run_program
+run_program = _run_program_once
+
+
+@pytest.fixture(scope="session", autouse=True)
+def program_runs_once_per_config():
+    """Every `run_program` of the project and the tests (the CLI's `plan`, the offline backend...) is the memoized one."""
+    import sys
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, module in list(sys.modules.items()):
+            if name.split(".")[0] in ("automation", "infra", "tests") and getattr(module, "run_program", None) is _run_program:
+                patch.setattr(module, "run_program", _run_program_once)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -414,11 +462,34 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def scraper_ops(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 180):
-    """The installed `scraper-ops` entry point in a child process, as an SRE or a CronJob runs it."""
-    import subprocess
-    import sys
+def scraper_ops(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+                timeout: int = 180) -> subprocess.CompletedProcess:
+    """`scraper-ops ARGS` as its console script runs it (automation.__main__.run: main(), then sys.exit with its
+    code), in this process: `env` added to the environment, `cwd` the working directory, stdout and stderr
+    captured. Starting an interpreter per call cost about 1.5 s; the real process is `scraper_ops_process`.
+    `timeout` is the process's, kept for callers of either."""
+    import contextlib
+    import io
 
+    from automation.__main__ import run
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        for key, value in (env or {}).items():
+            patch.setenv(key, value)
+        patch.chdir(cwd or REPO_ROOT)
+        patch.setattr(sys, "argv", ["scraper-ops", *args])
+        try:
+            run()
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        else:
+            code = 0
+    return subprocess.CompletedProcess(["scraper-ops", *args], code, out.getvalue(), err.getvalue())
+
+
+def scraper_ops_process(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 180):
+    """The installed `scraper-ops` entry point in a child process, as an SRE or a CronJob runs it."""
     return subprocess.run(
         [sys.executable, "-m", "automation", *args],
         capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO_ROOT, env={**os.environ, **(env or {})},

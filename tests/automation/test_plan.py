@@ -12,7 +12,7 @@ import yaml
 from automation import engine
 from automation.errors import BadInput
 from automation.plan import check_manifests, is_kubernetes_object, write_manifests
-from tests.conftest import REPO_ROOT, prod_config, resource, run_cli, with_changes
+from tests.conftest import REPO_ROOT, prod_config, resource, run_cli, run_program_uncached, with_changes
 
 
 
@@ -48,8 +48,8 @@ def test_plan_summary_shows_components_and_key_settings(capsys):
 
 
 def test_plans_are_deterministic():
-    first = engine.run_program("prod", prod_config()).to_json()
-    second = engine.run_program("prod", prod_config()).to_json()
+    first = run_program_uncached("prod", prod_config()).to_json()
+    second = run_program_uncached("prod", prod_config()).to_json()
     assert first == second
 
 
