@@ -42,12 +42,13 @@ hypothesis_settings.load_profile("no-database")
 set_hypothesis_home_dir(tempfile.mkdtemp(prefix="hypothesis-"))
 
 
-SLOW_FIXTURES = {"moto_endpoint"}  # every test that talks to the moto server (aws_env, deployed...)
+# Every test that talks to the moto server (aws_env, deployed...) or runs the program with changed configs.
+SLOW_FIXTURES = {"moto_endpoint", "plan_with"}
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    """The fast tier (`-m "not slow"`) leaves out the moto tests and those marked slow or integration."""
+    """The fast tier (`-m "not slow"`) leaves out the tests using SLOW_FIXTURES and those marked slow or integration."""
     for item in items:
         if SLOW_FIXTURES.intersection(item.fixturenames) or item.get_closest_marker("integration"):
             item.add_marker(pytest.mark.slow)

@@ -47,6 +47,7 @@ def test_there_are_the_pr_and_the_maintenance_workflows():
     assert {path.stem for path in WORKFLOWS} >= {"ci", "maintenance"}
 
 
+@pytest.mark.slow
 def test_zizmor_finds_nothing_even_as_an_auditor():
     zizmor = tool("zizmor")
     assert zizmor, "zizmor is a dev dependency: pip install -e '.[dev]'"
@@ -56,6 +57,7 @@ def test_zizmor_finds_nothing_even_as_an_auditor():
     assert "No findings" in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_zizmor_would_catch_an_unpinned_action_and_a_template_injection(tmp_path):
     """The lint is live: a workflow with the two classic mistakes fails it."""
     bad = tmp_path / "bad.yml"
@@ -69,6 +71,7 @@ def test_zizmor_would_catch_an_unpinned_action_and_a_template_injection(tmp_path
     assert "unpinned-uses" in result.stdout and "template-injection" in result.stdout
 
 
+@pytest.mark.slow
 def test_actionlint_finds_nothing():
     actionlint = tool("actionlint")
     if actionlint is None:

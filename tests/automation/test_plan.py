@@ -123,6 +123,7 @@ def test_an_unexpected_invoke_is_an_error_not_an_empty_answer():
         engine.run_program("prod", prod_config(), program=program)
 
 
+@pytest.mark.slow
 def test_the_console_script_runs_the_plan_end_to_end(tmp_path):
     """The installed `scraper-ops` entry point, as a user runs it."""
     result = subprocess.run(
