@@ -123,8 +123,6 @@ run_program = _run_program_once
 @pytest.fixture(scope="session", autouse=True)
 def program_runs_once_per_config():
     """Every `run_program` of the project and the tests (the CLI's `plan`, the offline backend...) is the memoized one."""
-    import sys
-
     with pytest.MonkeyPatch.context() as patch:
         for name, module in list(sys.modules.items()):
             if name.split(".")[0] in ("automation", "infra", "tests") and getattr(module, "run_program", None) is _run_program:
@@ -358,7 +356,9 @@ def simulated_clock(monkeypatch) -> SimulatedClock:
 
 
 SLOW_SECONDS = 0.5  # the "slow" app's latency per request
-POLL_SECONDS = 0.02  # how often the server loop looks for shutdown(): what closing a fake server costs
+# How often serve_forever looks for shutdown() (default 0.5 s: "Poll for shutdown every poll_interval seconds",
+# https://docs.python.org/3/library/socketserver.html#socketserver.BaseServer.serve_forever): what closing one costs.
+POLL_SECONDS = 0.02
 
 
 class FakeApp:

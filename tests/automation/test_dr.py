@@ -30,12 +30,11 @@ def polling_on_simulated_time(monkeypatch, simulated_clock):
     monkeypatch.setattr(dr, "Polling", functools.partial(Polling, clock=simulated_clock, sleep=simulated_clock.sleep))
 
 
-def replicate(monkeypatch, outputs: dict, delay: float = 3.0) -> "SimulatedReplication":
+def replicate(monkeypatch, outputs: dict, delay: float = 3.0) -> None:
     """S3 replication, which moto stores but never performs, delivering each sentinel `delay` simulated seconds
     after the drill wrote it."""
     simulated = SimulatedReplication(outputs["dataBucket"], outputs["dataReplicaBucket"], delay)
     monkeypatch.setattr(dr, "Polling", functools.partial(Polling, clock=simulated.clock, sleep=simulated.sleep))
-    return simulated
 
 
 @pytest.fixture
