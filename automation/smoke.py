@@ -14,6 +14,9 @@ from contract import metrics as names
 from contract.outputs import SmokeChecks
 
 SUITES = ("all", "health", "api", "scrapers")
+# The latency clock and the retry backoff's sleep, read at each call: tests run the checks on a simulated clock.
+CLOCK: Callable[[], float] = time.perf_counter
+SLEEP: Callable[[float], None] = time.sleep
 HEALTHY_SCRAPER_STATES = {"ok", "healthy", "idle", "running"}
 
 
@@ -102,7 +105,7 @@ def run_check(
     latency = None
     attempt = 0
     for attempt in range(1, retries + 2):
-        started = time.perf_counter()
+        started = CLOCK()
         try:
             response = session.get(url, timeout=(min(timeout, 3.0), timeout), allow_redirects=False)
         except requests.Timeout:
@@ -111,7 +114,7 @@ def run_check(
             status, latency = None, None
             detail = f"cannot connect: {_root_cause(error)}"
         else:
-            latency = time.perf_counter() - started
+            latency = CLOCK() - started
             status = response.status_code
             if status == 200:
                 problem = None
@@ -125,7 +128,7 @@ def run_check(
             if status < 500:
                 break
         if attempt <= retries:
-            time.sleep(backoff * 2 ** (attempt - 1))
+            SLEEP(backoff * 2 ** (attempt - 1))
     return CheckResult(check.name, url, False, status, latency, attempt, detail)
 
 

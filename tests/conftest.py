@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
+import math
+import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -15,7 +20,6 @@ from typing import Any, Callable
 import boto3
 import numpy
 import pytest
-import requests
 import yaml
 from hypothesis import settings as hypothesis_settings
 from hypothesis.configuration import set_hypothesis_home_dir
@@ -37,6 +41,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 hypothesis_settings.register_profile("no-database", database=None)
 hypothesis_settings.load_profile("no-database")
 set_hypothesis_home_dir(tempfile.mkdtemp(prefix="hypothesis-"))
+
+
+# Every test that talks to the moto server (aws_env, deployed...) or runs the program with changed configs.
+SLOW_FIXTURES = {"moto_endpoint", "plan_with"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """The fast tier (`-m "not slow"`) leaves out the tests using SLOW_FIXTURES and those marked slow or integration."""
+    for item in items:
+        if SLOW_FIXTURES.intersection(item.fixturenames) or item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
@@ -80,6 +96,39 @@ def resource(plan: Plan, type_: str, name: str) -> PlannedResource:
     matches = [r for r in plan.resources if r.type == type_ and r.name == name]
     assert len(matches) == 1, f"expected one {type_} named {name}, found {len(matches)}"
     return matches[0]
+
+
+# The program is deterministic (tests/automation/test_plan.py::test_plans_are_deterministic runs it twice for real),
+# so each config runs once per session: later runs get a deep copy of the first plan, which a test may edit freely.
+_plans: dict[str, Plan] = {}
+
+
+def run_program_uncached(stack: str, raw_config: dict[str, str], *args: Any, **kwargs: Any) -> Plan:
+    return _run_program(stack, raw_config, *args, **kwargs)
+
+
+def _run_program_once(stack: str, raw_config: dict[str, str], program: Callable | None = None, *args: Any,
+                      **kwargs: Any) -> Plan:
+    if program is not None:  # a test's own program: no key can tell two of them apart
+        return _run_program(stack, raw_config, program, *args, **kwargs)
+    key = json.dumps([stack, sorted(raw_config.items()), args, sorted(kwargs.items())])
+    if key not in _plans:
+        _plans[key] = _run_program(stack, raw_config, *args, **kwargs)  # a ConfigError is raised, never kept
+    return _plans[key].model_copy(deep=True)
+
+
+_run_program = run_program
+run_program = _run_program_once
+
+
+@pytest.fixture(scope="session", autouse=True)
+def program_runs_once_per_config():
+    """Every `run_program` of the project and the tests (the CLI's `plan`, the offline backend...) is the memoized one."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, module in list(sys.modules.items()):
+            if name.split(".")[0] in ("automation", "infra", "tests") and getattr(module, "run_program", None) is _run_program:
+                patch.setattr(module, "run_program", _run_program_once)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -132,10 +181,30 @@ def moto_endpoint():
     cloudwatch_models.Statistics.get_statistics_for_type = patched
 
 
+# Kept across tests: EC2 holds only the networks the seeds create (VPCs and subnets for the DB subnet groups), which
+# no job reads or changes; re-creating EC2's defaults (default VPC, 1,300 AMIs and snapshots per region) after every
+# reset was most of a seed's cost.
+KEPT_ACROSS_TESTS = ("ec2",)
+
+
+def reset_moto() -> None:
+    """What POST /moto-api/reset does (moto_api/_internal/models.py: BackendDict.reset, reset_model_data), for
+    every service but those in KEPT_ACROSS_TESTS. The server runs in this process, so its backends are here."""
+    from moto.core.base_backend import BackendDict, backend_lock
+    from moto.core.model_instances import reset_model_data
+
+    with backend_lock:
+        kept = [b for b in BackendDict._instances if b.service_name in KEPT_ACROSS_TESTS]
+        BackendDict._instances[:] = [b for b in BackendDict._instances if b not in kept]
+        BackendDict.reset()
+        reset_model_data()
+        BackendDict._instances.extend(kept)
+
+
 @pytest.fixture
 def aws_env(moto_endpoint, monkeypatch):
     """Environment of a process that talks to the moto server; the server is reset for each test."""
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
+    reset_moto()
     env = {
         "AWS_ENDPOINT_URL": moto_endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -150,8 +219,33 @@ def aws_env(moto_endpoint, monkeypatch):
     return env
 
 
-def client(service: str, region: str = REGION):
+CLIENT_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                      "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE")
+
+
+@functools.cache
+def _client(service: str, region: str, environment: tuple[str | None, ...]):
     return boto3.client(service, region_name=region)
+
+
+def client(service: str, region: str = REGION):
+    """A boto3 client, created once per service, region and AWS environment (endpoint, credentials): creating one
+    costs tens of milliseconds, and a seed uses about 25."""
+    return _client(service, region, tuple(os.environ.get(name) for name in CLIENT_ENVIRONMENT))
+
+
+def network(region: str, cidr: str) -> list[str]:
+    """Two subnets (zones a and b) of the VPC with this CIDR block, created when EC2 has none yet (see
+    KEPT_ACROSS_TESTS): what a DB subnet group needs."""
+    ec2 = client("ec2", region)
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "cidr-block", "Values": [cidr]}])["Vpcs"]
+    if vpcs:
+        subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}])["Subnets"]
+        return [s["SubnetId"] for s in sorted(subnets, key=lambda s: s["AvailabilityZone"])]
+    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    prefix = cidr.rsplit(".", 2)[0]
+    return [ec2.create_subnet(VpcId=vpc, CidrBlock=f"{prefix}.{i}.0/24", AvailabilityZone=f"{region}{z}")["Subnet"]["SubnetId"]
+            for i, z in ((1, "a"), (2, "b"))]
 
 
 def seed_stack(outputs_template: dict[str, Any]) -> dict[str, Any]:
@@ -164,12 +258,9 @@ def seed_stack(outputs_template: dict[str, Any]) -> dict[str, Any]:
     keys = {region: client("kms", region).create_key(Description=f"scraper {region}")["KeyMetadata"]["Arn"]
             for region in (REGION, DR_REGION)}
     outputs["drKmsKeyArn"] = keys[DR_REGION]
-    ec2 = client("ec2", DR_REGION)
-    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{DR_REGION}{z}")["Subnet"]["SubnetId"]
-               for i, z in ((1, "a"), (2, "b"))]
     client("rds", DR_REGION).create_db_subnet_group(
-        DBSubnetGroupName=outputs["drSubnetGroupName"], DBSubnetGroupDescription="dr", SubnetIds=subnets
+        DBSubnetGroupName=outputs["drSubnetGroupName"], DBSubnetGroupDescription="dr",
+        SubnetIds=network(DR_REGION, "10.20.0.0/16"),
     )
     primary = client("rds").create_db_instance(
         DBInstanceIdentifier=outputs["dbInstanceId"], Engine="postgres", DBInstanceClass="db.r6g.large",
@@ -234,15 +325,59 @@ def deployed(aws_env, prod_plan, tmp_path) -> dict[str, Any]:
 # The app: a real HTTP server on 127.0.0.1 that behaves like the scraper, healthy or not.
 
 
-class FakeApp:
-    """Behaviour per path: (status, json body, delay seconds). `mode` switches all of them at once."""
+class SimulatedClock:
+    """Time that passes only when something sleeps on it or a fake server is slow: no test waits on the wall clock.
 
-    def __init__(self):
+    The delays the fakes use are binary fractions (0.5 s), so simulated differences are exact."""
+
+    def __init__(self, start: float = 1000.0):
+        self.now = start
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+
+
+@pytest.fixture(autouse=True)
+def simulated_clock(monkeypatch) -> SimulatedClock:
+    """The smoke checks' latency clock and retry backoff run on simulated time (see automation.smoke.CLOCK)."""
+    from automation import smoke
+
+    clock = SimulatedClock()
+    monkeypatch.setattr(smoke, "CLOCK", clock)
+    monkeypatch.setattr(smoke, "SLEEP", clock.sleep)
+    return clock
+
+
+SLOW_SECONDS = 0.5  # the "slow" app's latency per request
+# How often serve_forever looks for shutdown() (default 0.5 s: "Poll for shutdown every poll_interval seconds",
+# https://docs.python.org/3/library/socketserver.html#socketserver.BaseServer.serve_forever): what closing one costs.
+POLL_SECONDS = 0.02
+
+
+class FakeApp:
+    """Behaviour per path: (status, json body, delay seconds). `mode` switches all of them at once.
+
+    A delay advances `clock` (a SimulatedClock) when given, else it is slept; a hanging app answers nothing until
+    it is closed."""
+
+    def __init__(self, clock: SimulatedClock | None = None):
         self.mode = "healthy"
         self.requests: list[str] = []
+        self.clock = clock
+        self.closed = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(POLL_SECONDS,), daemon=True)
         self.thread.start()
 
     @property
@@ -255,9 +390,9 @@ class FakeApp:
                    "/api/v1/status": (200, {"version": "2.4.1"}, 0), "/api/v1/scrapers/status": (200, scrapers, 0)}
         status, body, delay = healthy.get(path, (404, {"error": "not found"}, 0))
         if self.mode == "slow":
-            delay = 0.3
+            delay = SLOW_SECONDS
         elif self.mode == "hanging":
-            delay = 30
+            delay = math.inf
         elif self.mode == "failing" and path == "/health/ready":
             status, body = 503, {"ready": False}
         elif self.mode == "scrapers-failing" and path == "/api/v1/scrapers/status":
@@ -271,7 +406,7 @@ class FakeApp:
             def do_GET(self):  # noqa: N802 - http.server's naming
                 app.requests.append(self.path)
                 status, body, delay = app.answer(self.path)
-                time.sleep(delay)
+                app.take(delay)
                 payload = json.dumps(body).encode()
                 try:
                     self.send_response(status)
@@ -287,14 +422,23 @@ class FakeApp:
 
         return Handler
 
+    def take(self, delay: float) -> None:
+        if delay == math.inf:
+            self.closed.wait()
+        elif delay and self.clock is not None:
+            self.clock.advance(delay)
+        elif delay:
+            time.sleep(delay)
+
     def close(self):
+        self.closed.set()
         self.server.shutdown()
         self.server.server_close()
 
 
 @pytest.fixture
-def fake_app():
-    app = FakeApp()
+def fake_app(simulated_clock):
+    app = FakeApp(simulated_clock)
     yield app
     app.close()
 
@@ -322,12 +466,34 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def scraper_ops(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 180):
-    """The installed `scraper-ops` entry point in a child process, as an SRE or a CronJob runs it."""
-    import os
-    import subprocess
-    import sys
+def scraper_ops(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+                timeout: int = 180) -> subprocess.CompletedProcess:
+    """`scraper-ops ARGS` as its console script runs it (automation.__main__.run: main(), then sys.exit with its
+    code), in this process: `env` added to the environment, `cwd` the working directory, stdout and stderr
+    captured. Starting an interpreter per call cost about 1.5 s; the real process is `scraper_ops_process`.
+    `timeout` is the process's, kept for callers of either."""
+    import contextlib
+    import io
 
+    from automation.__main__ import run
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        for key, value in (env or {}).items():
+            patch.setenv(key, value)
+        patch.chdir(cwd or REPO_ROOT)
+        patch.setattr(sys, "argv", ["scraper-ops", *args])
+        try:
+            run()
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        else:
+            code = 0
+    return subprocess.CompletedProcess(["scraper-ops", *args], code, out.getvalue(), err.getvalue())
+
+
+def scraper_ops_process(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 180):
+    """The installed `scraper-ops` entry point in a child process, as an SRE or a CronJob runs it."""
     return subprocess.run(
         [sys.executable, "-m", "automation", *args],
         capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO_ROOT, env={**os.environ, **(env or {})},

@@ -47,6 +47,7 @@ def test_there_are_the_pr_and_the_maintenance_workflows():
     assert {path.stem for path in WORKFLOWS} >= {"ci", "maintenance"}
 
 
+@pytest.mark.slow
 def test_zizmor_finds_nothing_even_as_an_auditor():
     zizmor = tool("zizmor")
     assert zizmor, "zizmor is a dev dependency: pip install -e '.[dev]'"
@@ -56,6 +57,7 @@ def test_zizmor_finds_nothing_even_as_an_auditor():
     assert "No findings" in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_zizmor_would_catch_an_unpinned_action_and_a_template_injection(tmp_path):
     """The lint is live: a workflow with the two classic mistakes fails it."""
     bad = tmp_path / "bad.yml"
@@ -77,11 +79,13 @@ def schema_check(*paths: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_workflows_match_githubs_workflow_schema():
     result = schema_check(*WORKFLOWS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_the_schema_lint_catches_a_mistyped_event_key_and_permission(tmp_path):
     """The structural lint is live: the typos actionlint would also report fail it (runs where actionlint can't)."""
     bad = tmp_path / "bad.yml"
@@ -93,6 +97,7 @@ def test_the_schema_lint_catches_a_mistyped_event_key_and_permission(tmp_path):
         assert mistake in result.stdout, mistake
 
 
+@pytest.mark.slow
 def test_actionlint_finds_nothing():
     actionlint = tool("actionlint")
     if actionlint is None:

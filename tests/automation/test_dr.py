@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from automation import dr
 from automation.aws import Aws
 from automation.dr import DrResult, Polling, check_bucket_replication
 from automation.outputs import parse_outputs
@@ -22,28 +23,18 @@ def put_lag(values: list[float]):
     ])
 
 
-class Replication:
-    """Stands in for S3 replication, which moto stores but never performs: copies new sentinels across."""
+@pytest.fixture(autouse=True)
+def polling_on_simulated_time(monkeypatch, simulated_clock):
+    """The drill's polling (the CLI's `dr.Polling`) runs on the simulated clock: a replication timeout passes
+    without waiting on the wall clock."""
+    monkeypatch.setattr(dr, "Polling", functools.partial(Polling, clock=simulated_clock, sleep=simulated_clock.sleep))
 
-    def __init__(self, source: str, destination: str):
-        self.source, self.destination = source, destination
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
 
-    def run(self):
-        s3, dr_s3 = client("s3"), client("s3", DR_REGION)
-        while not self.stop.wait(0.1):
-            for item in s3.list_objects_v2(Bucket=self.source, Prefix="dr-sentinel/").get("Contents", []):
-                body = s3.get_object(Bucket=self.source, Key=item["Key"])["Body"].read()
-                dr_s3.put_object(Bucket=self.destination, Key=item["Key"], Body=body)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_):
-        self.stop.set()
-        self.thread.join()
+def replicate(monkeypatch, outputs: dict, delay: float = 3.0) -> None:
+    """S3 replication, which moto stores but never performs, delivering each sentinel `delay` simulated seconds
+    after the drill wrote it."""
+    simulated = SimulatedReplication(outputs["dataBucket"], outputs["dataReplicaBucket"], delay)
+    monkeypatch.setattr(dr, "Polling", functools.partial(Polling, clock=simulated.clock, sleep=simulated.sleep))
 
 
 @pytest.fixture
@@ -59,11 +50,11 @@ def sentinel_versions(bucket: str, region: str = "us-east-1") -> list:
     return response.get("Versions", []) + response.get("DeleteMarkers", [])
 
 
-def test_dr_drill_measures_rpo_and_rto_and_leaves_nothing_behind(capsys, ready, tmp_path):
+def test_dr_drill_measures_rpo_and_rto_and_leaves_nothing_behind(capsys, ready, tmp_path, monkeypatch):
     outputs = ready["outputs"]
-    with Replication(outputs["dataBucket"], outputs["dataReplicaBucket"]):
-        code, out, _ = run_cli(capsys, "dr", "test", "--outputs", str(ready["file"]), "--out", str(tmp_path),
-                               "--replication-timeout", "20", "--json")
+    replicate(monkeypatch, outputs)
+    code, out, _ = run_cli(capsys, "dr", "test", "--outputs", str(ready["file"]), "--out", str(tmp_path),
+                           "--replication-timeout", "20", "--json")
     report = json.loads(out)
     assert code == 0, out
     assert {c["name"]: c["ok"] for c in report["checks"]} == {
@@ -120,11 +111,10 @@ def test_no_lag_data_fails(capsys, deployed, tmp_path):
     assert checks["restore test"]["evidence"] == "no snapshot of scraper-prod in us-west-2"
 
 
-def test_dr_drill_end_to_end_through_the_console_script(ready, aws_env, tmp_path):
-    outputs = ready["outputs"]
-    with Replication(outputs["dataBucket"], outputs["dataReplicaBucket"]):
-        result = scraper_ops("dr", "test", "--outputs", str(ready["file"]), "--out", str(tmp_path),
-                             "--replication-timeout", "30", env=aws_env)
+def test_dr_drill_end_to_end_through_the_console_script(ready, aws_env, tmp_path, monkeypatch):
+    replicate(monkeypatch, ready["outputs"])
+    result = scraper_ops("dr", "test", "--outputs", str(ready["file"]), "--out", str(tmp_path),
+                         "--replication-timeout", "30", env=aws_env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "RPO target 900 s" in result.stdout
 

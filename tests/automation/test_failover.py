@@ -19,7 +19,7 @@ from automation.aws import Aws
 from automation.engine import read_stack_file, run_program
 from automation.outputs import parse_outputs
 from automation.runner import PulumiRunner
-from tests.conftest import DR_REGION, REGION, REPO_ROOT, RecordingPulumi, client, run_cli
+from tests.conftest import DR_REGION, REGION, REPO_ROOT, RecordingPulumi, client, network, run_cli
 
 RPO_SECONDS = 900
 UPDATE_SECONDS = 240.0  # how long the standby's update takes on the simulated clock
@@ -68,12 +68,8 @@ def seed_standby(outputs_template: dict) -> dict:
     touches; returns its outputs with the ids moto chose."""
     outputs = dict(outputs_template)
     outputs["drKmsKeyArn"] = client("kms").create_key(Description="prod-dr's key in us-east-1")["KeyMetadata"]["Arn"]
-    ec2 = client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.10.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.10.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
-               for i, z in ((1, "a"), (2, "b"))]
     client("rds").create_db_subnet_group(DBSubnetGroupName=outputs["drSubnetGroupName"], DBSubnetGroupDescription="prod",
-                                         SubnetIds=subnets)
+                                         SubnetIds=network(REGION, "10.10.0.0/16"))
     # moto gap: a cross-region replica is a copy of its source that keeps the source's region, so moto looks its
     # subnet group up in the source's region. RDS uses the replica's own region; the same name there satisfies moto.
     dr_subnets = client("rds", DR_REGION).describe_db_subnet_groups()["DBSubnetGroups"][0]["Subnets"]

@@ -23,6 +23,8 @@ from automation.scale import scale
 from automation.errors import BadInput
 from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, RecordingPulumi, client, prod_config, run_cli, scraper_ops
 
+pytestmark = pytest.mark.slow  # the offline backend runs the program for each preview and update
+
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -12,7 +10,8 @@ import yaml
 from automation import engine
 from automation.errors import BadInput
 from automation.plan import check_manifests, is_kubernetes_object, write_manifests
-from tests.conftest import REPO_ROOT, prod_config, resource, run_cli, with_changes
+from tests.conftest import (REPO_ROOT, prod_config, resource, run_cli, run_program_uncached, scraper_ops_process,
+                            with_changes)
 
 
 
@@ -48,8 +47,8 @@ def test_plan_summary_shows_components_and_key_settings(capsys):
 
 
 def test_plans_are_deterministic():
-    first = engine.run_program("prod", prod_config()).to_json()
-    second = engine.run_program("prod", prod_config()).to_json()
+    first = run_program_uncached("prod", prod_config()).to_json()
+    second = run_program_uncached("prod", prod_config()).to_json()
     assert first == second
 
 
@@ -126,12 +125,10 @@ def test_an_unexpected_invoke_is_an_error_not_an_empty_answer():
         engine.run_program("prod", prod_config(), program=program)
 
 
+@pytest.mark.slow
 def test_the_console_script_runs_the_plan_end_to_end(tmp_path):
     """The installed `scraper-ops` entry point, as a user runs it."""
-    result = subprocess.run(
-        [sys.executable, "-m", "automation", "plan", "--stack", "prod", "--json"],
-        capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
-    )
+    result = scraper_ops_process("plan", "--stack", "prod", "--json", timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["outputs"]["hpaName"] == "social-media-scraper-app"
 

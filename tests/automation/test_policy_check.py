@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from policies.pack import POLICIES
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import run_cli, scraper_ops
 
 
 
@@ -115,15 +113,14 @@ def test_plan_fails_on_a_mandatory_violation_under_a_stricter_pack_config(capsys
 def test_ci_check_end_to_end_with_the_console_script(tmp_path):
     """What CI runs: save the prod plan, check it; then a mutated plan is refused."""
     plan = tmp_path / "plan.json"
-    saved = subprocess.run([sys.executable, "-m", "automation", "plan", "--json"], cwd=REPO_ROOT,
-                           capture_output=True, text=True, timeout=120)
+    saved = scraper_ops("plan", "--json")
     assert saved.returncode == 0, saved.stderr
     plan.write_text(saved.stdout)
-    check = [sys.executable, "-m", "automation", "policy", "check", "--plan", str(plan)]
-    assert subprocess.run(check, cwd=REPO_ROOT, capture_output=True, timeout=120).returncode == 0
+    check = ("policy", "check", "--plan", str(plan))
+    assert scraper_ops(*check).returncode == 0
     document = json.loads(saved.stdout)
     inputs_of(document, "storage-data-versioning")["versioningConfiguration"]["status"] = "Suspended"
     plan.write_text(json.dumps(document))
-    result = subprocess.run(check, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    result = scraper_ops(*check)
     assert result.returncode == 1
     assert "s3-buckets-versioned" in result.stdout

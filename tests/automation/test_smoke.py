@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import client, run_cli, scraper_ops
+from tests.conftest import SLOW_SECONDS, client, run_cli, scraper_ops
 
 
 def smoke(capsys, deployed, *args):
@@ -46,11 +46,12 @@ def test_each_suite_runs_only_its_checks(capsys, deployed, fake_app, suite, path
     assert published("SmokeTestSuccess") == []
 
 
-def test_a_failing_readiness_endpoint_fails_after_bounded_retries(capsys, deployed, fake_app):
+def test_a_failing_readiness_endpoint_fails_after_bounded_retries(capsys, deployed, fake_app, simulated_clock):
     fake_app.mode = "failing"
     code, out, err = smoke(capsys, deployed, "health", "--url", fake_app.url, "--retries", "2")
     result = json.loads(out)
     assert code == 1
+    assert simulated_clock.slept == [0.5, 1.0], "two retries, with exponential backoff from 0.5 s"
     readiness = result["checks"][1]
     assert (readiness["ok"], readiness["status"], readiness["attempts"]) == (False, 503, 3)
     assert f"readiness ({fake_app.url}/health/ready): HTTP 503" in err
@@ -74,18 +75,18 @@ def test_a_slow_app_fails_the_latency_objective(capsys, deployed, fake_app, tmp_
     assert code == 1
     result = json.loads(out)
     assert all(c["ok"] for c in result["checks"])
-    assert result["p95Seconds"] >= 0.3
+    assert result["p95Seconds"] >= SLOW_SECONDS
     assert "p95 latency" in err and "above the objective of 0.1 s" in err
 
 
 def test_a_hanging_app_fails_fast_on_the_timeout(capsys, deployed, fake_app):
     fake_app.mode = "hanging"
     started = time.monotonic()
-    code, out, err = smoke(capsys, deployed, "health", "--url", fake_app.url, "--timeout", "0.5", "--retries", "1",
+    code, out, err = smoke(capsys, deployed, "health", "--url", fake_app.url, "--timeout", "0.2", "--retries", "1",
                            "--no-publish")
     elapsed = time.monotonic() - started
     assert code == 1
-    assert "health" in err and "no answer within 0.5 s" in err
+    assert "health" in err and "no answer within 0.2 s" in err
     assert elapsed < 10, "a hanging app must not hang the smoke tests"
 
 

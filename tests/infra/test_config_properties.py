@@ -77,6 +77,7 @@ def accepted_changes(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(changes=accepted_changes())
 def test_every_accepted_config_deploys_past_every_check(changes):

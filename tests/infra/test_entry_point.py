@@ -12,6 +12,7 @@ import sysconfig
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 
 from tests.conftest import REPO_ROOT, prod_config
@@ -58,6 +59,7 @@ print(json.dumps({"infra": sys.modules["infra"].__file__}))
 """
 
 
+@pytest.mark.slow
 def test_the_program_runs_from_a_fresh_checkout_without_the_editable_install(tmp_path):
     checkout = tmp_path / "checkout"
     for package in ("infra", "contract"):  # the program and the facts it shares with the ops jobs

@@ -81,6 +81,7 @@ def isolated_python(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-S", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("published_name", ["pack", "social-media-scraper-0.1.0"])
 def test_a_copy_of_the_pack_directory_alone_registers_every_policy(tmp_path, published_name):
     pack_copy = tmp_path / published_name

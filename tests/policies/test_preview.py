@@ -186,6 +186,7 @@ def validate_resource(resource: PlannedResource) -> None:
             pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["update", "preview"])
 def test_no_exception_escapes_a_resource_rule_for_any_field_of_any_resource_type(prod_plan, preview_plan, mode):
     """Exhaustive: every field path of one resource of each type, each replaced by each bad value."""
@@ -212,6 +213,7 @@ def stack_mutations(draw, plan: Plan) -> Plan:
     return plan.model_copy(update={"resources": list(resources.values())})
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_no_exception_escapes_a_stack_rule_whatever_fields_hold(prod_plan, preview_plan, data):
