@@ -468,14 +468,15 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 
 def scraper_ops(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
                 timeout: int = 180) -> subprocess.CompletedProcess:
-    """`scraper-ops ARGS` as its console script runs it (automation.__main__.run: main(), then sys.exit with its
+    """`scraper-ops ARGS` as its console script runs it (automation.__main__.run: main(), then an exit with its
     code), in this process: `env` added to the environment, `cwd` the working directory, stdout and stderr
-    captured. Starting an interpreter per call cost about 1.5 s; the real process is `scraper_ops_process`.
-    `timeout` is the process's, kept for callers of either."""
+    captured. `main()` is called rather than `run()`, whose exit skips the interpreter's teardown with
+    `os._exit` and would end the test process. Starting an interpreter per call cost about 1.5 s; the real
+    process is `scraper_ops_process`. `timeout` is the process's, kept for callers of either."""
     import contextlib
     import io
 
-    from automation.__main__ import run
+    from automation.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -484,11 +485,9 @@ def scraper_ops(*args: str, env: dict[str, str] | None = None, cwd: Path | None 
         patch.chdir(cwd or REPO_ROOT)
         patch.setattr(sys, "argv", ["scraper-ops", *args])
         try:
-            run()
+            code = main()
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 1
-        else:
-            code = 0
     return subprocess.CompletedProcess(["scraper-ops", *args], code, out.getvalue(), err.getvalue())
 
 
