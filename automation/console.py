@@ -121,9 +121,11 @@ class WaitReporter:
 
     On a terminal: a live line per wait in progress, its elapsed time ticking, with its deadline, replaced by
     `...: ended after 0:04:12` when it ends. Elsewhere (a pipe, CI's log): a plain line once a wait has lasted
-    `every_seconds`, then one per `every_seconds` as the job reports, and its end (also of a wait the job reported
-    only at its start and end, such as a maintenance step); waits shorter than that print nothing.
+    `every_seconds`, then one per `every_seconds`, and its end; waits shorter than that print nothing. A wait the
+    job reports only at its start and end (a maintenance step: `pulumi up` gives no heartbeat) still gets its
+    line a minute: a background ticker (`tick`) counts on from the last report with the reporter's own clock.
     `clock` is the reporter's own (the live line's ticking); the job's clock gives the elapsed time it reports.
+    With `auto_refresh` false nothing runs in the background: tests call `tick()` themselves.
     """
 
     def __init__(self, console: Console, every_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic,
@@ -134,6 +136,8 @@ class WaitReporter:
         self._printed: dict[str, float] = {}  # what -> elapsed at its last plain line
         self._lock = threading.Lock()
         self._live: Live | None = None
+        self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def __call__(self, waiting: Waiting) -> None:
         if self.console.is_terminal:
@@ -142,14 +146,40 @@ class WaitReporter:
             self._plain(waiting)
 
     def _plain(self, waiting: Waiting) -> None:
+        with self._lock:
+            if waiting.done:
+                self._active.pop(waiting.what, None)
+                if waiting.what in self._printed or waiting.elapsed_seconds >= self.every_seconds:
+                    self.console.print(describe(waiting), markup=False)
+                self._printed.pop(waiting.what, None)
+                return
+            self._active[waiting.what] = (waiting, self.clock())
+            self._print_if_due(waiting)
+        if self._auto_refresh and (self._ticker is None or not self._ticker.is_alive()):
+            self._stop.clear()
+            self._ticker = threading.Thread(target=self._tick_until_idle, name="wait-reporter", daemon=True)
+            self._ticker.start()
+
+    def _print_if_due(self, waiting: Waiting) -> None:
         last = self._printed.get(waiting.what)
-        if waiting.done:
-            if last is not None or waiting.elapsed_seconds >= self.every_seconds:
-                self.console.print(describe(waiting), markup=False)
-            self._printed.pop(waiting.what, None)
-        elif waiting.elapsed_seconds >= (last + self.every_seconds if last is not None else self.every_seconds):
+        if waiting.elapsed_seconds >= (last + self.every_seconds if last is not None else self.every_seconds):
             self.console.print(describe(waiting), markup=False)
             self._printed[waiting.what] = waiting.elapsed_seconds
+
+    def tick(self) -> None:
+        """Plain mode: a line for each wait in progress that is due one, counting on from its last report."""
+        now = self.clock()
+        with self._lock:
+            for waiting, seen in list(self._active.values()):
+                self._print_if_due(Waiting(waiting.what, waiting.elapsed_seconds + now - seen,
+                                           waiting.deadline_seconds))
+
+    def _tick_until_idle(self) -> None:
+        while not self._stop.wait(1.0):
+            self.tick()
+            with self._lock:
+                if not self._active:
+                    return
 
     def _on_terminal(self, waiting: Waiting) -> None:
         with self._lock:
@@ -177,7 +207,8 @@ class WaitReporter:
                        for w, seen in active))
 
     def close(self) -> None:
-        """Ends a live display a failed job left open."""
+        """Ends a live display a failed job left open, and the plain-mode ticker."""
+        self._stop.set()
         if self._live is not None:
             self._live.stop()
             self._live = None

@@ -200,6 +200,24 @@ def test_in_a_pipe_a_long_wait_prints_a_plain_line_a_minute_and_a_short_one_noth
     ]
 
 
+def test_in_a_pipe_a_step_reported_only_at_its_ends_still_gets_a_line_a_minute():
+    """`pulumi up` gives a maintenance step no heartbeat: the reporter's ticker counts on from the step's start."""
+    log, clock = io.StringIO(), SimulatedClock()
+    reporter = WaitReporter(OpsConsole(file=log), every_seconds=60, clock=clock, auto_refresh=False)
+    reporter(Waiting("maintenance step update", 0, 2700))
+    for now in (30, 61, 90, 125):
+        clock.now = now
+        reporter.tick()
+    reporter(Waiting("maintenance step update", 130, 2700, done=True))
+    clock.now = 400
+    reporter.tick()
+    assert log.getvalue().splitlines() == [
+        "maintenance step update: 0:01:01 elapsed, deadline 0:45:00 (0:43:59 left)",
+        "maintenance step update: 0:02:05 elapsed, deadline 0:45:00 (0:42:55 left)",
+        "maintenance step update: ended after 0:02:10",
+    ]
+
+
 def test_on_a_terminal_a_wait_is_a_live_line_whose_elapsed_time_ticks():
     console, screen = terminal(width=100)
     clock = SimulatedClock()
