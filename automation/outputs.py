@@ -55,6 +55,15 @@ class SnapshotRetention(_Contract):
     keepNewest: int
 
 
+class FailoverDns(_Contract):
+    hostedZoneId: str
+    recordName: str
+    failover: str  # PRIMARY or SECONDARY
+    setIdentifier: str
+    healthCheckId: str | None  # the PRIMARY record's; None on the SECONDARY
+    loadBalancerDnsName: str
+
+
 class StackOutputs(_Contract):
     region: str
     drRegion: str
@@ -92,6 +101,7 @@ class StackOutputs(_Contract):
     snapshotRetention: SnapshotRetention | None = None  # absent from stacks deployed before snapshot expiry
     loadBalancer: str | None = None  # the app's ALB (app/<name>/<id>); absent from stacks deployed before it
     sloAlarmNames: list[str] | None = None  # the availability SLO's burn-rate alerts (composite alarms)
+    dns: FailoverDns | None = None  # the failover record of the public name; None when the stack has no dns group
 
 
 def parse_outputs(document: Any, source: str) -> StackOutputs:

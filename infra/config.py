@@ -229,6 +229,9 @@ class AutoscalingConfig(_Model):
         return value
 
 
+MIN_REPLICA_BACKUP_MAJOR = 14
+
+
 class DatabaseConfig(_Model):
     auto_minor_version_upgrade: bool = True
     # With automatic minor upgrades the stack names only the major version ("16"): RDS upgrades the minor in the
@@ -262,6 +265,18 @@ class DatabaseConfig(_Model):
             )
         if not automatic and not _MAJOR_MINOR.match(value):
             raise ValueError('with autoMinorVersionUpgrade false give the full version, e.g. "16.4"')
+        return value
+
+    @field_validator("engine_version")
+    @classmethod
+    def _replica_keeps_backups(cls, value: str) -> str:
+        """The DR replica keeps automated backups (and AWS Backup snapshots it on a standby stack): RDS supports
+        automated backups of PostgreSQL read replicas from 14.1 only, manual snapshots on every version (RDS User
+        Guide, "Working with read replicas for Amazon RDS for PostgreSQL", limitations; "Differences among read
+        replicas for DB engines", backups)."""
+        if int(value.split(".")[0]) < MIN_REPLICA_BACKUP_MAJOR:
+            raise ValueError(f"must be PostgreSQL {MIN_REPLICA_BACKUP_MAJOR} or later: the DR read replica keeps "
+                             "automated backups, which RDS supports on PostgreSQL read replicas from 14.1 only")
         return value
 
     @field_validator("max_allocated_storage_gb")
@@ -435,6 +450,37 @@ class ReleaseConfig(_Model):
     soak_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
 
+# Route 53 hosted zone ids are up to 32 characters (Route 53 API Reference, ResourceId) of upper-case letters and
+# digits, given without the "/hostedzone/" prefix some API answers carry.
+_HOSTED_ZONE_ID = re.compile(r"^[A-Z0-9]{1,32}$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class DnsConfig(_Model):
+    """The app's public name as a Route 53 failover record (README, "Disaster recovery"): a primary stack declares
+    the PRIMARY record with a health check, its standby the SECONDARY one, both aliases of their own ALB."""
+
+    hosted_zone_id: str
+    record_name: str
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone_id(cls, value: str) -> str:
+        if not _HOSTED_ZONE_ID.match(value):
+            raise ValueError("must be a Route 53 hosted zone id: up to 32 upper-case letters and digits, like "
+                             "Z0123456789ABCDEFGHIJ, without /hostedzone/")
+        return value
+
+    @field_validator("record_name")
+    @classmethod
+    def _record_name(cls, value: str) -> str:
+        labels = value.split(".")
+        if len(value) > 253 or len(labels) < 2 or not all(_DNS_LABEL.match(label) for label in labels):
+            raise ValueError("must be a lower-case DNS name like scraper.example.com (labels of letters, digits and "
+                             "inner hyphens, at most 63 characters each), without the trailing dot")
+        return value
+
+
 class StackConfig(_Model):
     region: str
     dr_region: str
@@ -453,6 +499,7 @@ class StackConfig(_Model):
     snapshots: SnapshotRetentionConfig = SnapshotRetentionConfig()
     site: SiteConfig = SiteConfig()
     release: ReleaseConfig = ReleaseConfig()
+    dns: DnsConfig | None = None
 
     @field_validator("region")
     @classmethod

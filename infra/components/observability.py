@@ -262,6 +262,8 @@ class Observability(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(provider=platform.aws, depends_on=[self.ingress]),
         )
         self.load_balancer = found.arn_suffix
+        self.load_balancer_dns_name = found.dns_name  # what a Route 53 alias record points at
+        self.load_balancer_zone_id = found.zone_id  # the ALB's canonical hosted zone, the alias's HostedZoneId
         self.register_outputs(
             {"loadBalancer": self.load_balancer, "containerInsightsAddon": self.container_insights.addon_name}
         )
