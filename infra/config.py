@@ -230,6 +230,7 @@ class AutoscalingConfig(_Model):
 
 
 MIN_REPLICA_BACKUP_MAJOR = 14
+IDENTIFIER_SUFFIX = r"^(-[a-z0-9]+)*$"
 
 
 class DatabaseConfig(_Model):
@@ -253,6 +254,10 @@ class DatabaseConfig(_Model):
     username: str = Field(default="scraper", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
     subnet_group_name: str = Field(min_length=1)
     security_group_ids: tuple[str, ...] = Field(min_length=1)
+    # After `dr failback --switch` the writer is `scraper-<stack>-failback`: "-failback" here makes the stack declare
+    # that instance once it is imported (README, "Adopting the failback instance"). RDS identifiers are letters,
+    # digits and single hyphens (RDS API Reference, CreateDBInstance, DBInstanceIdentifier).
+    instance_suffix: str = Field(default="", pattern=IDENTIFIER_SUFFIX, max_length=24)
 
     @field_validator("engine_version")
     @classmethod
@@ -295,6 +300,9 @@ class DrConfig(_Model):
     backup_copy_retention_days: int = Field(default=14, ge=1, le=35)
     subnet_group_name: str = Field(min_length=1)
     security_group_ids: tuple[str, ...] = Field(min_length=1)
+    # The replica's identifier is `scraper-<stack>` + this; a new one (e.g. "-dr-2") after a failback, since the
+    # promoted old replica keeps its name until someone deletes it.
+    replica_suffix: str = Field(default="-dr", pattern=IDENTIFIER_SUFFIX, min_length=2, max_length=24)
 
 
 class SchedulesConfig(_Model):
