@@ -59,6 +59,8 @@ HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 EKS_ADDON = "aws:eks/addon:Addon"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+ROUTE53_RECORD = "aws:route53/record:Record"
+ROUTE53_HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 
 WORKLOADS = (K8S_DEPLOYMENT, K8S_STATEFULSET, K8S_DAEMONSET, K8S_JOB, K8S_CRONJOB, K8S_POD)
 STATEFUL = (RDS_INSTANCE, S3_BUCKET, BACKUP_VAULT, KMS_KEY, DYNAMODB_TABLE, SECRET)
