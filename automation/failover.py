@@ -4,9 +4,11 @@ Strategy, in the terms of AWS's DR whitepaper ("Disaster Recovery of Workloads o
 database runs hot in the DR region as a cross-region read replica of the primary (stack `S`), and the
 application tier is a second stack of the same program in the DR region (`S-dr`, `site.role: standby`) with
 everything deployed but the app scaled to zero. A failover promotes the replica, scales the standby's app up
-through the stack runner (`site.serving: true`, then an update), smoke-tests it and announces it; a failback
-builds a new replica of the promoted instance in the original region, waits for it to catch up, and switches
-back in a maintenance window.
+through the stack runner (`site.serving: true`, then an update), smoke-tests it, pins the public name's Route 53
+failover pair on the standby and announces it; a failback builds a new replica of the promoted instance in the
+original region, waits for it to catch up, and switches back in a maintenance window (standby stopped, replica
+promoted, data written in the DR region copied back, the name released once the primary stack has adopted the
+new instance).
 
 This command handles the loss of the primary *region* (or of the primary database, treated the same way: the
 app moves to the standby, next to the promoted database). It never deletes, stops or modifies the old primary.
