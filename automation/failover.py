@@ -108,7 +108,7 @@ class Record:
     data_loss_window: dict[str, Any] | None = None
     replica_id: str | None = None  # failback: the new replica in the original region
     source_id: str | None = None  # failback: the promoted DR instance it replicates from
-    objects_copied: list[str] | None = None  # failback: data written in the DR region, copied back
+    objects_copied: int | None = None  # failback: objects written in the DR region, copied back
     serving_since: str | None = None
     rto_seconds: float | None = None
     notified: str | None = None
@@ -304,7 +304,7 @@ class Runbook:
         return self.kind
 
     @property
-    def dns(self) -> "FailoverDns":
+    def dns(self) -> FailoverDns:
         return FailoverDns(self.aws.client("route53"), self.primary, self.standby)
 
     @property
@@ -555,7 +555,8 @@ class Failback(Runbook):
         self.step("check-failover", lambda: None, self._check_failover)
         self.step("create-replica", lambda: self._replica_exists(rds), lambda: self._create_replica(rds),
                   lambda: f"create {self.replica_id} in {self.primary.region}, a read replica of "
-                          f"{self.source_id} ({self.primary.drRegion}) under {self.standby.drKmsKeyArn}")
+                          f"{self.source_id} ({self.primary.drRegion}) under "
+                          f"{self.primary.kmsKeyArn or self.standby.drKmsKeyArn}")
         self.step("catch-up", lambda: self._promoted(rds), self._catch_up,
                   lambda: f"wait until {self.replica_id}'s ReplicaLag is within {self.rpo_seconds} s (the RPO)")
         if not self.switch:
@@ -661,12 +662,14 @@ class Failback(Runbook):
     def _create_replica(self, rds: Any) -> str:
         source = describe(self.aws.dr("rds"), self.source_id)
         # A cross-region replica names its source by ARN and needs a KMS key of its own region when encrypted
-        # (RDS API Reference, CreateDBInstanceReadReplica: SourceDBInstanceIdentifier, KmsKeyId). The standby stack
-        # is the same program with the regions swapped: its "DR" key, subnet group and security groups are the
-        # original region's.
+        # (RDS API Reference, CreateDBInstanceReadReplica: SourceDBInstanceIdentifier, KmsKeyId). The primary stack's
+        # own key, so that the stack can adopt the instance (an instance's key cannot change: a new key would be a
+        # replacement); the standby's "DR" key, in the same region, for stacks deployed before the `kmsKeyArn`
+        # output. The standby stack is the same program with the regions swapped: its "DR" subnet group and security
+        # groups are the original region's, the primary's database network.
         rds.create_db_instance_read_replica(
             DBInstanceIdentifier=self.replica_id, SourceDBInstanceIdentifier=source["DBInstanceArn"],
-            SourceRegion=self.primary.drRegion, KmsKeyId=self.standby.drKmsKeyArn,
+            SourceRegion=self.primary.drRegion, KmsKeyId=self.primary.kmsKeyArn or self.standby.drKmsKeyArn,
             DBSubnetGroupName=self.standby.drSubnetGroupName, VpcSecurityGroupIds=self.standby.drSecurityGroupIds,
             DeletionProtection=True, CopyTagsToSnapshot=True,
             Tags=[{"Key": "created-by", "Value": "scraper-ops dr failback"}, {"Key": "stack", "Value": self.primary.stack},

@@ -102,6 +102,7 @@ class StackOutputs(_Contract):
     loadBalancer: str | None = None  # the app's ALB (app/<name>/<id>); absent from stacks deployed before it
     sloAlarmNames: list[str] | None = None  # the availability SLO's burn-rate alerts (composite alarms)
     dns: FailoverDns | None = None  # the failover record of the public name; None when the stack has no dns group
+    kmsKeyArn: str | None = None  # the stack's key in its own region; absent from stacks deployed before it
 
 
 def parse_outputs(document: Any, source: str) -> StackOutputs:

@@ -263,6 +263,7 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             "healthCheckId": dns.health_check.id if dns.health_check else None,
             "loadBalancerDnsName": observability.load_balancer_dns_name,
         },
+        "kmsKeyArn": keys.primary.arn,  # the stack's own key: `dr failback` encrypts the instance it will adopt with it
     }
     OpsJobs(
         "ops-jobs",

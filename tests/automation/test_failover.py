@@ -120,6 +120,7 @@ class Site:
 
     def __init__(self, deployed, fake_app, standby_plan):
         prod, standby = deployed["outputs"], seed_standby(standby_plan.outputs)
+        prod["kmsKeyArn"] = client("kms").create_key(Description="prod's key in us-east-1")["KeyMetadata"]["Arn"]
         seed_dns(prod, standby)
         self.prod = parse_outputs(prod, "prod")
         self.standby = parse_outputs(standby, "prod-dr")
@@ -351,7 +352,8 @@ def test_failback_recreates_replication_toward_the_original_region_and_switches_
     replica = site.instance("scraper-prod-failback", REGION)
     promoted = site.instance(site.prod.dbReplicaId)
     assert replica["ReadReplicaSourceDBInstanceIdentifier"] == promoted["DBInstanceArn"]
-    assert replica["KmsKeyId"] == site.standby.drKmsKeyArn and replica["DeletionProtection"] is True
+    # Under prod's own key: the instance prod will adopt cannot change its key later.
+    assert replica["KmsKeyId"] == site.prod.kmsKeyArn and replica["DeletionProtection"] is True
 
     put_lag("scraper-prod-failback", 8.0, REGION, at=site.clock.now - timedelta(minutes=1))
     caught_up = site.failback()

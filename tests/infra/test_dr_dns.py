@@ -108,3 +108,15 @@ def test_the_printed_adoption_makes_prod_declare_the_instance_the_failback_waits
     imported = next(c for c in commands if c[:2] == ["pulumi", "import"])
     type_at = imported.index("aws:rds/instance:Instance")
     assert imported[type_at + 1:type_at + 3] == ["database-primary", failback_id]
+    # Every URN the procedure names is one prod's plan has: the instances it forgets, their parent and provider.
+    forgotten = {c[-1] for c in commands if c[:3] == ["pulumi", "state", "delete"]}
+    assert forgotten == {r.urn for r in resources_of(prod_plan, "aws:rds/instance:Instance")}
+    named = {imported[imported.index(flag) + 1].split("=", 1)[1] for flag in ("--parent", "--provider")}
+    assert named <= {engine_urn(ref) for r in prod_plan.resources for ref in (r.parent, r.provider) if ref}
+
+
+def engine_urn(reference: str) -> str:
+    """A parent or provider reference of the mock engine as the Pulumi engine spells the URN: no provider id after
+    it, and no root stack type before a top-level resource's type (Pulumi docs, "Resource names", URNs)."""
+    stack, project, qualified_type, name = reference.split("::")[:4]
+    return "::".join((stack, project, qualified_type.removeprefix("pulumi:pulumi:Stack$"), name))
