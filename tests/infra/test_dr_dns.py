@@ -13,6 +13,7 @@ from automation.failover import FAILBACK_SUFFIX, adoption_commands
 from automation.outputs import parse_outputs
 from infra.config import ConfigError, parse_stack_config
 from tests.conftest import REPO_ROOT, prod_config, resource, resources_of, with_changes
+from tests.policies.conftest import violated
 
 RECORD, HEALTH_CHECK = "aws:route53/record:Record", "aws:route53/healthCheck:HealthCheck"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -64,6 +65,19 @@ def test_the_dns_output_is_what_the_runbook_reads_and_the_aws_model_accepts_the_
 def test_a_stack_without_a_dns_group_declares_no_record():
     plan = run_program("staging", read_stack_file("staging", REPO_ROOT))
     assert resources_of(plan, RECORD) == [] and plan.outputs["dns"] is None
+
+
+def test_staging_has_a_standby_for_the_monthly_drill_held_to_the_same_rules():
+    staging = run_program("staging", read_stack_file("staging", REPO_ROOT))
+    drill = run_program("staging-dr", read_stack_file("staging-dr", REPO_ROOT))
+    assert drill.outputs["site"] == {"role": "standby", "serving": False, "primaryStack": "staging"}
+    assert drill.outputs["dbInstanceId"] == staging.outputs["dbReplicaId"]
+    assert (drill.outputs["region"], drill.outputs["drRegion"]) == (staging.outputs["drRegion"], staging.outputs["region"])
+    assert drill.outputs["drSubnetGroupName"] == staging.config.database.subnet_group_name
+    assert drill.outputs["drSecurityGroupIds"] == list(staging.config.database.security_group_ids)
+    assert violated(drill) == {}
+    report = aws_model.check_plan(drill)
+    assert report.violations == [] and report.unmapped == []
 
 
 def problems(**changes) -> list[str]:
