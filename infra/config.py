@@ -300,7 +300,7 @@ class DrConfig(_Model):
     backup_copy_retention_days: int = Field(default=14, ge=1, le=35)
     subnet_group_name: str = Field(min_length=1)
     security_group_ids: tuple[str, ...] = Field(min_length=1)
-    # The replica's identifier is `scraper-<stack>` + this; a new one (e.g. "-dr-2") after a failback, since the
+    # The replica's identifier is `scraper-<stack>` + this; a new one ("-failback-dr") after a failback, since the
     # promoted old replica keeps its name until someone deletes it.
     replica_suffix: str = Field(default="-dr", pattern=IDENTIFIER_SUFFIX, min_length=2, max_length=24)
 
