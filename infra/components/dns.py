@@ -61,7 +61,7 @@ class FailoverRecord(pulumi.ComponentResource):
                 insufficient_data_health_status="Unhealthy",
                 invert_healthcheck=False,
                 disabled=False,
-                tags={**platform.tags, "Name": f"{platform.prefix}-{self.failover.lower()}"},
+                tags=platform.tags,
                 opts=pulumi.ResourceOptions(parent=self, provider=platform.aws, ignore_changes=RUNBOOK_OWNED_FLAGS),
             )
         self.record = aws.route53.Record(

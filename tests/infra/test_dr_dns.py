@@ -63,8 +63,8 @@ def test_the_dns_output_is_what_the_runbook_reads_and_the_aws_model_accepts_the_
 
 
 def test_a_stack_without_a_dns_group_declares_no_record():
-    plan = run_program("staging", read_stack_file("staging", REPO_ROOT))
-    assert resources_of(plan, RECORD) == [] and plan.outputs["dns"] is None
+    plan = run_program("staging", with_changes(read_stack_file("staging", REPO_ROOT), dns=None))
+    assert resources_of(plan, RECORD) == resources_of(plan, HEALTH_CHECK) == [] and plan.outputs["dns"] is None
 
 
 def test_staging_has_a_standby_for_the_monthly_drill_held_to_the_same_rules():
@@ -75,6 +75,8 @@ def test_staging_has_a_standby_for_the_monthly_drill_held_to_the_same_rules():
     assert (drill.outputs["region"], drill.outputs["drRegion"]) == (staging.outputs["drRegion"], staging.outputs["region"])
     assert drill.outputs["drSubnetGroupName"] == staging.config.database.subnet_group_name
     assert drill.outputs["drSecurityGroupIds"] == list(staging.config.database.security_group_ids)
+    assert [staging.outputs["dns"]["failover"], drill.outputs["dns"]["failover"]] == ["PRIMARY", "SECONDARY"]
+    assert staging.outputs["dns"]["recordName"] == drill.outputs["dns"]["recordName"]
     assert violated(drill) == {}
     report = aws_model.check_plan(drill)
     assert report.violations == [] and report.unmapped == []

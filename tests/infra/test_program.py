@@ -29,7 +29,7 @@ OUTPUT_CONTRACT = {
     # beyond the DESIGN.md minimum: what the ops commands measure against
     "stack", "metricsNamespace", "smokeChecks", "objectives", "dbBackupRetentionDays", "backupPlanId",
     "drSubnetGroupName", "drSecurityGroupIds", "maintenance", "scaledObjectName", "dbSecretArn", "snapshotRetention",
-    "site", "loadBalancer", "sloAlarmNames",
+    "site", "loadBalancer", "sloAlarmNames", "dns", "kmsKeyArn",
 }
 
 
