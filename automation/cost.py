@@ -429,6 +429,10 @@ USAGE_BASED = {
         "replicated backups, billed by GB-month stored and cross-region transfer",
     "kubernetes:batch/v1:CronJob": "its pods run on a schedule, billed per run",
     "kubernetes:batch/v1:Job": "its pod runs once, billed for the run",
+    # Route 53 prices are global, outside the regional price table.
+    "aws:route53/record:Record": "DNS queries, billed by use (queries to an alias of an ELB load balancer are free)",
+    "aws:route53/healthCheck:HealthCheck": "a monthly charge per health check from Route 53's global price list, "
+                                           "not in the regional price table (not estimated)",
 }
 
 # The KEDA chart's pods and their default requests (kedacore/charts keda/values.yaml: `resources.operator`,

@@ -159,7 +159,9 @@ class OfflineMocks(pulumi_mocks.Mocks):
             name = args.args["name"]
             suffix = f"app/{name}/{_digest(self.stack, name, length=16)}"
             arn = f"arn:aws:elasticloadbalancing:{region}:{OFFLINE_ACCOUNT_ID}:loadbalancer/{suffix}"
-            return {"arn": arn, "arnSuffix": suffix, "name": name, "id": arn, "loadBalancerType": "application"}
+            return {"arn": arn, "arnSuffix": suffix, "name": name, "id": arn, "loadBalancerType": "application",
+                    "dnsName": f"internal-{name}-{_digest(self.stack, name, length=10)}.{region}.elb.amazonaws.com",
+                    "zoneId": "Z" + _digest(region, "alb-zone", length=13).upper()}
         if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
             length = int(args.args.get("passwordLength", 32))
             return {"randomPassword": ("Offline0" + _digest(self.stack, "password", length=64))[:length], "id": "offline"}

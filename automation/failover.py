@@ -4,9 +4,11 @@ Strategy, in the terms of AWS's DR whitepaper ("Disaster Recovery of Workloads o
 database runs hot in the DR region as a cross-region read replica of the primary (stack `S`), and the
 application tier is a second stack of the same program in the DR region (`S-dr`, `site.role: standby`) with
 everything deployed but the app scaled to zero. A failover promotes the replica, scales the standby's app up
-through the stack runner (`site.serving: true`, then an update), smoke-tests it and announces it; a failback
-builds a new replica of the promoted instance in the original region, waits for it to catch up, and switches
-back in a maintenance window.
+through the stack runner (`site.serving: true`, then an update), smoke-tests it, pins the public name's Route 53
+failover pair on the standby and announces it; a failback builds a new replica of the promoted instance in the
+original region, waits for it to catch up, and switches back in a maintenance window (standby stopped, replica
+promoted, data written in the DR region copied back, the name released once the primary stack has adopted the
+new instance).
 
 This command handles the loss of the primary *region* (or of the primary database, treated the same way: the
 app moves to the standby, next to the promoted database). It never deletes, stops or modifies the old primary.
@@ -34,10 +36,12 @@ from automation.metrics import Query, get_metric_data
 from contract.outputs import StackOutputs
 from automation.reports import Report, Table
 from automation.runner import StackRunner
+from infra.config import PROJECT
 
 SITE_CONFIG_KEY = "social-media-scraper:site"
 SERVING_CONFIG_PATH = f"{SITE_CONFIG_KEY}.serving"
 FAILBACK_SUFFIX = "-failback"
+COPIED_FROM = "dr-copy-of"  # metadata of an object `dr failback --switch` copied back: the ETag it was copied from
 # Instance states in which the primary is doing its job or will be shortly by itself (RDS User Guide, "Viewing
 # Amazon RDS DB instance status"); anything else, or no answer from the region, is an impaired primary.
 WORKING_STATES = frozenset({
@@ -103,6 +107,8 @@ class Record:
     promoted_at: str | None = None
     data_loss_window: dict[str, Any] | None = None
     replica_id: str | None = None  # failback: the new replica in the original region
+    source_id: str | None = None  # failback: the promoted DR instance it replicates from
+    objects_copied: int | None = None  # failback: objects written in the DR region, copied back
     serving_since: str | None = None
     rto_seconds: float | None = None
     notified: str | None = None
@@ -194,6 +200,87 @@ def latest_lag(cloudwatch: Any, instance_id: str, now: datetime) -> tuple[float,
     return value, when
 
 
+def _dns_name(name: str) -> str:
+    """Route 53 answers names lower-case with a trailing dot; an ALB alias may carry the `dualstack.` prefix."""
+    return name.lower().rstrip(".").removeprefix("dualstack.")
+
+
+class FailoverDns:
+    """The failover pair of the public name (stack output `dns`; infra/components/dns.py), switched through the
+    Route 53 API: the primary stack cannot be updated while its region is down (its program reads its cluster
+    there). Until the switch is pinned, the PRIMARY's alarm health check already turns unhealthy by itself when the
+    primary region stops reporting (insufficient data counts as unhealthy); pinning keeps it so when the region
+    comes back."""
+
+    def __init__(self, route53: Any, primary: StackOutputs, standby: StackOutputs):
+        self.route53, self.primary, self.standby = route53, primary, standby
+
+    @property
+    def name(self) -> str:
+        return self.primary.dns.recordName if self.primary.dns else "the public name"
+
+    def _unconfigured(self) -> str | None:
+        if self.primary.dns is None:
+            return (f"{self.primary.stack} declares no failover record (no dns group): nothing to switch; move the "
+                    "public name by hand")
+        return None
+
+    def _flags(self) -> dict[str, Any]:
+        return self.route53.get_health_check(HealthCheckId=self.primary.dns.healthCheckId)["HealthCheck"][
+            "HealthCheckConfig"]
+
+    def pinned(self) -> str | None:
+        if unconfigured := self._unconfigured():
+            return unconfigured
+        flags = self._flags()
+        if flags.get("Disabled") and flags.get("Inverted"):
+            return f"health check {self.primary.dns.healthCheckId} of the PRIMARY record is held unhealthy"
+        return None
+
+    def pin(self) -> str:
+        secondary = self._record("SECONDARY", self.standby)
+        self._record("PRIMARY", self.primary)
+        # Disabled alone would count as healthy; disabled and inverted is unhealthy whatever the alarm says (Route 53
+        # API Reference, UpdateHealthCheck: Disabled, Inverted).
+        self.route53.update_health_check(HealthCheckId=self.primary.dns.healthCheckId, Disabled=True, Inverted=True)
+        return (f"{self.name}: PRIMARY held unhealthy (health check {self.primary.dns.healthCheckId} disabled and "
+                f"inverted); Route 53 answers with the SECONDARY record -> {secondary}")
+
+    def released(self) -> str | None:
+        if unconfigured := self._unconfigured():
+            return unconfigured
+        flags = self._flags()
+        if not flags.get("Disabled") and not flags.get("Inverted"):
+            return f"health check {self.primary.dns.healthCheckId} of the PRIMARY record follows its alarm"
+        return None
+
+    def release(self) -> str:
+        primary = self._record("PRIMARY", self.primary)
+        self.route53.update_health_check(HealthCheckId=self.primary.dns.healthCheckId, Disabled=False, Inverted=False)
+        return (f"{self.name}: health check {self.primary.dns.healthCheckId} follows the primary's alarm again; "
+                f"Route 53 answers with the PRIMARY record -> {primary}")
+
+    def _record(self, failover: str, stack: StackOutputs) -> str:
+        """The stack's record of the pair as Route 53 holds it, checked against what the stack declared."""
+        if stack.dns is None:
+            raise Aborted(f"{stack.stack} has no dns output: deploy it with the dns group of {self.primary.stack} "
+                          f"({self.name}) so that it declares the {failover} record")
+        sets = self.route53.list_resource_record_sets(
+            HostedZoneId=stack.dns.hostedZoneId, StartRecordName=stack.dns.recordName, StartRecordType="A",
+            MaxItems="10")["ResourceRecordSets"]
+        found = [r for r in sets if _dns_name(r["Name"]) == _dns_name(stack.dns.recordName) and r["Type"] == "A"
+                 and r.get("Failover") == failover and r.get("SetIdentifier") == stack.dns.setIdentifier]
+        target = found[0].get("AliasTarget", {}) if found else {}
+        if not found or _dns_name(target.get("DNSName", "")) != _dns_name(stack.dns.loadBalancerDnsName):
+            raise Aborted(f"no {failover} record {stack.dns.setIdentifier} of {stack.dns.recordName} in zone "
+                          f"{stack.dns.hostedZoneId} aliasing {stack.stack}'s ALB {stack.dns.loadBalancerDnsName}: "
+                          f"run `pulumi up --stack {stack.stack}`")
+        if failover == "PRIMARY" and found[0].get("HealthCheckId") != stack.dns.healthCheckId:
+            raise Aborted(f"the PRIMARY record of {stack.dns.recordName} is not tied to health check "
+                          f"{stack.dns.healthCheckId}: run `pulumi up --stack {stack.stack}`")
+        return _dns_name(target["DNSName"])
+
+
 class Runbook:
     """The shared machinery of failover and failback: steps, the record, the lock, waiting for RDS."""
 
@@ -215,6 +302,10 @@ class Runbook:
     @property
     def record_name(self) -> str:
         return self.kind
+
+    @property
+    def dns(self) -> FailoverDns:
+        return FailoverDns(self.aws.client("route53"), self.primary, self.standby)
 
     @property
     def rpo_seconds(self) -> int:
@@ -346,6 +437,9 @@ class Failover(Runbook):
                           f"app scales up in {self.standby.region}")
         self.step("smoke", lambda: f"passed at {self.record.serving_since}" if self.record.serving_since else None,
                   self._smoke, lambda: f"smoke-test {self.options.smoke_url or self.standby.serviceUrl}")
+        self.step("dns", lambda: self.dns.pinned(), self.dns.pin,
+                  lambda: f"hold {self.primary.stack}'s PRIMARY record of {self.dns.name} unhealthy (its health "
+                          f"check disabled and inverted) once {self.standby.stack}'s SECONDARY record is verified")
         self.step("notify", lambda: f"message {self.record.notified}" if self.record.notified else None,
                   lambda: self.notify(f"Failover completed: {self.primary.stack} -> {self.standby.stack}",
                                       self._summary()),
@@ -438,14 +532,15 @@ class Failover(Runbook):
 
 class Failback(Runbook):
     """Phase one (default): a new replica of the promoted instance in the original region, caught up within the
-    RPO. Phase two (`switch`): in the primary's maintenance window, promote it and put the standby back."""
+    RPO. Phase two (`switch`), in the primary's maintenance window: the standby's app stops writing, the replica
+    catches up and is promoted, the data written in the DR region is copied back, and once the primary stack has
+    adopted the new instance (README, "Adopting the failback instance") the public name returns to it."""
 
     kind = "failback"
 
     def __init__(self, *args: Any, switch: bool = False, **kwargs: Any):
         self.switch = switch
         super().__init__(*args, **kwargs)
-        self.replica_id = f"{self.primary.dbInstanceId}{FAILBACK_SUFFIX}"
 
     @property
     def record_name(self) -> str:
@@ -453,28 +548,86 @@ class Failback(Runbook):
 
     def _steps(self) -> None:
         rds = self.aws.client("rds")
-        self.record.replica_id = self.replica_id
+        # Kept in the record: once the primary stack has adopted the new instance its outputs name other instances.
+        self.source_id = self.record.source_id = self.record.source_id or self.primary.dbReplicaId
+        self.replica_id = self.record.replica_id = (self.record.replica_id
+                                                    or f"{self.primary.dbInstanceId}{FAILBACK_SUFFIX}")
         self.step("check-failover", lambda: None, self._check_failover)
         self.step("create-replica", lambda: self._replica_exists(rds), lambda: self._create_replica(rds),
                   lambda: f"create {self.replica_id} in {self.primary.region}, a read replica of "
-                          f"{self.primary.dbReplicaId} ({self.primary.drRegion}) under {self.standby.drKmsKeyArn}")
-        self.step("catch-up", lambda: None, self._catch_up,
+                          f"{self.source_id} ({self.primary.drRegion}) under "
+                          f"{self.primary.kmsKeyArn or self.standby.drKmsKeyArn}")
+        self.step("catch-up", lambda: self._promoted(rds), self._catch_up,
                   lambda: f"wait until {self.replica_id}'s ReplicaLag is within {self.rpo_seconds} s (the RPO)")
         if not self.switch:
             return
         self.step("window", lambda: None, self._window)
-        self.step("promote", lambda: None, lambda: self._promote(rds),
-                  lambda: f"promote {self.replica_id} in {self.primary.region}")
         self.step("standby-down", lambda: "already standing by" if self.serving() is False else None,
-                  lambda: self.set_serving(False), lambda: f"set site.serving=false on {self.standby.stack}")
+                  lambda: self.set_serving(False),
+                  lambda: f"set site.serving=false on {self.standby.stack} and update it: its app stops writing to "
+                          f"{self.source_id} before the promotion")
+        self.step("final-catch-up", lambda: self._promoted(rds), self._catch_up,
+                  lambda: f"wait until {self.replica_id}'s ReplicaLag is within {self.rpo_seconds} s now that "
+                          "nothing writes; the lag left is the data at risk")
+        self.step("promote", lambda: self._promoted(rds), lambda: self._promote(rds),
+                  lambda: f"promote {self.replica_id} in {self.primary.region}")
+        self.step("copy-data", lambda: None, self._copy_data,
+                  lambda: f"copy the objects the app wrote to {self.standby.dataBucket} during the failover into "
+                          f"{self.primary.dataBucket} (where missing or older there)")
+        self.step("adopted", lambda: None, self._adopted)
+        self.step("dns", lambda: self.dns.released(), self.dns.release,
+                  lambda: f"let {self.primary.stack}'s PRIMARY record of {self.dns.name} follow its health check "
+                          "again (neither disabled nor inverted)")
         self.step("notify", lambda: None,
                   lambda: self.notify(f"Failback completed: {self.standby.stack} -> {self.primary.stack}",
                                       f"Failback {self.record.run_id}: {self.replica_id} in {self.primary.region} is "
-                                      f"the new primary. Adopt it in {self.primary.stack} before its next update."),
+                                      f"the writer and {self.primary.stack} serves on it. {self.source_id} and the "
+                                      "old primary are left for you to inspect and delete."),
                   lambda: f"announce on {self.standby.alertsTopicArn}")
         self.step("archive", lambda: None, self._archive,
                   lambda: f"move this DR cycle's records to {RECORDS}/{self.primary.stack}/history/ so that the next "
                           "failover starts afresh")
+
+    def _promoted(self, rds: Any) -> str | None:
+        instance = describe(rds, self.replica_id)
+        if instance is None or is_replica(instance):
+            return None
+        return f"{self.replica_id} is promoted already ({instance['DBInstanceStatus']})"
+
+    def _copy_data(self) -> str:
+        """The standby's app wrote to its own data bucket; S3 replicates that bucket into the original region only
+        as the standby's replica bucket, so the objects are copied into the primary's data bucket, each marked with
+        the ETag it was copied from (a rerun copies nothing twice). An object the primary wrote later is kept;
+        deletions made during the failover are not replayed."""
+        source, target = self.standby.dataBucket, self.primary.dataBucket
+        dr_s3, s3 = self.aws.dr("s3"), self.aws.client("s3")
+        copied = 0
+        for page in dr_s3.get_paginator("list_objects_v2").paginate(Bucket=source):
+            for item in page.get("Contents", []):
+                key, etag = item["Key"], item["ETag"].strip('"')
+                try:
+                    there = s3.head_object(Bucket=target, Key=key)
+                    if there["Metadata"].get(COPIED_FROM) == etag or there["LastModified"] > item["LastModified"]:
+                        continue
+                except ClientError as error:
+                    if error_code(error) not in ("404", "NoSuchKey", "NotFound"):
+                        raise
+                original = dr_s3.head_object(Bucket=source, Key=key)
+                # The managed copy uses multipart UploadPartCopy above 5 GB, where one CopyObject would fail.
+                s3.copy({"Bucket": source, "Key": key}, target, key, SourceClient=dr_s3, ExtraArgs={
+                    "MetadataDirective": "REPLACE", "Metadata": {**original["Metadata"], COPIED_FROM: etag},
+                    "ContentType": original.get("ContentType", "binary/octet-stream")})
+                copied += 1
+        self.record.objects_copied = (self.record.objects_copied or 0) + copied
+        return (f"copied {copied} object(s) from {source} to {target} ({self.record.objects_copied} in this failback); "
+                "objects deleted during the failover are not deleted here")
+
+    def _adopted(self) -> str:
+        if self.primary.dbInstanceId == self.replica_id:
+            return f"{self.primary.stack} declares {self.replica_id} as its database"
+        raise Refused(f"{self.primary.stack} still declares {self.primary.dbInstanceId}: adopt {self.replica_id} "
+                      "first, then run `dr failback --switch` again. " + "; ".join(adoption_commands(
+                          self.primary, self.standby, self.replica_id)))
 
     def _archive(self) -> str:
         s3, bucket = self.store.s3, self.store.bucket
@@ -493,11 +646,11 @@ class Failback(Runbook):
         return f"archived the {' and '.join(moved) or 'no'} records under {RECORDS}/{self.primary.stack}/history/"
 
     def _check_failover(self) -> str:
-        promoted = describe(self.aws.dr("rds"), self.primary.dbReplicaId)
+        promoted = describe(self.aws.dr("rds"), self.source_id)
         if promoted is None or is_replica(promoted):
-            raise Refused(f"{self.primary.dbReplicaId} in {self.primary.drRegion} is not a promoted instance: there "
+            raise Refused(f"{self.source_id} in {self.primary.drRegion} is not a promoted instance: there "
                           "is nothing to fail back from")
-        return f"{self.primary.dbReplicaId} is the writer in {self.primary.drRegion} ({promoted['DBInstanceStatus']})"
+        return f"{self.source_id} is the writer in {self.primary.drRegion} ({promoted['DBInstanceStatus']})"
 
     def _replica_exists(self, rds: Any) -> str | None:
         instance = describe(rds, self.replica_id)
@@ -507,14 +660,16 @@ class Failback(Runbook):
                f"{instance.get('ReadReplicaSourceDBInstanceIdentifier') or 'none: promoted'})"
 
     def _create_replica(self, rds: Any) -> str:
-        source = describe(self.aws.dr("rds"), self.primary.dbReplicaId)
+        source = describe(self.aws.dr("rds"), self.source_id)
         # A cross-region replica names its source by ARN and needs a KMS key of its own region when encrypted
-        # (RDS API Reference, CreateDBInstanceReadReplica: SourceDBInstanceIdentifier, KmsKeyId). The standby stack
-        # is the same program with the regions swapped: its "DR" key, subnet group and security groups are the
-        # original region's.
+        # (RDS API Reference, CreateDBInstanceReadReplica: SourceDBInstanceIdentifier, KmsKeyId). The primary stack's
+        # own key, so that the stack can adopt the instance (an instance's key cannot change: a new key would be a
+        # replacement); the standby's "DR" key, in the same region, for stacks deployed before the `kmsKeyArn`
+        # output. The standby stack is the same program with the regions swapped: its "DR" subnet group and security
+        # groups are the original region's, the primary's database network.
         rds.create_db_instance_read_replica(
             DBInstanceIdentifier=self.replica_id, SourceDBInstanceIdentifier=source["DBInstanceArn"],
-            SourceRegion=self.primary.drRegion, KmsKeyId=self.standby.drKmsKeyArn,
+            SourceRegion=self.primary.drRegion, KmsKeyId=self.primary.kmsKeyArn or self.standby.drKmsKeyArn,
             DBSubnetGroupName=self.standby.drSubnetGroupName, VpcSecurityGroupIds=self.standby.drSecurityGroupIds,
             DeletionProtection=True, CopyTagsToSnapshot=True,
             Tags=[{"Key": "created-by", "Value": "scraper-ops dr failback"}, {"Key": "stack", "Value": self.primary.stack},
@@ -522,7 +677,7 @@ class Failback(Runbook):
         )
         self.wait_for(rds, self.replica_id, lambda i: i["DBInstanceStatus"] == "available",
                       self.waits.replica_timeout_seconds, "available")
-        return f"{self.replica_id} available in {self.primary.region}, replicating from {self.primary.dbReplicaId}"
+        return f"{self.replica_id} available in {self.primary.region}, replicating from {self.source_id}"
 
     def _catch_up(self) -> str:
         cloudwatch = self.aws.client("cloudwatch")
@@ -568,5 +723,36 @@ FAILOVER_STEPS = (
     "promote: the cross-region replica becomes a standalone instance (the old primary is never touched)",
     "activate-standby: site.serving=true on the standby stack, then an update through the stack runner",
     "smoke: the standby's app passes the smoke tests; the measured RTO ends here",
+    "dns: the standby's SECONDARY record is verified, then the PRIMARY record's health check is disabled and "
+    "inverted so that Route 53 answers with the standby until the failback",
     "notify: the outcome, RTO and data-loss window on the standby's alerts topic",
 )
+
+
+def adoption_commands(primary: StackOutputs, standby: StackOutputs, replica_id: str) -> list[str]:
+    """The Pulumi CLI steps that make the primary stack declare the promoted failback instance (and a new DR replica
+    of it) under the same logical names; the stack runner has no import, so they are the operator's to run."""
+    stack, prefix = primary.stack, f"scraper-{primary.stack}"
+    instance_suffix = replica_id.removeprefix(prefix)
+    replica_suffix = f"{instance_suffix}-dr"
+
+    def urn(kind: str, name: str) -> str:
+        return f"urn:pulumi:{stack}::{PROJECT}::scraper:data:Database${kind}::{name}"
+
+    old_primary, old_replica = urn("aws:rds/instance:Instance", "database-primary"), urn("aws:rds/instance:Instance",
+                                                                                          "database-replica")
+    parent = f"urn:pulumi:{stack}::{PROJECT}::scraper:data:Database::database"
+    provider = f"urn:pulumi:{stack}::{PROJECT}::pulumi:providers:aws::aws-primary"
+    return [
+        f"pulumi state unprotect --stack {stack} --yes '{old_primary}'",
+        f"pulumi state delete --stack {stack} --yes '{old_primary}'",
+        f"pulumi state unprotect --stack {stack} --yes '{old_replica}'",
+        f"pulumi state delete --stack {stack} --yes '{old_replica}'",
+        f"pulumi config set --stack {stack} --path '{PROJECT}:database.instanceSuffix' -- {instance_suffix}",
+        f"pulumi config set --stack {stack} --path '{PROJECT}:dr.replicaSuffix' -- {replica_suffix}",
+        f"pulumi import --stack {stack} --yes --protect aws:rds/instance:Instance database-primary {replica_id} "
+        f"--parent 'database={parent}' --provider 'aws-primary={provider}'",
+        f"pulumi up --stack {stack}",
+        f"pulumi config set --stack {standby.stack} --path '{PROJECT}:site.databaseInstanceId' {prefix}{replica_suffix}",
+        f"pulumi up --stack {standby.stack}",
+    ]

@@ -60,6 +60,15 @@ class Site(_Contract):
     primaryStack: str | None = None
 
 
+class FailoverDns(_Contract):
+    hostedZoneId: str
+    recordName: str
+    failover: Literal["PRIMARY", "SECONDARY"]
+    setIdentifier: str
+    healthCheckId: str | None  # the PRIMARY record's; None on the SECONDARY
+    loadBalancerDnsName: str
+
+
 class StackOutputs(_Contract):
     region: str = Field(description="primary region")
     drRegion: str = Field(description="DR region")
@@ -111,6 +120,11 @@ class StackOutputs(_Contract):
                                                                "(`app/<name>/<id>`), the `LoadBalancer` dimension")
     sloAlarms: dict[str, str] = Field(description="the availability SLO's burn-rate alerts (composite alarms: two "
                                                   "pages, one ticket): key (`slo-<objective>-<window>`) -> name")
+    dns: FailoverDns | None = Field(default=None, description="`{hostedZoneId, recordName, failover, setIdentifier, "
+                                                              "healthCheckId, loadBalancerDnsName}`: the failover "
+                                                              "record of the public name (null without a `dns` group)")
+    kmsKeyArn: str | None = Field(default=None, description="the stack's own key in its region (`dr failback` "
+                                                            "encrypts the instance the stack will adopt with it)")
 
 
 def markdown_table() -> str:

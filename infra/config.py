@@ -262,6 +262,10 @@ class AutoscalingConfig(_Model):
         return value
 
 
+MIN_REPLICA_BACKUP_MAJOR = 14
+IDENTIFIER_SUFFIX = r"^(-[a-z0-9]+)*$"
+
+
 class DatabaseConfig(_Model):
     auto_minor_version_upgrade: bool = True
     """let RDS apply minor engine upgrades in the maintenance window"""
@@ -297,6 +301,11 @@ class DatabaseConfig(_Model):
     """existing DB subnet group of the primary"""
     security_group_ids: tuple[str, ...] = Field(min_length=1)
     """security groups of the primary"""
+    # After `dr failback --switch` the writer is `scraper-<stack>-failback`: "-failback" here makes the stack declare
+    # that instance once it is imported (README, "Adopting the failback instance"). RDS identifiers are letters,
+    # digits and single hyphens (RDS API Reference, CreateDBInstance, DBInstanceIdentifier).
+    instance_suffix: str = Field(default="", pattern=IDENTIFIER_SUFFIX, max_length=24)
+    """appended to the primary's identifier: `-failback` once the stack adopts the failback instance"""
 
     @field_validator("engine_version")
     @classmethod
@@ -309,6 +318,18 @@ class DatabaseConfig(_Model):
             )
         if not automatic and not _MAJOR_MINOR.match(value):
             raise ValueError('with autoMinorVersionUpgrade false give the full version, e.g. "16.4"')
+        return value
+
+    @field_validator("engine_version")
+    @classmethod
+    def _replica_keeps_backups(cls, value: str) -> str:
+        """The DR replica keeps automated backups (and AWS Backup snapshots it on a standby stack): RDS supports
+        automated backups of PostgreSQL read replicas from 14.1 only, manual snapshots on every version (RDS User
+        Guide, "Working with read replicas for Amazon RDS for PostgreSQL", limitations; "Differences among read
+        replicas for DB engines", backups)."""
+        if int(value.split(".")[0]) < MIN_REPLICA_BACKUP_MAJOR:
+            raise ValueError(f"must be PostgreSQL {MIN_REPLICA_BACKUP_MAJOR} or later: the DR read replica keeps "
+                             "automated backups, which RDS supports on PostgreSQL read replicas from 14.1 only")
         return value
 
     @field_validator("max_allocated_storage_gb")
@@ -333,6 +354,10 @@ class DrConfig(_Model):
     """DB subnet group in the DR region (replica and restore tests)"""
     security_group_ids: tuple[str, ...] = Field(min_length=1)
     """security groups in the DR region"""
+    # The replica's identifier is `scraper-<stack>` + this; a new one ("-failback-dr") after a failback, since the
+    # promoted old replica keeps its name until someone deletes it.
+    replica_suffix: str = Field(default="-dr", pattern=IDENTIFIER_SUFFIX, min_length=2, max_length=24)
+    """appended to the replica's identifier (`-dr`; a new one, e.g. `-failback-dr`, after a failback)"""
 
 
 class SchedulesConfig(_Model):
@@ -519,6 +544,39 @@ class ReleaseConfig(_Model):
     """how long a release soaks there before it may be promoted"""
 
 
+# Route 53 hosted zone ids are up to 32 characters (Route 53 API Reference, ResourceId) of upper-case letters and
+# digits, given without the "/hostedzone/" prefix some API answers carry.
+_HOSTED_ZONE_ID = re.compile(r"^[A-Z0-9]{1,32}$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class DnsConfig(_Model):
+    """The app's public name as a Route 53 failover record (README, "Disaster recovery"): a primary stack declares
+    the PRIMARY record with a health check, its standby the SECONDARY one, both aliases of their own ALB."""
+
+    hosted_zone_id: str
+    """the Route 53 hosted zone of the public name (`Z...`, without `/hostedzone/`)"""
+    record_name: str
+    """the public name, e.g. `scraper.example.com`"""
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone_id(cls, value: str) -> str:
+        if not _HOSTED_ZONE_ID.match(value):
+            raise ValueError("must be a Route 53 hosted zone id: up to 32 upper-case letters and digits, like "
+                             "Z0123456789ABCDEFGHIJ, without /hostedzone/")
+        return value
+
+    @field_validator("record_name")
+    @classmethod
+    def _record_name(cls, value: str) -> str:
+        labels = value.split(".")
+        if len(value) > 253 or len(labels) < 2 or not all(_DNS_LABEL.match(label) for label in labels):
+            raise ValueError("must be a lower-case DNS name like scraper.example.com (labels of letters, digits and "
+                             "inner hyphens, at most 63 characters each), without the trailing dot")
+        return value
+
+
 class StackConfig(_Model):
     region: str
     """primary region"""
@@ -554,6 +612,8 @@ class StackConfig(_Model):
     """the stack's part in the warm-standby design"""
     release: ReleaseConfig = ReleaseConfig()
     """staging before production"""
+    dns: DnsConfig | None = None
+    """the app's public name as a Route 53 failover record (none: no DNS switch)"""
 
     @field_validator("region")
     @classmethod

@@ -3,6 +3,7 @@ infra.config_docs`); tests/infra/test_config.py checks that the README holds exa
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 from pydantic import BaseModel
@@ -16,7 +17,7 @@ def _default(field: Any) -> str:
     if field.is_required():
         return "(required)"
     value = field.default_factory() if field.default_factory is not None else field.default
-    if value is PydanticUndefined or value is None or value == ():
+    if value is PydanticUndefined or value is None or value in ((), ""):
         return "none"
     if isinstance(value, BaseModel):
         return ", ".join(f"{to_camel(k)} `{v}`" for k, v in value.model_dump().items())
@@ -34,13 +35,16 @@ def rows() -> list[tuple[str, str, str]]:
     found = []
     for name, field in StackConfig.model_fields.items():
         key = REGION_KEY if name == "region" else f"{PROJECT}:{to_camel(name)}"
-        group = field.annotation if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) \
-            else None
+        group = next((t for t in (field.annotation, *typing.get_args(field.annotation))
+                      if isinstance(t, type) and issubclass(t, BaseModel)), None)  # also `DnsConfig | None`
         if group is None:
             found.append((key, field.description or "", _default(field)))
             continue
+        optional_group = not field.is_required() and field.default is None
         for sub_name, sub_field in group.model_fields.items():
-            found.append((f"{key}.{to_camel(sub_name)}", sub_field.description or "", _default(sub_field)))
+            default = f"(required in `{to_camel(name)}`)" if optional_group and sub_field.is_required() \
+                else _default(sub_field)
+            found.append((f"{key}.{to_camel(sub_name)}", sub_field.description or "", default))
     return found
 
 

@@ -15,6 +15,7 @@ from infra.components.base import Platform
 from infra.components.data import (
     Backups, BackupsArgs, Database, DatabaseArgs, OpsLock, OpsLockArgs, StandbyDatabase, Storage, StorageArgs,
 )
+from infra.components.dns import FailoverRecord, FailoverRecordArgs
 from infra.components.messaging import Messaging, MessagingArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.observability import Observability, ObservabilityArgs
@@ -179,6 +180,18 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             load_balancer=observability.load_balancer,
         ),
     )
+    dns = None
+    if config.dns is not None:
+        dns = FailoverRecord(
+            "dns",
+            FailoverRecordArgs(
+                platform,
+                config.dns,
+                load_balancer_dns_name=observability.load_balancer_dns_name,
+                load_balancer_zone_id=observability.load_balancer_zone_id,
+                health_alarm=monitoring.alarms["smoke-tests-failing"] if config.site.role == "primary" else None,
+            ),
+        )
     service_url = config.app.public_url or f"http://{APP_NAME}.{config.namespace}.svc.cluster.local"
     outputs: dict[str, Any] = {
         "region": config.region,
@@ -241,6 +254,16 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
         "site": {"role": config.site.role, "serving": config.site.serving, "primaryStack": config.site.primary_stack},
         "loadBalancer": observability.load_balancer,
         "sloAlarms": {key: alarm.alarm_name for key, alarm in monitoring.slo_alarms.items()},
+        # The failover record of the app's public name, what `dr failover` and `dr failback --switch` flip.
+        "dns": None if dns is None else {
+            "hostedZoneId": config.dns.hosted_zone_id,
+            "recordName": config.dns.record_name,
+            "failover": dns.failover,
+            "setIdentifier": stack,
+            "healthCheckId": dns.health_check.id if dns.health_check else None,
+            "loadBalancerDnsName": observability.load_balancer_dns_name,
+        },
+        "kmsKeyArn": keys.primary.arn,  # the stack's own key: `dr failback` encrypts the instance it will adopt with it
     }
     OpsJobs(
         "ops-jobs",

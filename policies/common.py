@@ -59,6 +59,8 @@ HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 EKS_ADDON = "aws:eks/addon:Addon"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+ROUTE53_RECORD = "aws:route53/record:Record"
+ROUTE53_HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 
 BACKUP_SELECTION = "aws:backup/selection:Selection"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"

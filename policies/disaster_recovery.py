@@ -13,12 +13,16 @@ from .common import (
     RDS_BACKUP_REPLICATION,
     RDS_INSTANCE,
     BACKUP_VAULT,
+    ROUTE53_HEALTH_CHECK,
+    ROUTE53_RECORD,
     S3_REPLICATION,
     StackIndex,
     Unknown,
     arn_region,
     computed_from,
     field,
+    in_production,
+    is_true,
     mapping,
     mappings,
     number,
@@ -144,6 +148,35 @@ def rpo_consistent(args: StackValidationArgs, report_violation: ReportViolation)
                 )
 
 
+def public_name_fails_over(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """In production the app's public name is a Route 53 failover record aliasing the stack's load balancer with
+    EvaluateTargetHealth; a PRIMARY record also carries a health check that counts insufficient data as unhealthy,
+    so that a region which stops reporting moves the name (Route 53 Developer Guide, "Values specific for failover
+    alias records"; HealthCheckConfig InsufficientDataHealthStatus)."""
+    if not args.resources or not in_production(args.resources[0].urn, args.get_config()):
+        return
+    records = [r for r in args.resources
+               if r.resource_type == ROUTE53_RECORD and mappings(field(r.props, "failoverRoutingPolicies"))]
+    if not records:
+        report_violation("No Route 53 failover record for the app's public name; set the stack's dns group "
+                         "(hostedZoneId, recordName) so that it declares its record of the failover pair.", None)
+    checks = [r for r in args.resources if r.resource_type == ROUTE53_HEALTH_CHECK]
+    for record in records:
+        aliases = mappings(field(record.props, "aliases"))
+        if not aliases or not all(is_true(field(alias, "evaluateTargetHealth")) for alias in aliases):
+            report_violation(f"Failover record {record.name} does not alias a load balancer with "
+                             "evaluate_target_health: Route 53 would answer with it while nothing behind it is "
+                             "healthy.", record.urn)
+        kinds = {text(field(policy, "type")) for policy in mappings(field(record.props, "failoverRoutingPolicies"))}
+        tied = [c for c in checks if depends_on(record, "healthCheckId", c.urn)]
+        if "PRIMARY" in kinds and not any(
+            text(field(c.props, "insufficientDataHealthStatus")) == "Unhealthy" for c in tied
+        ):
+            report_violation(f"PRIMARY failover record {record.name} has no health check that turns unhealthy when "
+                             "its region stops reporting; tie it to a CloudWatch-alarm health check with "
+                             "insufficient_data_health_status Unhealthy.", record.urn)
+
+
 POLICIES = [
     StackValidationPolicy(
         name="dr-database-replica-other-region",
@@ -160,5 +193,10 @@ POLICIES = [
         description="Replica lag alarms, S3 replication time and backup schedules and retention honour the RPO.",
         validate=rpo_consistent, enforcement_level=MANDATORY,
         config_schema=schema("rpoMinutes", "minBackupRetentionDays"),
+    ),
+    StackValidationPolicy(
+        name="dr-public-name-fails-over",
+        description="Production stacks declare their Route 53 failover record, health-checked on the primary.",
+        validate=public_name_fails_over, enforcement_level=MANDATORY, config_schema=schema("productionStacks"),
     ),
 ]

@@ -16,7 +16,7 @@ PROPERTIES: dict[str, dict[str, Any]] = {
                        "is production too: it serves after a failover.",
     },
     "standbyStacks": {
-        "type": "array", "items": {"type": "string"}, "default": ["prod-dr"],
+        "type": "array", "items": {"type": "string"}, "default": ["prod-dr", "staging-dr"],
         "description": "Warm-standby stacks (site.role standby): only their app may wait paused at zero replicas.",
     },
     "maxCpuTargetPercent": {"type": "integer", "minimum": 1, "maximum": 100,

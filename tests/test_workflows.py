@@ -146,7 +146,8 @@ def test_the_pr_workflow_runs_the_offline_plan_policy_check_aws_model_and_tests(
     commands = " ".join(step.get("run", "") for _, _, step in steps(document))
     assert "scraper-ops plan --stack" in commands and "scraper-ops policy check --plan" in commands
     assert "python -m pytest" in commands
-    assert document["jobs"]["plan"]["strategy"]["matrix"]["stack"] == ["prod", "staging"]
+    stack_files = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in REPO_ROOT.glob("Pulumi.*.yaml"))
+    assert sorted(document["jobs"]["plan"]["strategy"]["matrix"]["stack"]) == stack_files, "every stack is planned"
     preview = [step for _, _, step in steps(document) if step.get("uses", "").startswith("pulumi/actions@")]
     assert [(s["with"]["command"], s["with"]["policyPacks"]) for s in preview] == [("preview", "policies")]
     assert "vars.AWS_PREVIEW_ROLE_ARN != ''" in document["jobs"]["preview"]["if"], "only with credentials"

@@ -263,7 +263,7 @@ class Database(pulumi.ComponentResource):
         password = pulumi.Output.secret(stored.secret_string.apply(lambda text: json.loads(text)["password"]))
         self.primary = aws.rds.Instance(
             f"{name}-primary",
-            identifier=platform.prefix,
+            identifier=platform.prefix + db.instance_suffix,
             engine="postgres",
             engine_version=db.engine_version,
             instance_class=db.instance_class,
@@ -302,7 +302,7 @@ class Database(pulumi.ComponentResource):
         )
         self.replica = aws.rds.Instance(
             f"{name}-replica",
-            identifier=f"{platform.prefix}-dr",
+            identifier=platform.prefix + platform.config.dr.replica_suffix,
             replicate_source_db=self.primary.arn,
             instance_class=platform.config.dr.replica_instance_class,
             storage_type="gp3",

@@ -259,16 +259,20 @@ class Observability(pulumi.ComponentResource):
             ),
         )
         # The Ingress is ready once the controller has given it the ALB's address, so the ALB exists by then.
-        self.load_balancer = load_balancer_arn_suffix(
+        found = find_load_balancer(
             self.load_balancer_name, pulumi.InvokeOutputOptions(provider=platform.aws, depends_on=[self.ingress])
         )
+        self.load_balancer = found.apply(lambda outputs: outputs["arnSuffix"])
+        self.load_balancer_dns_name = found.apply(lambda outputs: outputs["dnsName"])  # a Route 53 alias points here
+        self.load_balancer_zone_id = found.apply(lambda outputs: outputs["zoneId"])  # the alias's HostedZoneId
         self.register_outputs(
             {"loadBalancer": self.load_balancer, "containerInsightsAddon": self.container_insights.addon_name}
         )
 
 
-def load_balancer_arn_suffix(name: str, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[str]:
-    """The `app/<name>/<id>` of a load balancer, by the invoke `aws.lb.get_load_balancer_output` makes.
+def find_load_balancer(name: str, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[dict[str, Any]]:
+    """A load balancer's attributes (`arnSuffix`, `dnsName`, `zoneId`...), by the invoke
+    `aws.lb.get_load_balancer_output` makes.
 
     Made here with the same token, arguments and default options because `aws.lb` imports the whole ELB package of
     pulumi-aws (0.25 s, a sixth of `scraper-ops plan`) for this one lookup; the result is the invoke's raw outputs.
@@ -280,4 +284,4 @@ def load_balancer_arn_suffix(name: str, opts: pulumi.InvokeOutputOptions) -> pul
         {"arn": None, "name": name, "region": None, "tags": None},
         opts=pulumi.InvokeOutputOptions.merge(_utilities.get_invoke_opts_defaults(), opts),
     )
-    return found.apply(lambda outputs: outputs["arnSuffix"])
+    return found

@@ -93,12 +93,33 @@ def put_lag(instance: str, seconds: float, region: str = DR_REGION, at: datetime
          "Value": seconds, "Timestamp": when}])
 
 
+def seed_dns(prod: dict, standby: dict) -> None:
+    """What `pulumi up` of both stacks declares in Route 53 (infra/components/dns.py): the failover pair of the
+    public name and the PRIMARY's alarm health check, with the ids moto chose in the outputs."""
+    route53 = client("route53")
+    zone = route53.create_hosted_zone(Name="example.com", CallerReference="dr-tests")["HostedZone"]["Id"]
+    check = route53.create_health_check(CallerReference="dr-tests", HealthCheckConfig={
+        "Type": "CLOUDWATCH_METRIC", "InsufficientDataHealthStatus": "Unhealthy",
+        "AlarmIdentifier": {"Region": REGION, "Name": "scraper-prod-smoke-tests-failing"}})["HealthCheck"]["Id"]
+    for outputs, health in ((prod, {"HealthCheckId": check}), (standby, {})):
+        dns = outputs["dns"] = {**outputs["dns"], "hostedZoneId": zone.rsplit("/", 1)[1],
+                                "healthCheckId": health.get("HealthCheckId")}
+        route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{
+            "Action": "CREATE", "ResourceRecordSet": {
+                "Name": dns["recordName"], "Type": "A", "SetIdentifier": dns["setIdentifier"], "Failover": dns["failover"],
+                "AliasTarget": {"HostedZoneId": "Z35SXDOTRQ7X7K", "DNSName": dns["loadBalancerDnsName"],
+                                "EvaluateTargetHealth": True}, **health}}]})
+
+
 class Site:
     """The primary stack in moto, its standby stack (recorded Pulumi CLI + moto resources) and the app."""
 
     def __init__(self, deployed, fake_app, standby_plan):
-        self.prod = parse_outputs(deployed["outputs"], "prod")
-        self.standby = parse_outputs(seed_standby(standby_plan.outputs), "prod-dr")
+        prod, standby = deployed["outputs"], seed_standby(standby_plan.outputs)
+        prod["kmsKeyArn"] = client("kms").create_key(Description="prod's key in us-east-1")["KeyMetadata"]["Arn"]
+        seed_dns(prod, standby)
+        self.prod = parse_outputs(prod, "prod")
+        self.standby = parse_outputs(standby, "prod-dr")
         self.fake_app = fake_app
         self.clock = Clock()
         self.sleeps: list[float] = []
@@ -148,6 +169,10 @@ class Site:
         messages = client("sqs", DR_REGION).receive_message(QueueUrl=self.notices, MaxNumberOfMessages=10)
         return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
 
+    def primary_health_check(self) -> dict:
+        return client("route53").get_health_check(HealthCheckId=self.prod.dns.healthCheckId)["HealthCheck"][
+            "HealthCheckConfig"]
+
     def lock_free(self) -> bool:
         item = client("dynamodb", DR_REGION).get_item(TableName=self.standby.lockTableName,
                                                       Key={"lockId": {"S": "dr/prod"}})
@@ -189,6 +214,44 @@ def test_a_clean_failover_promotes_moves_the_app_and_measures_rto_and_the_data_l
     [notice] = site.notices_received()
     assert notice["Subject"] == "Failover completed: prod -> prod-dr" and window["from"] in notice["Message"]
     assert site.saved()["outcome"] == "completed" and site.lock_free()
+    # The public name: the PRIMARY record is held unhealthy, so Route 53 answers with the standby's record even
+    # when the primary region comes back.
+    assert {k: site.primary_health_check()[k] for k in ("Disabled", "Inverted")} == {"Disabled": True, "Inverted": True}
+    dns = next(s for s in record.steps if s.name == "dns").detail
+    assert dns.endswith(f"SECONDARY record -> {site.standby.dns.loadBalancerDnsName}")
+
+
+def test_the_public_name_is_not_pinned_away_from_the_primary_without_a_standby_record(site):
+    """Pinning the PRIMARY unhealthy with no SECONDARY to answer would move nothing; the step fails, says what is
+    missing, and the failover resumes there once the standby declares its record."""
+    site.stop_primary()
+    put_lag(site.prod.dbReplicaId, 5.0)
+    route53 = client("route53")
+    zone = site.standby.dns.hostedZoneId
+    [secondary] = [r for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+                   if r.get("Failover") == "SECONDARY"]
+    route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
+        {"Action": "DELETE", "ResourceRecordSet": secondary}]})
+    first = site.failover()
+    assert first.outcome == "failed" and outcomes(first)["dns"] == "failed"
+    assert "no SECONDARY record prod-dr of scraper.example.com" in first.steps[-1].detail
+    assert site.primary_health_check()["Inverted"] is False, "the primary was not pinned away"
+
+    route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
+        {"Action": "UPSERT", "ResourceRecordSet": secondary}]})
+    second = site.failover()
+    assert second.outcome == "completed" and outcomes(second)["dns"] == "done"
+    assert outcomes(second)["promote"] == "already done" and site.primary_health_check()["Inverted"] is True
+
+
+def test_stacks_without_a_dns_group_fail_over_and_say_the_name_is_moved_by_hand(site):
+    site.stop_primary()
+    put_lag(site.prod.dbReplicaId, 5.0)
+    site.prod = site.prod.model_copy(update={"dns": None})
+    record = site.failover()
+    assert record.outcome == "completed"
+    assert "declares no failover record (no dns group): nothing to switch" in next(
+        s.detail for s in record.steps if s.name == "dns")
 
 
 def test_an_interrupted_failover_is_resumed_where_it_stopped(site):
@@ -265,13 +328,14 @@ def test_a_dry_run_shows_every_step_and_changes_nothing(site):
     put_lag(site.prod.dbReplicaId, 42.0)
     record = site.failover(dry_run=True)
     assert record.outcome == "dry run"
-    assert [s.name for s in record.steps] == ["assess", "measure-lag", "promote", "activate-standby", "smoke", "notify"]
+    assert [s.name for s in record.steps] == ["assess", "measure-lag", "promote", "activate-standby", "smoke", "dns",
+                                              "notify"]
     assert set(outcomes(record).values()) == {"would run"}
     assert "stopped" in record.steps[0].detail and "ReplicaLag 42 s" in record.steps[1].detail
     assert "ReadReplicaSourceDBInstanceIdentifier" in site.instance(site.prod.dbReplicaId)
     assert site.pulumi.of("up") == [] and site.pulumi.of("config set") == []
     assert site.saved() is None and site.lock_free() and site.notices_received() == []
-    assert site.fake_app.requests == []
+    assert site.fake_app.requests == [] and site.primary_health_check()["Inverted"] is False
 
 
 def test_failback_recreates_replication_toward_the_original_region_and_switches_back_in_a_window(site):
@@ -284,7 +348,8 @@ def test_failback_recreates_replication_toward_the_original_region_and_switches_
     replica = site.instance("scraper-prod-failback", REGION)
     promoted = site.instance(site.prod.dbReplicaId)
     assert replica["ReadReplicaSourceDBInstanceIdentifier"] == promoted["DBInstanceArn"]
-    assert replica["KmsKeyId"] == site.standby.drKmsKeyArn and replica["DeletionProtection"] is True
+    # Under prod's own key: the instance prod will adopt cannot change its key later.
+    assert replica["KmsKeyId"] == site.prod.kmsKeyArn and replica["DeletionProtection"] is True
 
     put_lag("scraper-prod-failback", 8.0, REGION, at=site.clock.now - timedelta(minutes=1))
     caught_up = site.failback()
@@ -294,11 +359,41 @@ def test_failback_recreates_replication_toward_the_original_region_and_switches_
         "without --switch the new replica keeps replicating"
     assert site.serving()
 
+    # Written by the standby's app during the failover: one new object, one newer than the primary's copy.
+    dr_s3, s3 = client("s3", DR_REGION), client("s3")
+    dr_s3.create_bucket(Bucket=site.standby.dataBucket, CreateBucketConfiguration={"LocationConstraint": DR_REGION})
+    s3.put_object(Bucket=site.prod.dataBucket, Key="posts/1.json", Body=b"before the failover")
+    dr_s3.put_object(Bucket=site.standby.dataBucket, Key="posts/1.json", Body=b"edited during the failover")
+    dr_s3.put_object(Bucket=site.standby.dataBucket, Key="posts/2.json", Body=b"new during the failover")
+
+    switch = site.failback(switch=True, force=True, reason="planned failback")
+    assert switch.outcome == "refused" and outcomes(switch)["adopted"] == "refused", switch.steps
+    steps = [s.name for s in switch.steps]
+    assert steps.index("standby-down") < steps.index("final-catch-up") < steps.index("promote"), \
+        "the standby stops writing before the new writer is promoted"
+    assert not site.serving() and "ReadReplicaSourceDBInstanceIdentifier" not in site.instance(
+        "scraper-prod-failback", REGION)
+    assert {k: s3.get_object(Bucket=site.prod.dataBucket, Key=k)["Body"].read() for k in ("posts/1.json", "posts/2.json")} \
+        == {"posts/1.json": b"edited during the failover", "posts/2.json": b"new during the failover"}
+    refusal = switch.steps[-1].detail
+    assert "prod still declares scraper-prod: adopt scraper-prod-failback first" in refusal
+    assert "pulumi import --stack prod --yes --protect aws:rds/instance:Instance database-primary " \
+           "scraper-prod-failback" in refusal
+    assert "--path 'social-media-scraper:database.instanceSuffix' -- -failback" in refusal
+    assert site.primary_health_check()["Inverted"] is True, "the name stays away from the old database"
+
+    # The operator adopts the instance (README, "Adopting the failback instance"); the prod stack then names it.
+    site.prod = site.prod.model_copy(update={"dbInstanceId": "scraper-prod-failback",
+                                             "dbReplicaId": "scraper-prod-failback-dr"})
     record = site.failback(switch=True, force=True, reason="planned failback")
     assert record.outcome == "completed", record.steps
-    assert "ReadReplicaSourceDBInstanceIdentifier" not in site.instance("scraper-prod-failback", REGION)
+    assert record.run_id == switch.run_id and record.objects_copied == 2, "the rerun copied nothing again"
+    resumed = outcomes(record)
+    assert resumed["promote"] == "already done" and resumed["adopted"] == "done" and resumed["dns"] == "done"
+    assert {k: site.primary_health_check()[k] for k in ("Disabled", "Inverted")} == {"Disabled": False,
+                                                                                      "Inverted": False}
     assert not site.serving() and len(site.pulumi.of("up")) == 2
-    assert site.instance(site.prod.dbInstanceId, REGION)["DBInstanceStatus"] == "stopped", "never deleted"
+    assert site.instance("scraper-prod", REGION)["DBInstanceStatus"] == "stopped", "never deleted"
     assert site.saved("failover") is None and site.saved("failback") is None, "the next failover starts afresh"
     history = client("s3", DR_REGION).list_objects_v2(Bucket=site.standby.opsBucket, Prefix="dr-records/prod/history/")
     assert {o["Key"].rsplit("-", 1)[1] for o in history["Contents"]} == {"failover.json", "failback.json"}
@@ -390,7 +485,7 @@ def test_the_cli_dry_run_shows_the_runbook_without_changing_anything(capsys, sit
     text = " ".join(out.split())
     assert code == 0, out
     assert text.startswith("dry run: nothing was changed, locked or recorded")
-    for step in ("assess", "measure-lag", "promote", "activate-standby", "smoke", "notify"):
+    for step in ("assess", "measure-lag", "promote", "activate-standby", "smoke", "dns", "notify"):
         assert f"│ {step} " in out
     assert "set site.serving=true on prod-dr (now False)" in text
     assert "ReadReplicaSourceDBInstanceIdentifier" in site.instance(site.prod.dbReplicaId)

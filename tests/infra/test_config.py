@@ -177,7 +177,7 @@ def test_unknown_keys_fail_and_list_the_allowed_ones():
             "maxReplicas, memoryTargetPercent, minReplicas, queueDepthTarget, scaleDownPodsPerMinute, "
             "scaleDownStabilizationSeconds, scaleUpStabilizationSeconds",
             "social-media-scraper:drRegoin: unknown key (a typo?); allowed: alarms, app, autoscaling, cluster, "
-            "cost, database, dr, drRegion, maintenance, namespace, opsImage, release, schedules, site, slo, snapshots",
+            "cost, database, dns, dr, drRegion, maintenance, namespace, opsImage, release, schedules, site, slo, snapshots",
         ]
     )
 

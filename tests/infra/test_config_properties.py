@@ -54,11 +54,13 @@ def accepted_changes(draw: st.DrawFn) -> dict[str, Any]:
             "maxAllocatedStorageGb": draw(st.integers(allocated + 1, 4000)),
             "backupRetentionDays": retention,
             "masterPasswordVersion": draw(st.integers(1, 1000)),
+            "instanceSuffix": draw(st.sampled_from(["", "-failback", "-failback-failback"])),
         },
         "dr": {
             "rpoMinutes": draw(st.integers(5, 15)),
             "rtoMinutes": draw(st.integers(15, 240)),
             "backupCopyRetentionDays": draw(st.integers(7, 35)),
+            "replicaSuffix": draw(st.sampled_from(["-dr", "-failback-dr", "-dr-2"])),
         },
         "schedules": {
             "backup": draw(st.sampled_from(CRONS)),
@@ -74,6 +76,8 @@ def accepted_changes(draw: st.DrawFn) -> dict[str, Any]:
         "maintenance": {"durationMinutes": duration, "cutoffMinutes": draw(st.integers(0, duration - 1))},
         "slo": {"latencyP95Seconds": draw(st.floats(0.1, 2.0)), "scraperSuccessPercent": draw(st.floats(95.0, 100.0))},
         "snapshots": {"manualRetentionDays": draw(st.integers(retention, 90)), "keepNewest": draw(st.integers(1, 100))},
+        "dns": {"hostedZoneId": draw(st.sampled_from(["Z0123456789ABCDEFGHIJ", "Z1D633PJN98FT9", "Z" + "9" * 31])),
+                "recordName": draw(st.sampled_from(["scraper.example.com", "a.b.example.org", f"{'x' * 63}.example.io"]))},
     }
 
 

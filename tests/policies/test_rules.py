@@ -179,6 +179,8 @@ CASES = {
         {"ops-jobs-scraper-ops-dr-test-role"},
     ),
     "alerts-reach-someone": (remove_subscriptions("messaging-alerts"), {"messaging-alerts"}),
+    "dr-public-name-fails-over": (set_input("dns-health-check", "insufficientDataHealthStatus", "LastKnownStatus"),
+                                  {"dns-record"}),
 }
 
 
@@ -203,6 +205,14 @@ MORE_FAILURES = {
             "destinationVaultArn", "arn:aws:backup:us-east-1:123456789012:backup-vault:local"
         ),
         {"dr-backups-copied-cross-region": {"backups-plan"}},
+    ),
+    "dr-public-name-fails-over: a production stack without its failover record": (
+        lambda p: p.plan.resources.remove(next(r for r in p.plan.resources if r.name == "dns-record")),
+        {"dr-public-name-fails-over": {"(stack)"}},
+    ),
+    "dr-public-name-fails-over: an alias that ignores the ALB's health": (
+        lambda p: p.inputs("dns-record")["aliases"][0].__setitem__("evaluateTargetHealth", False),
+        {"dr-public-name-fails-over": {"dns-record"}},
     ),
     "dr-rpo-consistent: S3 replication without time control": (
         lambda p: p.inputs("storage-data-replication")["rules"][0]["destination"].pop("replicationTime"),
