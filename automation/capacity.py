@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from automation.metrics import Query, get_metric_data
-from contract.outputs import StackOutputs
 from automation.reports import Chart, Report, Table, Verdict, by_urgency, severity_in, when_in_words
 from automation.slo import alb
 from automation.smoke import percentile
+from contract.outputs import StackOutputs
 from infra import signals
 from infra.config import StackConfig
 from infra.quantities import parse_cpu, parse_memory

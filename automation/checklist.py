@@ -13,11 +13,11 @@ from typing import Any, Callable
 from automation.aws import Aws
 from automation.backup import newest_backup
 from automation.metrics import Query, get_metric_data
-from contract.outputs import StackOutputs
 from automation.reports import latest_report
 from automation.smoke import run_smoke
 from contract import alarms as alarm_keys
 from contract import metrics as names
+from contract.outputs import StackOutputs
 
 PASS, FAIL, MANUAL = "pass", "fail", "manual"
 

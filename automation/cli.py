@@ -25,15 +25,15 @@ from automation import reports
 from automation.aws import Aws, aws_errors
 from automation.console import OpsConsole, ReaderMayLeave, Table, WaitReporter, table_of
 from automation.errors import BadInput, CheckFailed, MissingEnvironment, OpsError
-from automation.reports import FORMATS, Report, Table as ReportTable, Verdict, utcnow
+from automation.reports import FORMATS, Report, Verdict, utcnow
+from automation.reports import Table as ReportTable
 
 if TYPE_CHECKING:
-    from automation import aws_model
+    from automation import aws_model, policy_check
     from automation import plan as planning
-    from automation import policy_check
     from automation.backup import WaitPolicy
-    from contract.outputs import Maintenance, StackOutputs
     from automation.snapshot_expiry import ExpiryResult
+    from contract.outputs import Maintenance, StackOutputs
     from infra.config import StackConfig
 
 app = typer.Typer(
@@ -116,9 +116,8 @@ def plan(
     policy_config: Optional[Path] = PolicyConfigOption,
 ) -> None:
     """Offline plan of a stack: run the program under the mock engine and the policy pack; nothing is deployed."""
-    from automation import aws_model
+    from automation import aws_model, policy_check
     from automation import plan as planning
-    from automation import policy_check
     if manifests is not None:
         reports.check_output_dir(manifests, "--manifests")
     config = policy_check.load_policy_config(policy_config)
@@ -164,8 +163,7 @@ def policy_check_command(
     policy_config: Optional[Path] = PolicyConfigOption,
 ) -> None:
     """Evaluate the policy pack over a saved plan; exit 1 on a mandatory violation."""
-    from automation import aws_model
-    from automation import policy_check
+    from automation import aws_model, policy_check
     config = policy_check.load_policy_config(policy_config)
     saved = policy_check.load_plan(plan_file)
     violations = policy_check.evaluate(saved, config)

@@ -24,9 +24,9 @@ from automation import prices as price_list
 from automation.engine import Plan
 from automation.metrics import Query, get_metric_data
 from automation.plan import scaling_of
-from contract.outputs import StackOutputs
-from contract import metrics as names
 from automation.reports import Chart, Report, Table, Verdict, by_urgency
+from contract import metrics as names
+from contract.outputs import StackOutputs
 from infra.components.workloads import INSTANCE_TYPE_LABEL
 from infra.quantities import parse_cpu, parse_memory
 

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
-from automation.console import Table
 
+from automation.console import Table
 from automation.errors import BadInput, CheckFailed
 
 if TYPE_CHECKING:

@@ -33,9 +33,9 @@ from automation.aws import Aws, error_code
 from automation.errors import BadInput, OpsError
 from automation.maintenance import Aborted, OperationsLock, current_window, lock_owner, next_windows
 from automation.metrics import Query, get_metric_data
-from contract.outputs import StackOutputs
 from automation.reports import Report, Table
 from automation.runner import StackRunner
+from contract.outputs import StackOutputs
 from infra.config import PROJECT
 
 SITE_CONFIG_KEY = "social-media-scraper:site"

@@ -28,11 +28,11 @@ from automation import smoke as smoke_checks
 from automation.aws import Aws
 from automation.errors import CheckFailed, OpsError
 from automation.progress import Waiting, duration
-from contract import alarms as alarm_keys
-from contract.outputs import Maintenance, StackOutputs
 from automation.reports import Report, Table, Verdict, between_in_words, counts_in_words
 from automation.runner import Change, Preview, ProtectedResources, StackRunner
 from automation.windows import STEP_BUDGET_MINUTES, Window, current_window, next_windows, window_at  # noqa: F401 - next_windows: for importers
+from contract import alarms as alarm_keys
+from contract.outputs import Maintenance, StackOutputs
 
 FINISH_STEPS = ("restore-alarms", "announce-end", "unlock")  # run on every exit, the lease held or not
 IMAGE_CONFIG_PATH = "social-media-scraper:app.image"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from contract.outputs import StackOutputs
 from contract import metrics as names
+from contract.outputs import StackOutputs
 from infra import signals
 
 MAX_QUERIES_PER_CALL = 500

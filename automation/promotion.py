@@ -19,10 +19,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from automation import smoke as smoke_checks
 from automation.errors import BadInput
-from automation.maintenance import Aborted, Record as MaintenanceRecord
+from automation.maintenance import Aborted
+from automation.maintenance import Record as MaintenanceRecord
 from automation.metrics import Query, get_metric_data
-from contract.outputs import StackOutputs
 from automation.reports import Report, Table, Verdict
+from contract.outputs import StackOutputs
 from infra import signals
 
 KIND = "promotions"  # the ops-bucket prefix of promotion records

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
-from automation.console import Table
 
 from automation.aws import Aws, aws_errors
+from automation.console import Table
 from automation.errors import BadInput, CheckFailed
 from automation.reports import utcnow
 
@@ -84,9 +84,8 @@ def promote(
 ) -> None:
     """Run the maintenance flow on staging with the image, soak while staging's SLO signals hold, and record the
     promotion (digest and evidence) in the target's ops bucket, where `maintenance run` on it looks."""
-    from automation import cli
+    from automation import cli, promotion
     from automation import maintenance as maintenance_job
-    from automation import promotion
     from automation.runner import OfflineRunner, stack_runner
 
     cli._check_image_option(image)

@@ -160,7 +160,7 @@ def public_name_fails_over(args: StackValidationArgs, report_violation: ReportVi
     if not records:
         report_violation("No Route 53 failover record for the app's public name; set the stack's dns group "
                          "(hostedZoneId, recordName) so that it declares its record of the failover pair.", None)
-    checks = [r for r in args.resources if r.resource_type == ROUTE53_HEALTH_CHECK]
+    checks = {r.urn: r for r in args.resources if r.resource_type == ROUTE53_HEALTH_CHECK}
     for record in records:
         aliases = mappings(field(record.props, "aliases"))
         if not aliases or not all(is_true(field(alias, "evaluateTargetHealth")) for alias in aliases):
@@ -168,7 +168,7 @@ def public_name_fails_over(args: StackValidationArgs, report_violation: ReportVi
                              "evaluate_target_health: Route 53 would answer with it while nothing behind it is "
                              "healthy.", record.urn)
         kinds = {text(field(policy, "type")) for policy in mappings(field(record.props, "failoverRoutingPolicies"))}
-        tied = [c for c in checks if depends_on(record, "healthCheckId", c.urn)]
+        tied = [checks[urn] for urn in computed_from(record, "healthCheckId") if urn in checks]
         if "PRIMARY" in kinds and not any(
             text(field(c.props, "insufficientDataHealthStatus")) == "Unhealthy" for c in tied
         ):

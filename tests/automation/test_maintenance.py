@@ -12,9 +12,9 @@ from automation import backup
 from automation.aws import Aws
 from automation.maintenance import MaintenanceRun, Options, current_window, next_windows
 from automation.outputs import parse_outputs
-from contract.outputs import Maintenance
 from automation.runner import LockRetry, PulumiRunner
 from contract import alarms as alarm_keys
+from contract.outputs import Maintenance
 from infra.config import parse_stack_config
 from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, RecordingPulumi, client, prod_config
 

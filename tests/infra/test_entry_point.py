@@ -39,7 +39,8 @@ class Cloud(mocks.Mocks):
                     "identities": [{"oidcs": [{"issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/X"}]}],
                     "vpcConfig": {"vpcId": "vpc-1"}}
         if token.endswith("getLoadBalancer"):
-            return {"arnSuffix": "app/scraper-prod/0123456789abcdef", "name": args.args["name"]}
+            return {"arnSuffix": "app/scraper-prod/0123456789abcdef", "name": args.args["name"],
+                    "dnsName": "internal-scraper-prod-1.us-east-1.elb.amazonaws.com", "zoneId": "Z35SXDOTRQ7X7K"}
         if token.endswith("getOpenIdConnectProvider"):
             return {"arn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X"}
         if token.endswith("getSecretVersion"):

@@ -13,8 +13,8 @@ from automation import dr as dr_job
 from automation.cost import estimate
 from automation.engine import Plan, read_stack_file, run_program
 from automation.maintenance import current_window, next_windows
-from contract.outputs import Maintenance
 from automation.policy_check import evaluate
+from contract.outputs import Maintenance
 from infra.components.workloads import DR_SENTINEL_PREFIX, OPS_JOBS, OUTPUTS_DIR, OUTPUTS_FILE
 from infra.config import parse_stack_config
 from tests.conftest import REPO_ROOT, resource, resources_of, run_cli
