@@ -7,7 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /opt/scraper-ops
-COPY pyproject.toml README.md Pulumi.yaml Pulumi.prod.yaml Pulumi.staging.yaml ./
+COPY pyproject.toml README.md Pulumi.yaml ./
 COPY contract ./contract
 COPY infra ./infra
 COPY automation ./automation

@@ -1,4 +1,4 @@
-"""`scraper-ops capacity report`: the guide's capacity planning, from CloudWatch and the stack's config.
+"""`scraper-ops capacity report`: the guide's capacity planning, from CloudWatch and the stack's outputs (`sizing`).
 
 Every series comes from one batched GetMetricData call (paged by NextToken), as
 hourly values over the window. For each: p50, p95 and max, a least-squares trend
@@ -22,9 +22,8 @@ from automation.metrics import Query, get_metric_data
 from automation.reports import Chart, Report, Table, Verdict, by_urgency, severity_in, when_in_words
 from automation.slo import alb
 from automation.smoke import percentile
-from contract.outputs import StackOutputs
+from contract.outputs import Sizing, StackOutputs
 from infra import signals
-from infra.config import StackConfig
 from infra.quantities import parse_cpu, parse_memory
 
 HOUR = 3600
@@ -135,18 +134,18 @@ def _queries(outputs: StackOutputs) -> list[tuple[Query, str, str]]:
     ]
 
 
-def build_report(cloudwatch: Any, outputs: StackOutputs, config: StackConfig, days: int, now: datetime) -> CapacityReport:
+def build_report(cloudwatch: Any, outputs: StackOutputs, sizing: Sizing, days: int, now: datetime) -> CapacityReport:
     calls: list[int] = []
     queries = _queries(outputs)
     data = get_metric_data(cloudwatch, [q for q, _, _ in queries], now - timedelta(days=days), now, HOUR, calls)
-    scale = {"pod_cpu": signals.request_relative(config.app, "cpu").factor,
-             "pod_memory": signals.request_relative(config.app, "memory").factor, "db_free_storage": 1 / GIB}
+    scale = {"pod_cpu": signals.request_relative(sizing, "cpu").factor,
+             "pod_memory": signals.request_relative(sizing, "memory").factor, "db_free_storage": 1 / GIB}
     thresholds = {
-        "pod_cpu": (config.autoscaling.cpu_target_percent, True),
-        "pod_memory": (config.autoscaling.memory_target_percent, True),
-        "queue": (config.autoscaling.queue_depth_target, True),
-        "db_cpu": (config.alarms.db_cpu_percent, True),
-        "db_free_storage": (config.alarms.db_free_storage_gb, False),
+        "pod_cpu": (sizing.cpuTargetPercent, True),
+        "pod_memory": (sizing.memoryTargetPercent, True),
+        "queue": (sizing.queueDepthTarget, True),
+        "db_cpu": (sizing.dbCpuPercent, True),
+        "db_free_storage": (sizing.dbFreeStorageGb, False),
     }
     series = []
     for query, title, unit in queries:
@@ -156,18 +155,18 @@ def build_report(cloudwatch: Any, outputs: StackOutputs, config: StackConfig, da
         series.append(analyse(Series(query.id, title, unit, points, threshold, rising), now))
     by_key = {s.key: s for s in series}
     pods = [v for _, v in by_key["pods"].points]
-    at_max = sum(1 for v in pods if v >= config.autoscaling.max_replicas - 0.5)
+    at_max = sum(1 for v in pods if v >= sizing.maxReplicas - 0.5)
     triggers = {
         name: _trigger(by_key[key].points, limit)
         for name, key, limit in (
-            (f"cpu > {config.autoscaling.cpu_target_percent}%", "pod_cpu", config.autoscaling.cpu_target_percent),
-            (f"memory > {config.autoscaling.memory_target_percent}%", "pod_memory", config.autoscaling.memory_target_percent),
-            (f"queue depth > {config.autoscaling.queue_depth_target}", "queue", config.autoscaling.queue_depth_target),
+            (f"cpu > {sizing.cpuTargetPercent}%", "pod_cpu", sizing.cpuTargetPercent),
+            (f"memory > {sizing.memoryTargetPercent}%", "pod_memory", sizing.memoryTargetPercent),
+            (f"queue depth > {sizing.queueDepthTarget}", "queue", sizing.queueDepthTarget),
         )
     }
     return CapacityReport(days, series, float(at_max), at_max / len(pods) if pods else 0.0, triggers,
-                          rightsize(config, by_key), len(calls), config.autoscaling.min_replicas,
-                          config.autoscaling.max_replicas)
+                          rightsize(sizing, by_key), len(calls), sizing.minReplicas,
+                          sizing.maxReplicas)
 
 
 def _trigger(points: list[tuple[datetime, float]], limit: float) -> dict[str, Any]:
@@ -184,14 +183,12 @@ def _memory_text(size: float) -> str:
     return f"{max(64, int(math.ceil(size / 2**20 / 32) * 32))}Mi"
 
 
-def rightsize(config: StackConfig, series: dict[str, Series]) -> dict[str, Any]:
+def rightsize(sizing: Sizing, series: dict[str, Series]) -> dict[str, Any]:
     """Requests from the usage percentile plus headroom, limits from the peak plus headroom (VPA-style);
     HPA bounds from the pods that actually ran."""
-    app = config.app
-    request_cpu, request_memory = parse_cpu(app.requests.cpu), parse_memory(app.requests.memory)
-    result: dict[str, Any] = {"current": {"requests": app.requests.model_dump(), "limits": app.limits.model_dump(),
-                                          "minReplicas": config.autoscaling.min_replicas,
-                                          "maxReplicas": config.autoscaling.max_replicas}}
+    request_cpu, request_memory = parse_cpu(sizing.requests.cpu), parse_memory(sizing.requests.memory)
+    result: dict[str, Any] = {"current": {"requests": sizing.requests.model_dump(), "limits": sizing.limits.model_dump(),
+                                          "minReplicas": sizing.minReplicas, "maxReplicas": sizing.maxReplicas}}
     cpu, memory, pods = series["pod_cpu"], series["pod_memory"], series["pods"]
     if cpu.p95 is None or memory.p95 is None:
         result["recommended"] = None
@@ -208,9 +205,9 @@ def rightsize(config: StackConfig, series: dict[str, Series]) -> dict[str, Any]:
     if running:
         floor = max(2, math.floor(percentile(running, 5)))
         peak = max(running)
-        recommended["minReplicas"] = min(floor, config.autoscaling.min_replicas)
-        recommended["maxReplicas"] = max(config.autoscaling.max_replicas, math.ceil(peak * 1.5)) \
-            if peak >= config.autoscaling.max_replicas - 0.5 else config.autoscaling.max_replicas
+        recommended["minReplicas"] = min(floor, sizing.minReplicas)
+        recommended["maxReplicas"] = max(sizing.maxReplicas, math.ceil(peak * 1.5)) \
+            if peak >= sizing.maxReplicas - 0.5 else sizing.maxReplicas
     result["recommended"] = recommended
     result["cpuCoresSavedPerPod"] = request_cpu - parse_cpu(recommended["requests"]["cpu"])
     result["memoryGiBSavedPerPod"] = (request_memory - parse_memory(recommended["requests"]["memory"])) / GIB

@@ -849,19 +849,19 @@ def _formats(formats: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(formats))
 
 
-def _stack_and_outputs(stack: str, backend: str, outputs_file: Optional[Path]) -> tuple[StackConfig, StackOutputs, Aws]:
-    """The stack's config from its stack file; its outputs from --outputs or the stack runner."""
-    from automation.outputs import parse_outputs, read_outputs_file
-    from automation.runner import OfflineRunner, stack_runner
-    config = _stack_config(OfflineRunner(stack))
-    outputs = read_outputs_file(outputs_file) if outputs_file else parse_outputs(
-        stack_runner(stack, backend).outputs(), f"stack {stack}")
-    return config, outputs, Aws(outputs.region, outputs.drRegion)
+def _sized_outputs(stack: Optional[str], outputs_file: Optional[Path], backend: str) -> tuple[StackOutputs, Aws]:
+    """The stack's outputs (--outputs, --stack, or the in-cluster mount) with the `sizing` the reports measure
+    against: no stack file needed, so the ops image's CronJobs run the reports from the mounted outputs alone."""
+    outputs, aws = _ops_context(stack, outputs_file, backend)
+    if outputs.sizing is None:
+        raise BadInput(f"the outputs of stack {outputs.stack} have no `sizing` (a stack updated before the reports "
+                       "read it from the outputs): run `pulumi up` on the stack, then try again")
+    return outputs, aws
 
 
 @capacity_app.command("report")
 def capacity_report(
-    stack: str = typer.Option(..., "--stack", help="The stack: its config gives requests, limits and thresholds."),
+    stack: Optional[str] = typer.Option(None, "--stack", help="Read the stack's outputs through the stack runner."),
     days: int = typer.Option(30, "--days", min=2, max=455, help="Window in days, ending now."),
     formats: list[str] = FormatOption,
     out: Optional[Path] = OutDirOption,
@@ -871,11 +871,11 @@ def capacity_report(
     """Usage percentiles, trends and days to each threshold, time at HPA max, triggers, rightsizing, charts."""
     from automation import capacity as capacity_job
     chosen = _formats(formats)
-    config, outputs, aws = _stack_and_outputs(stack, backend, outputs_file)
+    outputs, aws = _sized_outputs(stack, outputs_file, backend)
     now = utcnow()
     with aws_errors():
-        result = capacity_job.build_report(aws.client("cloudwatch"), outputs, config, days, now)
-        report = capacity_job.report_of(result, outputs.stack, now, _savings(config, outputs, result),
+        result = capacity_job.build_report(aws.client("cloudwatch"), outputs, outputs.sizing, days, now)
+        report = capacity_job.report_of(result, outputs.stack, now, _savings(outputs, result),
                                         bool({"md", "html"} & set(chosen)))
         written = write_report(report, chosen, out, aws.client("s3"), outputs.opsBucket)
     table = Table(title=report.title)
@@ -899,13 +899,14 @@ def _print_verdicts(report: Report) -> None:
         stdout.print(f"  {verdict.severity.upper():8} {verdict.text}", markup=False, highlight=False)
 
 
-def _savings(config: StackConfig, outputs: StackOutputs, capacity) -> list[dict]:
+def _savings(outputs: StackOutputs, capacity) -> list[dict]:
     """What the capacity analysis would save a month, from the price table."""
     from automation import cost as cost_job
     db_cpu = next(s for s in capacity.series if s.key == "db_cpu")
+    sizing = outputs.sizing
     return cost_job.savings_from_capacity(
-        capacity.rightsizing, config.autoscaling.min_replicas, outputs.region, db_cpu.p95,
-        config.database.instance_class, 2 if config.database.multi_az else 1, config.cluster.node_instance_type)
+        capacity.rightsizing, sizing.minReplicas, outputs.region, db_cpu.p95, sizing.dbInstanceClass,
+        sizing.dbInstances, sizing.nodeInstanceType)
 
 
 def _num(value: Optional[float]) -> str:
@@ -914,7 +915,7 @@ def _num(value: Optional[float]) -> str:
 
 @cost_app.command("review")
 def cost_review(
-    stack: str = typer.Option(..., "--stack", help="The stack: its cost tags and monthly budget."),
+    stack: Optional[str] = typer.Option(None, "--stack", help="Read the stack's outputs through the stack runner."),
     months: int = typer.Option(3, "--months", min=1, max=12, help="Full months to review before this one."),
     formats: list[str] = FormatOption,
     out: Optional[Path] = OutDirOption,
@@ -925,12 +926,12 @@ def cost_review(
     from automation import capacity as capacity_job
     from automation import cost as cost_job
     chosen = _formats(formats)
-    config, outputs, aws = _stack_and_outputs(stack, backend, outputs_file)
+    outputs, aws = _sized_outputs(stack, outputs_file, backend)
     now = utcnow()
     with aws_errors():
-        capacity = capacity_job.build_report(aws.client("cloudwatch"), outputs, config, 30, now)
+        capacity = capacity_job.build_report(aws.client("cloudwatch"), outputs, outputs.sizing, 30, now)
         result = cost_job.review(aws.client("ce", "us-east-1"), aws.client("cloudwatch"), outputs,
-                                 config.cost.monthly_budget_usd, months, now.date(), _savings(config, outputs, capacity))
+                                 outputs.sizing.monthlyBudgetUsd, months, now.date(), _savings(outputs, capacity))
         report = cost_job.review_report(result, outputs.stack, now, bool({"md", "html"} & set(chosen)))
         written = write_report(report, chosen, out, aws.client("s3"), outputs.opsBucket)
     _print_verdicts(report)

@@ -69,6 +69,30 @@ class FailoverDns(_Contract):
     loadBalancerDnsName: str
 
 
+class Quantities(_Contract):
+    cpu: str
+    memory: str
+
+
+class Sizing(_Contract):
+    """What the capacity report and the cost review measure against, so that the in-cluster jobs need only the
+    outputs (no stack file in the ops image)."""
+
+    requests: Quantities
+    limits: Quantities
+    minReplicas: int
+    maxReplicas: int
+    cpuTargetPercent: int
+    memoryTargetPercent: int
+    queueDepthTarget: int
+    dbCpuPercent: int
+    dbFreeStorageGb: int
+    dbInstanceClass: str
+    dbInstances: int  # 2 with multi-AZ: the standby is billed like the primary
+    nodeInstanceType: str
+    monthlyBudgetUsd: float
+
+
 class StackOutputs(_Contract):
     region: str = Field(description="primary region")
     drRegion: str = Field(description="DR region")
@@ -123,6 +147,10 @@ class StackOutputs(_Contract):
     dns: FailoverDns | None = Field(default=None, description="`{hostedZoneId, recordName, failover, setIdentifier, "
                                                               "healthCheckId, loadBalancerDnsName}`: the failover "
                                                               "record of the public name (null without a `dns` group)")
+    sizing: Sizing | None = Field(default=None, description="the app's requests, limits and HPA bounds and targets, "
+                                                           "the database's thresholds, class and instances, the node "
+                                                           "type and the monthly budget: what `capacity report` and "
+                                                           "`cost review` measure against")
     kmsKeyArn: str | None = Field(default=None, description="the stack's own key in its region (`dr failback` "
                                                             "encrypts the instance the stack will adopt with it)")
 

@@ -264,6 +264,21 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             "loadBalancerDnsName": observability.load_balancer_dns_name,
         },
         "kmsKeyArn": keys.primary.arn,  # the stack's own key: `dr failback` encrypts the instance it will adopt with it
+        "sizing": {
+            "requests": config.app.requests.model_dump(),
+            "limits": config.app.limits.model_dump(),
+            "minReplicas": config.autoscaling.min_replicas,
+            "maxReplicas": config.autoscaling.max_replicas,
+            "cpuTargetPercent": config.autoscaling.cpu_target_percent,
+            "memoryTargetPercent": config.autoscaling.memory_target_percent,
+            "queueDepthTarget": config.autoscaling.queue_depth_target,
+            "dbCpuPercent": config.alarms.db_cpu_percent,
+            "dbFreeStorageGb": config.alarms.db_free_storage_gb,
+            "dbInstanceClass": config.database.instance_class,
+            "dbInstances": 2 if config.database.multi_az else 1,
+            "nodeInstanceType": config.cluster.node_instance_type,
+            "monthlyBudgetUsd": config.cost.monthly_budget_usd,
+        },
     }
     OpsJobs(
         "ops-jobs",

@@ -23,9 +23,8 @@ SLOs follow the SRE workbook ("Alerting on SLOs", multiwindow, multi-burn-rate a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from infra.config import AppConfig
 from infra.quantities import parse_cpu, parse_memory
 
 CONTAINER_INSIGHTS = "ContainerInsights"
@@ -51,7 +50,19 @@ class RequestRelative:
         return percent_of_limit * self.factor
 
 
-def request_relative(app: AppConfig, resource: str) -> RequestRelative:
+class _Quantities(Protocol):
+    cpu: str
+    memory: str
+
+
+class RequestsAndLimits(Protocol):
+    """The app's config (`AppConfig`) or the stack output `sizing`: both carry the pods' requests and limits."""
+
+    requests: _Quantities
+    limits: _Quantities
+
+
+def request_relative(app: RequestsAndLimits, resource: str) -> RequestRelative:
     if resource == "cpu":
         return RequestRelative("cpu", parse_cpu(app.limits.cpu) / parse_cpu(app.requests.cpu))
     if resource == "memory":

@@ -340,8 +340,6 @@ class OpsJob:
     active_deadline_seconds: int
     starting_deadline_seconds: int
     backoff_limit: int
-    # Reports that read the stack file (`Pulumi.<stack>.yaml`, in the ops image) as well as the outputs.
-    reads_stack_file: bool = False
 
 
 OPS_JOBS = (
@@ -352,17 +350,10 @@ OPS_JOBS = (
     # A DR drill is not retried: a second restore right after a failed one measures nothing new.
     OpsJob("drTest", "scraper-ops-dr-test", ("dr", "test"), 3 * 3600, 3600, 0),
     OpsJob("capacityReport", "scraper-ops-capacity-report",
-           ("capacity", "report", "--format", "json", "--format", "md"), 1800, 3600, 1, reads_stack_file=True),
+           ("capacity", "report", "--format", "json", "--format", "md"), 1800, 3600, 1),
     OpsJob("costReview", "scraper-ops-cost-review",
-           ("cost", "review", "--format", "json", "--format", "md"), 1800, 3600, 1, reads_stack_file=True),
+           ("cost", "review", "--format", "json", "--format", "md"), 1800, 3600, 1),
 )
-
-
-def ops_job_args(job: OpsJob, stack: str) -> list[str]:
-    """The job's `scraper-ops` arguments; a report that reads the stack file names it and the mounted outputs."""
-    if not job.reads_stack_file:
-        return list(job.command)
-    return [*job.command, "--stack", stack, "--outputs", f"{OUTPUTS_DIR}/{OUTPUTS_FILE}"]
 
 
 def ops_cron_job_names() -> dict[str, str]:
@@ -444,7 +435,7 @@ class OpsJobs(pulumi.ComponentResource):
                                         "name": "scraper-ops",
                                         "image": config.ops_image,
                                         "command": ["scraper-ops"],
-                                        "args": ops_job_args(job, platform.stack),
+                                        "args": list(job.command),
                                         "env": [
                                             {"name": "AWS_REGION", "value": config.region},
                                             {"name": "HOME", "value": "/tmp"},

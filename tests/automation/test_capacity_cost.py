@@ -156,15 +156,22 @@ def put_scrapes(successes_per_day: float):
     return days
 
 
+def with_sizing(usage, directory, **changes) -> str:
+    """The deployed outputs with other `sizing` values, as a stack updated with other config would export them."""
+    outputs = json.loads(usage["file"].read_text())
+    outputs["sizing"].update(changes)
+    path = directory / "outputs-resized.json"
+    path.write_text(json.dumps(outputs))
+    return str(path)
+
+
 def test_cost_review_month_over_month_movers_and_cost_per_scrape(capsys, usage, project, moto_endpoint):
-    stack_file = project / "Pulumi.prod.yaml"
-    stack_file.write_text(stack_file.read_text().replace("instanceClass: db.r6g.large", "instanceClass: db.r6g.xlarge", 1))
+    outputs_file = with_sizing(usage, project, dbInstanceClass="db.r6g.xlarge")
     put_series("CPUUtilization", "AWS/RDS", [{"Name": "DBInstanceIdentifier", "Value": "scraper-prod"}], lambda h: 12.0)
     queue_costs(moto_endpoint)
     days = put_scrapes(10000.0)
     out = project / "reports"
-    code, stdout, err = run_cli(capsys, "cost", "review", "--stack", "prod", "--months", "3", "--outputs",
-                                str(usage["file"]), "--out", str(out))
+    code, stdout, err = run_cli(capsys, "cost", "review", "--months", "3", "--outputs", outputs_file, "--out", str(out))
     assert code == 0, stdout + err
     document = json.loads(next(out.glob("cost-*.json")).read_text())
     last_full, previous = month(1)[0][:7], month(2)[0][:7]
@@ -184,11 +191,9 @@ def test_cost_review_month_over_month_movers_and_cost_per_scrape(capsys, usage, 
 
 
 def test_cost_review_over_budget_exits_1(capsys, usage, project, moto_endpoint):
-    text = (project / "Pulumi.prod.yaml").read_text().replace("monthlyBudgetUsd: 3000", "monthlyBudgetUsd: 1100")
-    (project / "Pulumi.prod.yaml").write_text(text)
     queue_costs(moto_endpoint)
-    code, _, err = run_cli(capsys, "cost", "review", "--stack", "prod", "--format", "json", "--outputs",
-                           str(usage["file"]), "--out", str(project / "r"))
+    code, _, err = run_cli(capsys, "cost", "review", "--format", "json", "--outputs",
+                           with_sizing(usage, project, monthlyBudgetUsd=1100), "--out", str(project / "r"))
     assert code == 1
     assert f"over budget: {month(1)[0][:7]} cost 1,120.00 USD" in err
 
@@ -238,3 +243,19 @@ def test_the_estimate_prices_the_prod_plan_and_diffs_two_plans(capsys, project, 
     diff = json.loads(out)["diff"]
     assert diff["changeUsd"] == 328.5
     assert [(c["name"], c["changeUsd"]) for c in diff["changes"]] == [("database-primary", 328.5)]
+
+
+def test_the_reports_need_only_the_outputs_and_refuse_outputs_without_sizing(capsys, deployed, tmp_path):
+    """In the cluster the reports read the mounted outputs alone; outputs of a stack updated before `sizing` was
+    exported are refused in one line, with what to do, and nothing is written."""
+    outputs = json.loads(deployed["file"].read_text())
+    del outputs["sizing"]
+    old = tmp_path / "old-outputs.json"
+    old.write_text(json.dumps(outputs))
+    for command in (("capacity", "report"), ("cost", "review")):
+        code, out, err = run_cli(capsys, *command, "--outputs", str(old), "--out", str(tmp_path / "reports"))
+        assert code == 2 and out == ""
+        assert err.strip().splitlines() == [f"scraper-ops: the outputs of stack prod have no `sizing` (a stack updated "
+                                            "before the reports read it from the outputs): run `pulumi up` on the "
+                                            "stack, then try again"]
+    assert not (tmp_path / "reports").exists()

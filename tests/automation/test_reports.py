@@ -17,10 +17,11 @@ import pytest
 
 from automation import capacity as capacity_job
 from automation import cost as cost_job
+from automation.engine import run_program
 from automation.maintenance import Record, StepRecord
 from automation.promotion import PromotionRecord
 from automation.reports import Report, counts_in_words, duration_in_words, when_in_words, write_report
-from infra.config import parse_stack_config
+from contract.outputs import Sizing
 from tests.conftest import OLD_IMAGE, client, prod_config
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
@@ -39,13 +40,13 @@ def seeded_capacity() -> capacity_job.CapacityReport:
     stays near 330, far from 1000, but one hour in ten holds 1500 messages: its p95 is over the threshold now
     (critical, whatever the trend). Free storage falls 2 GiB a day to 16 GiB (the 10 GiB alarm in 3 days: critical).
     Pods ran at the HPA maximum for the last day. Node metrics sent nothing."""
-    config = parse_stack_config(prod_config())
+    sizing = Sizing.model_validate(run_program("prod", prod_config()).outputs["sizing"])  # as prod exports it
     hours = DAYS * 24
     points = {
         "pod_cpu": hourly(lambda h: 20 + 30 * (h + 1) / hours),
         "pod_memory": hourly(lambda h: 60.0),
         "node_cpu": [], "node_memory": [],
-        "pods": hourly(lambda h: float(config.autoscaling.max_replicas) if h >= hours - 24 else 3.0),
+        "pods": hourly(lambda h: float(sizing.maxReplicas) if h >= hours - 24 else 3.0),
         "queue": hourly(lambda h: 1500.0 if h % 10 == 5 else 200.0),
         "db_cpu": hourly(lambda h: 12.0),
         "db_connections": hourly(lambda h: 40.0),
@@ -64,8 +65,8 @@ def seeded_capacity() -> capacity_job.CapacityReport:
                                                        *thresholds.get(key, (None, True))), NOW)
               for key, values in points.items()]
     by_key = {s.key: s for s in series}
-    return capacity_job.CapacityReport(DAYS, series, 24.0, 24 / hours, {}, capacity_job.rightsize(config, by_key), 1,
-                                       config.autoscaling.min_replicas, config.autoscaling.max_replicas)
+    return capacity_job.CapacityReport(DAYS, series, 24.0, 24 / hours, {}, capacity_job.rightsize(sizing, by_key), 1,
+                                       sizing.minReplicas, sizing.maxReplicas)
 
 
 def savings_of(result: capacity_job.CapacityReport) -> list[dict]:

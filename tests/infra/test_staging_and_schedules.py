@@ -137,14 +137,15 @@ def test_the_dr_drill_never_runs_inside_a_maintenance_window():
     assert not any(w.start <= drill + timedelta(hours=3) and drill < w.end for drill in drills for w in windows)
 
 
-def test_the_report_jobs_read_the_mounted_outputs_and_the_stack_file_of_their_stack(staging_plan):
-    jobs = cron_jobs(staging_plan)
-    for name in ("scraper-ops-capacity-report", "scraper-ops-cost-review"):
-        args = jobs[name]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
-        assert args[args.index("--stack") + 1] == "staging"
-        assert args[args.index("--outputs") + 1] == f"{OUTPUTS_DIR}/{OUTPUTS_FILE}"
-    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
-    assert "Pulumi.staging.yaml" in dockerfile and "Pulumi.prod.yaml" in dockerfile
+def test_every_ops_job_reads_only_the_mounted_outputs_so_the_image_holds_no_stack_file(staging_plan):
+    """The reports measure against the outputs' `sizing`: no job names a stack, none needs a stack file, and the
+    ops image carries none (one image serves every stack)."""
+    for name, job in cron_jobs(staging_plan).items():
+        container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        assert "--stack" not in container["args"], name
+        assert {"name": "SCRAPER_OPS_OUTPUTS", "value": f"{OUTPUTS_DIR}/{OUTPUTS_FILE}"} in container["env"], name
+    assert staging_plan.outputs["sizing"]["requests"] == staging_plan.config.app.requests.model_dump()
+    assert "Pulumi." not in (REPO_ROOT / "Dockerfile").read_text().replace("Pulumi.yaml", "")
 
 
 # ---- least privilege per job ------------------------------------------------------------------------------------
@@ -204,11 +205,11 @@ def test_each_job_role_is_assumable_by_its_own_service_account_only(prod_plan):
 
 
 def test_the_capacity_cronjob_as_planned_writes_the_report_the_weekly_checklist_reads(capsys, deployed, prod_plan,
-                                                                                       tmp_path):
+                                                                                       tmp_path, monkeypatch):
     container = cron_jobs(prod_plan)["scraper-ops-capacity-report"]["spec"]["jobTemplate"]["spec"]["template"][
         "spec"]["containers"][0]
-    args = [str(deployed["file"]) if a == f"{OUTPUTS_DIR}/{OUTPUTS_FILE}" else a for a in container["args"]]
-    code, _, err = run_cli(capsys, *args, "--out", str(tmp_path / "reports"))
+    monkeypatch.setenv("SCRAPER_OPS_OUTPUTS", str(deployed["file"]))  # the ConfigMap the CronJob mounts
+    code, _, err = run_cli(capsys, *container["args"], "--out", str(tmp_path / "reports"))
     assert code == 0, err
     code, out, _ = run_cli(capsys, "checklist", "weekly", "--outputs", str(deployed["file"]), "--json")
     items = {item["text"]: item for item in json.loads(out)["items"]}
