@@ -40,9 +40,10 @@ PRODUCTION_ENVIRONMENTS = ("prod", "production")
 
 class _Model(BaseModel):
     # No inf or NaN: no AWS or Kubernetes field takes them, and every comparison with NaN is false.
-    # Each field's docstring is its description: the README's config table is printed from them.
+    # Each field's docstring is its description: infra/config_docs.py prints the README's config table from them
+    # (read from the source there, not at import: pydantic's use_attribute_docstrings costs every command ~30 ms).
     model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True, populate_by_name=False,
-                              allow_inf_nan=False, use_attribute_docstrings=True)
+                              allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod

@@ -3,14 +3,32 @@ infra.config_docs`); tests/infra/test_config.py checks that the README holds exa
 
 from __future__ import annotations
 
+import ast
+import inspect
 import typing
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticUndefined
 
+from infra import config
 from infra.config import PROJECT, REGION_KEY, StackConfig
+
+
+@cache
+def _docstrings() -> dict[tuple[str, str], str]:
+    """(model, field) -> the docstring under the field in infra/config.py."""
+    found = {}
+    for node in ast.parse(inspect.getsource(config)).body:
+        if isinstance(node, ast.ClassDef):
+            for field, doc in zip(node.body, node.body[1:]):
+                if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name) and \
+                        isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant) and \
+                        isinstance(doc.value.value, str):
+                    found[(node.name, field.target.id)] = inspect.cleandoc(doc.value.value)
+    return found
 
 
 def _default(field: Any) -> str:
@@ -38,13 +56,13 @@ def rows() -> list[tuple[str, str, str]]:
         group = next((t for t in (field.annotation, *typing.get_args(field.annotation))
                       if isinstance(t, type) and issubclass(t, BaseModel)), None)  # also `DnsConfig | None`
         if group is None:
-            found.append((key, field.description or "", _default(field)))
+            found.append((key, _docstrings().get((StackConfig.__name__, name), ""), _default(field)))
             continue
         optional_group = not field.is_required() and field.default is None
         for sub_name, sub_field in group.model_fields.items():
             default = f"(required in `{to_camel(name)}`)" if optional_group and sub_field.is_required() \
                 else _default(sub_field)
-            found.append((f"{key}.{to_camel(sub_name)}", sub_field.description or "", default))
+            found.append((f"{key}.{to_camel(sub_name)}", _docstrings().get((group.__name__, sub_name), ""), default))
     return found
 
 
