@@ -1,5 +1,6 @@
-"""The README's stack config table, printed from the config model's field descriptions (`python -m
-infra.config_docs`); tests/infra/test_config.py checks that the README holds exactly this table."""
+"""The README's stack config table, printed from the docstrings under the config model's fields (`python -m
+infra.config_docs`); tests/infra/test_config.py checks that the README holds exactly this table and that no key
+lacks one."""
 
 from __future__ import annotations
 
