@@ -708,6 +708,7 @@ def maintenance_run(
     from automation import maintenance as maintenance_job
     from automation.outputs import parse_outputs, read_outputs_file
     from automation.runner import stack_runner
+    from automation.windows import current_window, next_windows
     if force and not reason.strip():
         raise BadInput("--force needs --reason TEXT: emergency maintenance must say why")
     if allow_replace and not reason.strip():
@@ -719,8 +720,8 @@ def maintenance_run(
     _check_url(url)
     runner = stack_runner(stack, backend, on_event=_progress)
     config = _stack_config(runner)
-    if scheduled and maintenance_job.current_window(_window_model(config), utcnow()) is None:
-        upcoming = maintenance_job.next_windows(_window_model(config), utcnow(), 1)[0]
+    if scheduled and current_window(_window_model(config), utcnow()) is None:
+        upcoming = next_windows(_window_model(config), utcnow(), 1)[0]
         _emit(as_json, {"outcome": "not the window", "nextWindow": upcoming.start.isoformat()}, None,
               [f"not the maintenance window of {stack}; the next one starts {upcoming.start:%Y-%m-%d %H:%M} UTC. "
                "Nothing was done."])

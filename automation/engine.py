@@ -27,7 +27,6 @@ from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
 from pulumi.runtime import rpc  # noqa: E402
 
 from automation.errors import BadInput  # noqa: E402
-from automation.stack_files import invalid_config, project_dir, read_stack_file  # noqa: E402, F401 - for importers
 from infra.config import PROJECT, StackConfig, parse_stack_config  # noqa: E402
 
 OFFLINE_ACCOUNT_ID = "123456789012"

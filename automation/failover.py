@@ -31,10 +31,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from automation import smoke as smoke_checks
 from automation.aws import Aws, error_code
 from automation.errors import BadInput, OpsError
-from automation.maintenance import Aborted, OperationsLock, current_window, lock_owner, next_windows
+from automation.maintenance import Aborted, OperationsLock, lock_owner
 from automation.metrics import Query, get_metric_data
 from automation.reports import Report, Table
 from automation.runner import StackRunner
+from automation.windows import current_window, next_windows
 from contract.outputs import StackOutputs
 from infra.config import PROJECT
 

@@ -30,7 +30,7 @@ from automation.errors import CheckFailed, OpsError
 from automation.progress import Waiting, duration
 from automation.reports import Report, Table, Verdict, between_in_words, counts_in_words
 from automation.runner import Change, Preview, ProtectedResources, StackRunner
-from automation.windows import STEP_BUDGET_MINUTES, Window, current_window, next_windows, window_at  # noqa: F401 - next_windows: for importers
+from automation.windows import STEP_BUDGET_MINUTES, Window, current_window, next_windows, window_at
 from contract import alarms as alarm_keys
 from contract.outputs import Maintenance, StackOutputs
 

@@ -11,8 +11,9 @@ from typing import Any
 import yaml
 
 from automation import custom_resources
-from automation.engine import Plan, PlannedResource, invalid_config, project_dir, read_stack_file, run_program
+from automation.engine import Plan, PlannedResource, run_program
 from automation.errors import BadInput
+from automation.stack_files import invalid_config, project_dir, read_stack_file
 from infra.config import ConfigError
 
 

@@ -17,9 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
-from automation.engine import project_dir
 from automation.errors import BadInput, CheckFailed
 from automation.jsonfile import read_json
+from automation.stack_files import project_dir
 
 PRICING_REGION = "us-east-1"
 HOURS_PER_MONTH = 730

@@ -49,8 +49,8 @@ def gate_for_maintenance(config: StackConfig, stack: str, outputs: StackOutputs,
 def window_already_maintained(outputs: StackOutputs, aws: Aws, window: Maintenance, now: datetime) -> bool:
     """Whether the newest maintenance record in the ops bucket is of the window open now: the trigger fires more
     than once per window (GitHub may delay or drop a scheduled run), and only the first of them maintains."""
-    from automation.maintenance import current_window
     from automation.reports import latest_report
+    from automation.windows import current_window
 
     current = current_window(window, now)
     with aws_errors():

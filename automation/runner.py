@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import yaml
-from pydantic import ValidationError
 from pulumi import automation as auto
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 
-from automation.engine import Plan, PlannedResource, invalid_config, project_dir, read_stack_file, run_program
+from automation.engine import Plan, PlannedResource, run_program
 from automation.errors import BadInput, CheckFailed, MissingEnvironment, OpsError
 from automation.jsonfile import read_json
+from automation.stack_files import invalid_config, project_dir, read_stack_file
 from infra.config import ConfigError
 from policies.common import STATEFUL
 

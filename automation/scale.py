@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from automation.engine import invalid_config, run_program
+from automation.engine import run_program
 from automation.errors import BadInput
 from automation.plan import scaling_of
 from automation.policy_check import evaluate
 from automation.runner import StackRunner
+from automation.stack_files import invalid_config
 from infra.config import ConfigError, parse_stack_config
 
 AUTOSCALING_KEY = "social-media-scraper:autoscaling"

@@ -30,7 +30,8 @@ from pulumi.automation._cmd import CommandResult
 from pulumi.automation.errors import create_command_error
 from semver import VersionInfo
 
-from automation.engine import Plan, PlannedResource, read_stack_file, run_program
+from automation.engine import Plan, PlannedResource, run_program
+from automation.stack_files import read_stack_file
 from contract import alarms as alarm_keys
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

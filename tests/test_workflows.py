@@ -14,8 +14,8 @@ import pytest
 import yaml
 from croniter import croniter
 
-from automation.engine import read_stack_file
-from automation.maintenance import next_windows
+from automation.stack_files import read_stack_file
+from automation.windows import next_windows
 from contract.outputs import Maintenance
 from infra.config import parse_stack_config
 from tests.conftest import REPO_ROOT

@@ -16,9 +16,10 @@ from botocore.stub import Stubber
 
 from automation import failover as runbook
 from automation.aws import Aws
-from automation.engine import read_stack_file, run_program
+from automation.engine import run_program
 from automation.outputs import parse_outputs
 from automation.runner import PulumiRunner
+from automation.stack_files import read_stack_file
 from tests.conftest import DR_REGION, REGION, REPO_ROOT, RecordingPulumi, client, network, run_cli
 
 RPO_SECONDS = 900

@@ -10,9 +10,10 @@ import pytest
 
 from automation import backup
 from automation.aws import Aws
-from automation.maintenance import MaintenanceRun, Options, current_window, next_windows
+from automation.maintenance import MaintenanceRun, Options
 from automation.outputs import parse_outputs
 from automation.runner import LockRetry, PulumiRunner
+from automation.windows import current_window, next_windows
 from contract import alarms as alarm_keys
 from contract.outputs import Maintenance
 from infra.config import parse_stack_config

@@ -15,12 +15,12 @@ from automation.engine import (
     DefaultProviderDisabled,
     OfflineMocks,
     disabled_default_providers,
-    read_stack_file,
     run_program,
 )
+from automation.errors import BadInput
 from automation.runner import OfflineRunner, ProtectedResources, PulumiRunner
 from automation.scale import scale
-from automation.errors import BadInput
+from automation.stack_files import read_stack_file
 from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, RecordingPulumi, client, prod_config, run_cli, scraper_ops
 
 pytestmark = pytest.mark.slow  # the offline backend runs the program for each preview and update

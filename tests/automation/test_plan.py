@@ -7,12 +7,18 @@ import json
 import pytest
 import yaml
 
-from automation import engine
+from automation import engine, stack_files
 from automation.errors import BadInput
 from automation.plan import check_manifests, is_kubernetes_object, write_manifests
-from tests.conftest import (REPO_ROOT, prod_config, resource, run_cli, run_program_uncached, scraper_ops_process,
-                            with_changes)
-
+from tests.conftest import (
+    REPO_ROOT,
+    prod_config,
+    resource,
+    run_cli,
+    run_program_uncached,
+    scraper_ops_process,
+    with_changes,
+)
 
 
 def test_plan_json_has_the_documented_shape(capsys):
@@ -109,7 +115,7 @@ def test_an_unknown_stack_exits_2_and_lists_the_stacks(capsys):
 def test_a_secret_in_stack_config_is_refused_offline(tmp_path):
     (tmp_path / "Pulumi.s.yaml").write_text("config:\n  social-media-scraper:token:\n    secure: AAABAxyz\n")
     with pytest.raises(BadInput, match="social-media-scraper:token is a secret"):
-        engine.read_stack_file("s", tmp_path)
+        stack_files.read_stack_file("s", tmp_path)
 
 
 def test_an_unexpected_invoke_is_an_error_not_an_empty_answer():

@@ -11,8 +11,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from automation import release_commands
-from automation.engine import read_stack_file, run_program
+from automation.engine import run_program
 from automation.runner import OfflineRunner
+from automation.stack_files import read_stack_file
 from infra import signals
 from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, client, run_cli, seed_stack
 

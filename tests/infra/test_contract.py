@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from automation.engine import read_stack_file, run_program
+from automation.engine import run_program
+from automation.stack_files import read_stack_file
 from contract import guide
 from contract.outputs import StackOutputs, markdown_table
 from infra.config import CostConfig

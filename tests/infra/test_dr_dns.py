@@ -8,9 +8,10 @@ import shlex
 import pytest
 
 from automation import aws_model
-from automation.engine import read_stack_file, run_program
+from automation.engine import run_program
 from automation.failover import FAILBACK_SUFFIX, adoption_commands
 from automation.outputs import parse_outputs
+from automation.stack_files import read_stack_file
 from infra.config import ConfigError, parse_stack_config
 from tests.conftest import REPO_ROOT, prod_config, resource, resources_of, with_changes
 from tests.policies.conftest import violated

@@ -11,9 +11,9 @@ from croniter import croniter
 
 from automation import dr as dr_job
 from automation.cost import estimate
-from automation.engine import Plan, read_stack_file, run_program
-from automation.maintenance import current_window, next_windows
-from automation.policy_check import evaluate
+from automation.engine import Plan, run_program
+from automation.stack_files import read_stack_file
+from automation.windows import current_window, next_windows
 from contract.outputs import Maintenance
 from infra.components.workloads import DR_SENTINEL_PREFIX, OPS_JOBS, OUTPUTS_DIR, OUTPUTS_FILE
 from infra.config import parse_stack_config

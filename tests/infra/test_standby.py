@@ -8,7 +8,8 @@ import json
 import pytest
 
 from automation import aws_model
-from automation.engine import read_stack_file, run_program
+from automation.engine import run_program
+from automation.stack_files import read_stack_file
 from infra.config import ConfigError, parse_stack_config
 from tests.conftest import REPO_ROOT, prod_config, resource, resources_of, with_changes
 from tests.policies.conftest import PlanEditor, violated

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from automation.engine import read_stack_file, run_program
+from automation.engine import run_program
+from automation.stack_files import read_stack_file
 from policies.common import TAGGABLE, UNTAGGED
 from policies.cost import sdk_takes_tags, takes_tags
 from tests.conftest import REPO_ROOT
