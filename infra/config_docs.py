@@ -14,15 +14,15 @@ from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticUndefined
 
-from infra import config
-from infra.config import PROJECT, REGION_KEY, StackConfig
+from infra.config import PROJECT, REGION_KEY, StackConfig, base, data, operations, site, stack, workload
 
 
 @cache
 def _docstrings() -> dict[tuple[str, str], str]:
-    """(model, field) -> the docstring under the field in infra/config.py."""
+    """(model, field) -> the docstring under the field, from the source of every module of infra/config/."""
     found = {}
-    for node in ast.parse(inspect.getsource(config)).body:
+    sources = [inspect.getsource(module) for module in (base, data, operations, site, stack, workload)]
+    for node in (node for source in sources for node in ast.parse(source).body):
         if isinstance(node, ast.ClassDef):
             for field, doc in zip(node.body, node.body[1:]):
                 if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name) and \
