@@ -1,23 +1,24 @@
-"""The whole stack as one function, so the CLI engine and the offline engine run the same program."""
+"""The whole stack as one function, so the CLI engine and the offline engine run the same program.
+
+`build_stack` reads the config once and hands each component the values it uses (its `*Args`); one builder per
+area declares that area's components and returns them for the areas after it and for the outputs.
+"""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from typing import Any
-
-import pulumi
-import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 
 from contract import metrics
 from infra.components.autoscaling import Autoscaling, AutoscalingArgs
 from infra.components.base import Platform
 from infra.components.data import (
-    Backups, BackupsArgs, Database, DatabaseArgs, OpsLock, OpsLockArgs, StandbyDatabase, Storage, StorageArgs,
+    Backups, BackupsArgs, Database, DatabaseArgs, OpsLock, OpsLockArgs, StandbyDatabase, StandbyDatabaseArgs,
+    Storage, StorageArgs,
 )
-from infra.components.dns import FailoverRecord, FailoverRecordArgs
+from infra.components.dns import PRIMARY, SECONDARY, FailoverRecord, FailoverRecordArgs
 from infra.components.messaging import Messaging, MessagingArgs
-from infra.components.monitoring import Monitoring, MonitoringArgs
+from infra.components.monitoring import AlarmSettings, Monitoring, MonitoringArgs
 from infra.components.observability import Observability, ObservabilityArgs
 from infra.components.security import Keys, KeysArgs
 from infra.components.workloads import (
@@ -30,125 +31,129 @@ from infra.components.workloads import (
     ops_cron_job_names,
 )
 from infra.config import StackConfig
+from infra.providers import create_platform
 
 
-def _kubeconfig(cluster: Any, region: str) -> str:
-    """A kubeconfig for the existing cluster that authenticates through `aws eks get-token`."""
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": cluster.name,
-                    "cluster": {
-                        "server": cluster.endpoint,
-                        "certificate-authority-data": cluster.certificate_authorities[0].data,
-                    },
-                }
-            ],
-            "contexts": [{"name": cluster.name, "context": {"cluster": cluster.name, "user": cluster.name}}],
-            "current-context": cluster.name,
-            "users": [
-                {
-                    "name": cluster.name,
-                    "user": {
-                        "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
-                            "command": "aws",
-                            "args": ["eks", "get-token", "--cluster-name", cluster.name, "--region", region],
-                        }
-                    },
-                }
-            ],
-        }
-    )
+@dataclass(frozen=True)
+class DataArea:
+    storage: Storage
+    database: Database | StandbyDatabase
+    backups: Backups
+    lock: OpsLock
 
 
-# How the provider reports a lookup that found nothing (terraform-provider-aws: tfresource.NotFound).
-NOT_FOUND_SIGNS = ("couldn't find resource", "not found", "NoSuchEntity")
+@dataclass(frozen=True)
+class AppArea:
+    app: AppWorkload
+    autoscaling: Autoscaling
+    observability: Observability
 
 
-class OidcProviderMissing(pulumi.RunError):
-    """The cluster's OIDC issuer is not an IAM OIDC provider of the account, so no IRSA role can be assumed."""
+@dataclass(frozen=True)
+class Declared:
+    """Every component of the stack, for the outputs."""
 
-
-def registered_oidc_provider(issuer_url: str, cluster_name: str, provider: aws.Provider) -> str:
-    """The ARN of the account's IAM OIDC provider for the cluster's issuer; a clear error naming the fix if absent.
-
-    IRSA roles trust that provider (EKS User Guide, "Create an IAM OIDC provider for your cluster"); the stack
-    does not own it because it belongs to the cluster, which the stack does not build.
-    """
-    try:
-        found = aws.iam.get_open_id_connect_provider(url=issuer_url, opts=pulumi.InvokeOptions(provider=provider))
-    except Exception as error:
-        if not any(sign in str(error) for sign in NOT_FOUND_SIGNS):
-            raise  # access denied, throttling...: not a missing provider, and not to be reported as one
-        raise OidcProviderMissing(
-            f"cluster {cluster_name}: its OIDC issuer {issuer_url} is not registered as an IAM OIDC provider in this "
-            f"account, so no pod can assume an IRSA role. Register it once (`eksctl utils associate-iam-oidc-provider "
-            f"--cluster {cluster_name} --approve`, or an aws.iam.OpenIdConnectProvider in the cluster's stack) and "
-            f"run again. ({error})"
-        ) from None
-    return found.arn
-
-
-def create_platform(config: StackConfig, stack: str) -> Platform:
-    primary = aws.Provider("aws-primary", region=config.region)
-    dr = aws.Provider("aws-dr", region=config.dr_region)
-    on_primary = pulumi.InvokeOutputOptions(provider=primary)
-    cluster = aws.eks.get_cluster_output(name=config.cluster.name, opts=on_primary)
-    issuer = cluster.identities[0].oidcs[0].issuer
-    kubernetes = k8s.Provider(
-        "k8s-cluster",
-        kubeconfig=cluster.apply(lambda c: _kubeconfig(c, config.region)),
-        enable_server_side_apply=True,
-    )
-    return Platform(
-        config=config,
-        stack=stack,
-        aws=primary,
-        aws_dr=dr,
-        k8s=kubernetes,
-        account_id=aws.get_caller_identity_output(opts=on_primary).account_id,
-        partition=aws.get_partition_output(opts=on_primary).partition,
-        oidc_issuer=issuer.apply(lambda url: url.removeprefix("https://")),
-        oidc_provider_arn=issuer.apply(lambda url: registered_oidc_provider(url, config.cluster.name, primary)),
-    )
+    keys: Keys
+    messaging: Messaging
+    data: DataArea
+    app: AppArea
+    monitoring: Monitoring
+    dns: FailoverRecord | None
 
 
 def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
     """Declare every resource; returns the stack outputs (the contract the automation reads)."""
-    platform = create_platform(config, stack)
+    platform = create_platform(stack, config.region, config.dr_region, config.cluster.name, config.cost.tags)
     keys = Keys("keys", KeysArgs(platform))
-    messaging = Messaging("messaging", MessagingArgs(platform, keys.primary, keys.dr))
+    messaging = Messaging(
+        "messaging",
+        MessagingArgs(
+            platform, keys.primary, keys.dr,
+            alert_emails=tuple(config.alarms.emails), alert_https_endpoints=tuple(config.alarms.https_endpoints),
+        ),
+    )
+    data = build_data(config, platform, keys)
+    app = build_app(config, platform, keys, messaging, data)
+    monitoring = build_monitoring(config, platform, messaging, data, app)
+    dns = build_dns(config, platform, app, monitoring)
+    outputs = stack_outputs(config, stack, Declared(keys, messaging, data, app, monitoring, dns))
+    build_ops_jobs(config, platform, keys, data, app, outputs)
+    return outputs
+
+
+def build_data(config: StackConfig, platform: Platform, keys: Keys) -> DataArea:
+    """Buckets, the database (owned on a primary, looked up on a standby), its backups, the ops lock table."""
     storage = Storage("storage", StorageArgs(platform, keys.primary, keys.dr))
     if config.site.role == "standby":
-        database: Database | StandbyDatabase = StandbyDatabase("database", platform)
+        database: Database | StandbyDatabase = StandbyDatabase(
+            "database",
+            StandbyDatabaseArgs(platform, config.site.primary_stack, config.site.database_instance_id),
+        )
     else:
-        database = Database("database", DatabaseArgs(platform, keys.primary, keys.dr))
-    backups = Backups("backups", BackupsArgs(platform, keys.primary, keys.dr, database.primary))
+        database = Database(
+            "database",
+            DatabaseArgs(
+                platform, keys.primary, keys.dr,
+                database=config.database,
+                replica_suffix=config.dr.replica_suffix,
+                replica_instance_class=config.dr.replica_instance_class,
+                dr_subnet_group_name=config.dr.subnet_group_name,
+                dr_security_group_ids=tuple(config.dr.security_group_ids),
+                backup_copy_retention_days=config.dr.backup_copy_retention_days,
+            ),
+        )
+    backups = Backups(
+        "backups",
+        BackupsArgs(
+            platform, keys.primary, keys.dr, database.primary,
+            schedule=config.schedules.backup_plan,
+            retention_days=config.database.backup_retention_days,
+            copy_retention_days=config.dr.backup_copy_retention_days,
+            recovery_point_tags=dict(config.cost.tags),
+        ),
+    )
     lock = OpsLock("ops-lock", OpsLockArgs(platform, keys.primary))
+    return DataArea(storage, database, backups, lock)
+
+
+def build_app(config: StackConfig, platform: Platform, keys: Keys, messaging: Messaging, data: DataArea) -> AppArea:
+    """The app's workload, its autoscaling, and what measures it (Container Insights, the ALB)."""
+    database = data.database
+    standby = isinstance(database, StandbyDatabase)
     app = AppWorkload(
         "app",
         AppArgs(
             platform,
-            messaging.queue,
-            storage.data_bucket,
-            database.primary,
+            namespace_name=config.namespace,
+            image=config.app.image,
+            port=config.app.port,
+            health_path=config.app.health_path,
+            readiness_path=config.app.readiness_path,
+            requests=config.app.requests,
+            limits=config.app.limits,
+            migrate_command=tuple(config.app.migrate_command),
+            db_name=config.database.db_name,
+            node_instance_type=config.cluster.node_instance_type,
+            queue=messaging.queue,
+            data_bucket=data.storage.data_bucket,
+            database=database.primary,
             database_secret_arn=(
-                database.master_secret.arn if isinstance(database, StandbyDatabase)
-                else database.master_secret_version.secret_arn
+                database.master_secret.arn if standby else database.master_secret_version.secret_arn
             ),
             key=keys.primary,
-            secret_key_arns=(database.secret_key_arn,) if isinstance(database, StandbyDatabase) else (keys.dr.arn,),
+            secret_key_arns=(database.secret_key_arn,) if standby else (keys.dr.arn,),
         ),
     )
     autoscaling = Autoscaling(
         "autoscaling",
         AutoscalingArgs(
             platform,
+            scaling=config.autoscaling,
+            cluster_name=config.cluster.name,
+            keda_chart_version=config.cluster.keda_chart_version,
+            serving=config.site.serving,
             namespace=app.namespace,
+            namespace_name=config.namespace,
             deployment=app.deployment,
             deployment_name=APP_NAME,
             queue=messaging.queue,
@@ -159,41 +164,123 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
         "observability",
         ObservabilityArgs(
             platform,
+            cluster_name=config.cluster.name,
+            readiness_path=config.app.readiness_path,
             namespace=app.namespace,
+            namespace_name=config.namespace,
             service=app.service,
             service_name=APP_NAME,
             service_port=SERVICE_PORT,
             labels=app.labels,
         ),
     )
-    monitoring = Monitoring(
+    return AppArea(app, autoscaling, observability)
+
+
+def alarm_settings(config: StackConfig, stack: str) -> AlarmSettings:
+    return AlarmSettings(
+        stack=stack,
+        serving=config.site.serving,
+        requests=config.app.requests,
+        limits=config.app.limits,
+        cpu_target_percent=config.autoscaling.cpu_target_percent,
+        memory_target_percent=config.autoscaling.memory_target_percent,
+        scale_up_stabilization_seconds=config.autoscaling.scale_up_stabilization_seconds,
+        queue_depth_target=config.autoscaling.queue_depth_target,
+        dead_letter_messages=config.alarms.dead_letter_messages,
+        error_rate_percent=config.alarms.error_rate_percent,
+        db_cpu_percent=config.alarms.db_cpu_percent,
+        db_free_storage_gb=config.alarms.db_free_storage_gb,
+        backup_max_age_hours=config.alarms.backup_max_age_hours,
+        availability_percent=config.slo.availability_percent,
+        latency_p95_seconds=config.slo.latency_p95_seconds,
+        scraper_success_percent=config.slo.scraper_success_percent,
+        rpo_minutes=config.dr.rpo_minutes,
+    )
+
+
+def build_monitoring(config: StackConfig, platform: Platform, messaging: Messaging, data: DataArea,
+                     app: AppArea) -> Monitoring:
+    return Monitoring(
         "monitoring",
         MonitoringArgs(
             platform,
+            settings=alarm_settings(config, platform.stack),
+            cluster_name=config.cluster.name,
+            namespace_name=config.namespace,
             deployment_name=APP_NAME,
             queue=messaging.queue,
             dead_letter_queue=messaging.dead_letter_queue,
-            database=database.primary,
-            replica=database.replica,
+            database=data.database.primary,
+            replica=data.database.replica,
             alerts_topic=messaging.alerts_topic,
             dr_alerts_topic=messaging.dr_alerts_topic,
-            load_balancer=observability.load_balancer,
+            load_balancer=app.observability.load_balancer,
         ),
     )
-    dns = None
-    if config.dns is not None:
-        dns = FailoverRecord(
-            "dns",
-            FailoverRecordArgs(
-                platform,
-                config.dns,
-                load_balancer_dns_name=observability.load_balancer_dns_name,
-                load_balancer_zone_id=observability.load_balancer_zone_id,
-                health_alarm=monitoring.alarms["smoke-tests-failing"] if config.site.role == "primary" else None,
-            ),
-        )
+
+
+def build_dns(config: StackConfig, platform: Platform, app: AppArea, monitoring: Monitoring) -> FailoverRecord | None:
+    """The app's public name as one record of the failover pair, when the config names one."""
+    if config.dns is None:
+        return None
+    primary = config.site.role == "primary"
+    return FailoverRecord(
+        "dns",
+        FailoverRecordArgs(
+            platform,
+            hosted_zone_id=config.dns.hosted_zone_id,
+            record_name=config.dns.record_name,
+            failover=PRIMARY if primary else SECONDARY,
+            load_balancer_dns_name=app.observability.load_balancer_dns_name,
+            load_balancer_zone_id=app.observability.load_balancer_zone_id,
+            health_alarm=monitoring.alarms["smoke-tests-failing"] if primary else None,
+        ),
+    )
+
+
+def build_ops_jobs(config: StackConfig, platform: Platform, keys: Keys, data: DataArea, app: AppArea,
+                   outputs: dict[str, Any]) -> OpsJobs:
+    schedules = config.schedules
+    return OpsJobs(
+        "ops-jobs",
+        OpsJobsArgs(
+            platform,
+            namespace=app.app.namespace,
+            namespace_name=config.namespace,
+            ops_image=config.ops_image,
+            schedules={
+                "backup": schedules.backup,
+                "backupVerify": schedules.backup_verify,
+                "smokeTests": schedules.smoke_tests,
+                "metrics": schedules.metrics,
+                "drTest": schedules.dr_test,
+                "capacityReport": schedules.capacity_report,
+                "costReview": schedules.cost_review,
+            },
+            serving=config.site.serving,
+            dr_subnet_group_name=config.dr.subnet_group_name,
+            outputs=outputs,
+            database=data.database.primary,
+            primary_key=keys.primary,
+            dr_key=keys.dr,
+            ops_bucket=data.storage.ops_bucket,
+            data_bucket=data.storage.data_bucket,
+            data_replica_bucket=data.storage.data_replica_bucket,
+        ),
+    )
+
+
+def stack_outputs(config: StackConfig, stack: str, declared: Declared) -> dict[str, Any]:
+    """The stack outputs (contract/outputs.py's StackOutputs).
+
+    Long on purpose: one literal, key by key, in the order the ops ConfigMap has always carried them (the ops jobs'
+    `outputs.json` is this dict serialized, so a new order would change the ConfigMap on the next update)."""
+    keys, messaging, monitoring, dns = declared.keys, declared.messaging, declared.monitoring, declared.dns
+    storage, database, backups, lock = declared.data.storage, declared.data.database, declared.data.backups, declared.data.lock
+    autoscaling, observability = declared.app.autoscaling, declared.app.observability
     service_url = config.app.public_url or f"http://{APP_NAME}.{config.namespace}.svc.cluster.local"
-    outputs: dict[str, Any] = {
+    return {
         "region": config.region,
         "drRegion": config.dr_region,
         "clusterName": config.cluster.name,
@@ -280,18 +367,3 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             "monthlyBudgetUsd": config.cost.monthly_budget_usd,
         },
     }
-    OpsJobs(
-        "ops-jobs",
-        OpsJobsArgs(
-            platform,
-            namespace=app.namespace,
-            outputs=outputs,
-            database=database.primary,
-            primary_key=keys.primary,
-            dr_key=keys.dr,
-            ops_bucket=storage.ops_bucket,
-            data_bucket=storage.data_bucket,
-            data_replica_bucket=storage.data_replica_bucket,
-        ),
-    )
-    return outputs

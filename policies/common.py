@@ -212,6 +212,24 @@ def provider_region(provider: Any) -> str | None:
     return text(field(provider.props, "region")) if provider is not None else None
 
 
+def provider_default_tags(provider: Any) -> Mapping[str, Any]:
+    """The tags an AWS provider applies to every taggable resource it manages (its `defaultTags.tags`); {} if none.
+
+    Provider inputs travel JSON-encoded: pulumi-aws's Provider sends `default_tags` through
+    `pulumi.runtime.to_json` (pulumi_aws/provider.py), so a policy gets the text `{"tags": {...}}`, not an object
+    (pulumi/pulumi#15477, "aws:defaultTags has wrong type when used within a policy"). Both forms read the same.
+    """
+    if provider is None:
+        return {}
+    default_tags = known(field(provider.props, "defaultTags"))
+    if isinstance(default_tags, str):
+        try:
+            default_tags = json.loads(default_tags)
+        except ValueError:
+            return {}
+    return mapping(field(default_tags, "tags"))
+
+
 def arn_region(arn: Any) -> str | None:
     parts = (text(arn) or "").split(":")
     return parts[3] if len(parts) > 3 and parts[0] == "arn" else None

@@ -1,4 +1,9 @@
-"""Cost rules (advisory): the cost-allocation tags on every AWS resource that takes tags."""
+"""Cost rules (advisory): the cost-allocation tags on every AWS resource that takes tags.
+
+A resource carries the tags it is given plus its provider's `default_tags` (resource tags win on the same key):
+pulumi-aws merges the provider's default tags into the resource's `tags` in Check (pulumi/pulumi-aws#2655), so
+the tags AWS gets are the union, whichever of the two the program sets them through.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from functools import lru_cache
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .common import TAGGABLE, UNTAGGED, field, mapping
+from .common import TAGGABLE, UNTAGGED, field, mapping, provider_default_tags
 from .thresholds import schema
 
 
@@ -39,12 +44,13 @@ def sdk_takes_tags(type_token: str) -> bool:
 def cost_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if not takes_tags(args.resource_type):
         return
-    tags = mapping(field(args.props, "tags"))  # unknown tags: checked at update
+    # unknown tags: checked at update
+    tags = {**provider_default_tags(args.provider), **mapping(field(args.props, "tags"))}
     missing = [t for t in args.get_config()["requiredTags"] if not field(tags, t)]
     if missing:
         report_violation(
             f"{args.resource_type.rsplit(':', 1)[-1]} {args.name} lacks the cost-allocation tags {missing}; "
-            "pass the stack's cost tags."
+            "pass the stack's cost tags, or declare it with a provider whose default_tags carry them."
         )
 
 

@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 
 from infra.components.base import Platform
 from infra.components.security import irsa_role
+from infra.config import AutoscalingConfig
 
 KEDA_NAMESPACE = "keda"
 KEDA_OPERATOR_ACCOUNT = "keda-operator"
@@ -37,16 +38,22 @@ PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
 @dataclass(frozen=True)
 class AutoscalingArgs:
     platform: Platform
-    namespace: k8s.core.v1.Namespace
+    scaling: AutoscalingConfig  # config autoscaling: the bounds, targets and windows, every one of them used
+    cluster_name: str  # config cluster.name: the cluster the metrics-server add-on goes to
+    keda_chart_version: str  # the KEDA chart for the cluster's version (config cluster.kubernetesVersion)
+    serving: bool  # config site.serving: false pauses the app at zero replicas
+    namespace: k8s.core.v1.Namespace  # the app's, created by AppWorkload
+    namespace_name: str  # its name (config namespace)
     deployment: k8s.apps.v1.Deployment
     deployment_name: str
-    queue: aws.sqs.Queue
+    queue: aws.sqs.Queue  # the queue-depth trigger's queue
     labels: dict[str, str]
 
 
-def scaled_object_spec(platform: Platform, deployment_name: str, queue_url: pulumi.Input[str]) -> dict[str, Any]:
+def scaled_object_spec(
+    scaling: AutoscalingConfig, region: str, deployment_name: str, queue_url: pulumi.Input[str]
+) -> dict[str, Any]:
     """The ScaledObject: KEDA turns it into the HPA named like the Deployment, with these bounds and behaviour."""
-    scaling = platform.config.autoscaling
     return {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment_name},
         "minReplicaCount": scaling.min_replicas,
@@ -85,7 +92,7 @@ def scaled_object_spec(platform: Platform, deployment_name: str, queue_url: pulu
                 "metadata": {
                     "queueURL": queue_url,
                     "queueLength": str(scaling.queue_depth_target),
-                    "awsRegion": platform.config.region,
+                    "awsRegion": region,
                 },
                 "authenticationRef": {"name": TRIGGER_AUTHENTICATION},
             },
@@ -99,7 +106,6 @@ class Autoscaling(pulumi.ComponentResource):
     def __init__(self, name: str, args: AutoscalingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scraper:k8s:Autoscaling", name, None, opts)
         platform = args.platform
-        config = platform.config
         self.operator_role = irsa_role(
             self,
             f"{name}-keda-operator",
@@ -113,18 +119,17 @@ class Autoscaling(pulumi.ComponentResource):
         # `metrics-server` provides it (EKS User Guide, "Community add-ons").
         self.metrics_server = aws.eks.Addon(
             f"{name}-metrics-server",
-            cluster_name=config.cluster.name,
+            cluster_name=args.cluster_name,
             addon_name="metrics-server",
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
-            tags=platform.tags,
             opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
         )
         self.keda = k8s.helm.v3.Release(
             f"{name}-keda",
             name="keda",
             chart="keda",
-            version=config.cluster.keda_chart_version,
+            version=args.keda_chart_version,
             repository_opts={"repo": KEDA_CHART_REPOSITORY},
             namespace=KEDA_NAMESPACE,
             create_namespace=True,
@@ -143,7 +148,7 @@ class Autoscaling(pulumi.ComponentResource):
             f"{name}-trigger-authentication",
             api_version="keda.sh/v1alpha1",
             kind="TriggerAuthentication",
-            metadata={"name": TRIGGER_AUTHENTICATION, "namespace": config.namespace, "labels": args.labels},
+            metadata={"name": TRIGGER_AUTHENTICATION, "namespace": args.namespace_name, "labels": args.labels},
             spec={"podIdentity": {"provider": "aws", "identityOwner": "keda"}},
             opts=in_namespace,
         )
@@ -151,12 +156,12 @@ class Autoscaling(pulumi.ComponentResource):
             f"{name}-scaled-object",
             api_version="keda.sh/v1alpha1",
             kind="ScaledObject",
-            metadata={"name": args.deployment_name, "namespace": config.namespace, "labels": args.labels,
-                      **({} if config.site.serving else {"annotations": {PAUSED_REPLICAS: "0"}})},
-            spec=scaled_object_spec(platform, args.deployment_name, args.queue.url),
+            metadata={"name": args.deployment_name, "namespace": args.namespace_name, "labels": args.labels,
+                      **({} if args.serving else {"annotations": {PAUSED_REPLICAS: "0"}})},
+            spec=scaled_object_spec(args.scaling, platform.region, args.deployment_name, args.queue.url),
             opts=pulumi.ResourceOptions.merge(
                 in_namespace, pulumi.ResourceOptions(depends_on=[args.deployment, self.trigger_authentication])
             ),
         )
         self.hpa_name = args.deployment_name
-        self.register_outputs({"hpaName": self.hpa_name, "kedaChartVersion": config.cluster.keda_chart_version})
+        self.register_outputs({"hpaName": self.hpa_name, "kedaChartVersion": args.keda_chart_version})

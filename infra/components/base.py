@@ -1,4 +1,7 @@
-"""What every component receives: the validated config, the providers and the account facts."""
+"""What every component receives: the providers and the account facts (infra/providers.py builds them).
+
+Components get the config values they use through their own `*Args`, never the whole StackConfig.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +12,19 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.config import StackConfig
-
 
 @dataclass(frozen=True)
 class Platform:
-    config: StackConfig
     stack: str
-    aws: aws.Provider
-    aws_dr: aws.Provider
-    k8s: k8s.Provider
+    region: str  # the primary provider's region
+    dr_region: str  # the DR provider's region
+    aws: aws.Provider  # in `region`; tags every resource with the cost tags (default_tags)
+    aws_dr: aws.Provider  # in `dr_region`; the same default tags
+    k8s: k8s.Provider  # the existing cluster
     account_id: pulumi.Output[str]
     partition: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]  # the cluster's OIDC issuer, without https://
     oidc_provider_arn: pulumi.Output[str]  # the account's IAM OIDC provider for that issuer (looked up, not owned)
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return dict(self.config.cost.tags)
 
     @property
     def prefix(self) -> str:

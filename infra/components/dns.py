@@ -27,7 +27,6 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.base import Platform
-from infra.config import DnsConfig
 
 PRIMARY, SECONDARY = "PRIMARY", "SECONDARY"
 RUNBOOK_OWNED_FLAGS = ["invertHealthcheck", "disabled"]
@@ -36,7 +35,9 @@ RUNBOOK_OWNED_FLAGS = ["invertHealthcheck", "disabled"]
 @dataclass(frozen=True)
 class FailoverRecordArgs:
     platform: Platform
-    dns: DnsConfig
+    hosted_zone_id: str  # config dns.hostedZoneId
+    record_name: str  # config dns.recordName: the app's public name
+    failover: str  # PRIMARY on a primary stack, SECONDARY on a standby (config site.role)
     load_balancer_dns_name: pulumi.Input[str]
     load_balancer_zone_id: pulumi.Input[str]
     health_alarm: aws.cloudwatch.MetricAlarm | None  # the primary's: its state is the PRIMARY record's health
@@ -48,26 +49,23 @@ class FailoverRecord(pulumi.ComponentResource):
     def __init__(self, name: str, args: FailoverRecordArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scraper:dns:FailoverRecord", name, None, opts)
         platform = args.platform
-        config = platform.config
-        dns = args.dns
-        self.failover = PRIMARY if config.site.role == "primary" else SECONDARY
+        self.failover = args.failover
         self.health_check: aws.route53.HealthCheck | None = None
         if args.health_alarm is not None:
             self.health_check = aws.route53.HealthCheck(
                 f"{name}-health-check",
                 type="CLOUDWATCH_METRIC",
                 cloudwatch_alarm_name=args.health_alarm.name,
-                cloudwatch_alarm_region=config.region,
+                cloudwatch_alarm_region=platform.region,
                 insufficient_data_health_status="Unhealthy",
                 invert_healthcheck=False,
                 disabled=False,
-                tags=platform.tags,
                 opts=pulumi.ResourceOptions(parent=self, provider=platform.aws, ignore_changes=RUNBOOK_OWNED_FLAGS),
             )
         self.record = aws.route53.Record(
             f"{name}-record",
-            zone_id=dns.hosted_zone_id,
-            name=dns.record_name,
+            zone_id=args.hosted_zone_id,
+            name=args.record_name,
             type="A",
             set_identifier=platform.stack,
             failover_routing_policies=[{"type": self.failover}],
@@ -79,4 +77,4 @@ class FailoverRecord(pulumi.ComponentResource):
             health_check_id=self.health_check.id if self.health_check else None,
             opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
         )
-        self.register_outputs({"recordName": dns.record_name, "failover": self.failover})
+        self.register_outputs({"recordName": args.record_name, "failover": self.failover})

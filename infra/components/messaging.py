@@ -17,8 +17,10 @@ DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 @dataclass(frozen=True)
 class MessagingArgs:
     platform: Platform
-    primary_key: aws.kms.Key
-    dr_key: aws.kms.Key
+    primary_key: aws.kms.Key  # encrypts the queues and the primary region's topics
+    dr_key: aws.kms.Key  # encrypts the DR region's alerts topic
+    alert_emails: tuple[str, ...] = ()  # config alarms.emails: every topic pages them
+    alert_https_endpoints: tuple[str, ...] = ()  # config alarms.httpsEndpoints
 
 
 class Messaging(pulumi.ComponentResource):
@@ -38,7 +40,6 @@ class Messaging(pulumi.ComponentResource):
             kms_master_key_id=args.primary_key.arn,
             kms_data_key_reuse_period_seconds=300,
             message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
-            tags=platform.tags,
             opts=primary,
         )
         self.queue = aws.sqs.Queue(
@@ -50,7 +51,6 @@ class Messaging(pulumi.ComponentResource):
             redrive_policy=pulumi.Output.json_dumps(
                 {"deadLetterTargetArn": self.dead_letter_queue.arn, "maxReceiveCount": MAX_RECEIVES_BEFORE_DEAD_LETTER}
             ),
-            tags=platform.tags,
             opts=primary,
         )
         aws.sqs.RedriveAllowPolicy(
@@ -61,9 +61,9 @@ class Messaging(pulumi.ComponentResource):
             ),
             opts=primary,
         )
-        self.alerts_topic = self._topic(f"{name}-alerts", platform, platform.aws, args.primary_key)
-        self.dr_alerts_topic = self._topic(f"{name}-alerts-dr", platform, platform.aws_dr, args.dr_key)
-        self.maintenance_topic = self._topic(f"{name}-maintenance", platform, platform.aws, args.primary_key)
+        self.alerts_topic = self._topic(f"{name}-alerts", args, platform.aws, args.primary_key)
+        self.dr_alerts_topic = self._topic(f"{name}-alerts-dr", args, platform.aws_dr, args.dr_key)
+        self.maintenance_topic = self._topic(f"{name}-maintenance", args, platform.aws, args.primary_key)
         self.register_outputs(
             {
                 "queueUrl": self.queue.url,
@@ -73,11 +73,10 @@ class Messaging(pulumi.ComponentResource):
             }
         )
 
-    def _topic(self, name: str, platform: Platform, provider: aws.Provider, key: aws.kms.Key) -> aws.sns.Topic:
+    def _topic(self, name: str, args: MessagingArgs, provider: aws.Provider, key: aws.kms.Key) -> aws.sns.Topic:
         opts = pulumi.ResourceOptions(parent=self, provider=provider)
-        topic = aws.sns.Topic(name, kms_master_key_id=key.arn, tags=platform.tags, opts=opts)
-        alarms = platform.config.alarms
-        endpoints = [("email", e) for e in alarms.emails] + [("https", e) for e in alarms.https_endpoints]
+        topic = aws.sns.Topic(name, kms_master_key_id=key.arn, opts=opts)
+        endpoints = [("email", e) for e in args.alert_emails] + [("https", e) for e in args.alert_https_endpoints]
         for protocol, endpoint in endpoints:
             aws.sns.TopicSubscription(
                 f"{name}-subscription-{hashlib.sha256(endpoint.encode()).hexdigest()[:8]}",

@@ -38,8 +38,11 @@ ALB_NAME_LIMIT = 32  # Load Balancer Controller docs, ingress annotation load-ba
 @dataclass(frozen=True)
 class ObservabilityArgs:
     platform: Platform
-    namespace: k8s.core.v1.Namespace
-    service: k8s.core.v1.Service
+    cluster_name: str  # config cluster.name: where the Container Insights add-on goes
+    readiness_path: str  # config app.readinessPath: the ALB's target health check
+    namespace: k8s.core.v1.Namespace  # the app's: the Ingress lives there
+    namespace_name: str  # its name (config namespace)
+    service: k8s.core.v1.Service  # the Ingress's backend
     service_name: str
     service_port: int
     labels: dict[str, str]
@@ -56,7 +59,7 @@ def lb_controller_statements(platform: Platform) -> list[dict[str, Any]]:
     Long on purpose: it follows the published policy statement by statement, so the two can be compared."""
 
     def arns(service: str, *resources: str) -> list[pulumi.Output[str]]:
-        region = "" if service == "iam" else platform.config.region
+        region = "" if service == "iam" else platform.region
         return [
             pulumi.Output.all(platform.partition, platform.account_id).apply(
                 lambda facts, resource=resource: f"arn:{facts[0]}:{service}:{region}:{facts[1]}:{resource}"
@@ -158,9 +161,25 @@ class Observability(pulumi.ComponentResource):
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scraper:observability:Observability", name, None, opts)
         platform = args.platform
-        config = platform.config
-        on_aws = pulumi.ResourceOptions(parent=self, provider=platform.aws)
+        self.container_insights = self._container_insights(name, args)
+        self.controller = self._lb_controller(name, args)
+        self.load_balancer_name = load_balancer_name(platform.prefix)
+        self.ingress = self._ingress(name, args)
+        # The Ingress is ready once the controller has given it the ALB's address, so the ALB exists by then.
+        found = find_load_balancer(
+            self.load_balancer_name, pulumi.InvokeOutputOptions(provider=platform.aws, depends_on=[self.ingress])
+        )
+        self.load_balancer = found.apply(lambda outputs: outputs["arnSuffix"])
+        self.load_balancer_dns_name = found.apply(lambda outputs: outputs["dnsName"])  # a Route 53 alias points here
+        self.load_balancer_zone_id = found.apply(lambda outputs: outputs["zoneId"])  # the alias's HostedZoneId
+        self.register_outputs(
+            {"loadBalancer": self.load_balancer, "containerInsightsAddon": self.container_insights.addon_name}
+        )
 
+    def _container_insights(self, name: str, args: ObservabilityArgs) -> aws.eks.Addon:
+        """The CloudWatch agent's IRSA role with the managed policy, and the add-on that runs the agent."""
+        platform = args.platform
+        on_aws = pulumi.ResourceOptions(parent=self, provider=platform.aws)
         self.agent_role = aws.iam.Role(
             f"{name}-cloudwatch-agent-role",
             description=f"IRSA role of {CLOUDWATCH_AGENT_NAMESPACE}/{CLOUDWATCH_AGENT_ACCOUNT} (Container Insights)",
@@ -168,7 +187,6 @@ class Observability(pulumi.ComponentResource):
                 platform, f"system:serviceaccount:{CLOUDWATCH_AGENT_NAMESPACE}:{CLOUDWATCH_AGENT_ACCOUNT}"
             ),
             max_session_duration=3600,
-            tags=platform.tags,
             opts=on_aws,
         )
         aws.iam.RolePolicyAttachment(
@@ -177,23 +195,25 @@ class Observability(pulumi.ComponentResource):
             policy_arn=platform.partition.apply(lambda p: f"arn:{p}:iam::aws:policy/CloudWatchAgentServerPolicy"),
             opts=on_aws,
         )
-        self.container_insights = aws.eks.Addon(
+        return aws.eks.Addon(
             f"{name}-container-insights",
-            cluster_name=config.cluster.name,
+            cluster_name=args.cluster_name,
             addon_name=CONTAINER_INSIGHTS_ADDON,
             service_account_role_arn=self.agent_role.arn,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="PRESERVE",
-            tags=platform.tags,
             opts=on_aws,
         )
 
+    def _lb_controller(self, name: str, args: ObservabilityArgs) -> k8s.helm.v3.Release:
+        """The AWS Load Balancer Controller's IRSA role and its Helm release, in the cluster's VPC."""
+        platform = args.platform
         self.controller_role = irsa_role(
             self, f"{name}-lb-controller", platform, LB_CONTROLLER_ACCOUNT, lb_controller_statements(platform),
             namespace=LB_CONTROLLER_NAMESPACE,
         )
-        cluster = aws.eks.get_cluster_output(name=config.cluster.name, opts=pulumi.InvokeOutputOptions(provider=platform.aws))
-        self.controller = k8s.helm.v3.Release(
+        cluster = aws.eks.get_cluster_output(name=args.cluster_name, opts=pulumi.InvokeOutputOptions(provider=platform.aws))
+        return k8s.helm.v3.Release(
             f"{name}-lb-controller",
             name="aws-load-balancer-controller",
             chart="aws-load-balancer-controller",
@@ -204,8 +224,8 @@ class Observability(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             values={
-                "clusterName": config.cluster.name,
-                "region": config.region,
+                "clusterName": args.cluster_name,
+                "region": platform.region,
                 "vpcId": cluster.vpc_config.vpc_id,
                 "serviceAccount": {
                     "create": True,
@@ -218,18 +238,20 @@ class Observability(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, provider=platform.k8s),
         )
-        self.load_balancer_name = load_balancer_name(platform.prefix)
-        self.ingress = k8s.networking.v1.Ingress(
+
+    def _ingress(self, name: str, args: ObservabilityArgs) -> k8s.networking.v1.Ingress:
+        """The app's Ingress: the controller serves it with an internal ALB of a fixed name."""
+        return k8s.networking.v1.Ingress(
             f"{name}-ingress",
             metadata={
                 "name": args.service_name,
-                "namespace": config.namespace,
+                "namespace": args.namespace_name,
                 "labels": args.labels,
                 "annotations": {
                     "alb.ingress.kubernetes.io/load-balancer-name": self.load_balancer_name,
                     "alb.ingress.kubernetes.io/scheme": "internal",
                     "alb.ingress.kubernetes.io/target-type": "ip",
-                    "alb.ingress.kubernetes.io/healthcheck-path": config.app.readiness_path,
+                    "alb.ingress.kubernetes.io/healthcheck-path": args.readiness_path,
                     "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}]',
                 },
             },
@@ -255,18 +277,8 @@ class Observability(pulumi.ComponentResource):
                 ],
             },
             opts=pulumi.ResourceOptions(
-                parent=self, provider=platform.k8s, depends_on=[args.namespace, args.service, self.controller]
+                parent=self, provider=args.platform.k8s, depends_on=[args.namespace, args.service, self.controller]
             ),
-        )
-        # The Ingress is ready once the controller has given it the ALB's address, so the ALB exists by then.
-        found = find_load_balancer(
-            self.load_balancer_name, pulumi.InvokeOutputOptions(provider=platform.aws, depends_on=[self.ingress])
-        )
-        self.load_balancer = found.apply(lambda outputs: outputs["arnSuffix"])
-        self.load_balancer_dns_name = found.apply(lambda outputs: outputs["dnsName"])  # a Route 53 alias points here
-        self.load_balancer_zone_id = found.apply(lambda outputs: outputs["zoneId"])  # the alias's HostedZoneId
-        self.register_outputs(
-            {"loadBalancer": self.load_balancer, "containerInsightsAddon": self.container_insights.addon_name}
         )
 
 

@@ -72,7 +72,7 @@ def key_policy(platform: Platform, region: str) -> pulumi.Output[str]:
 
 @dataclass(frozen=True)
 class KeysArgs:
-    platform: Platform
+    platform: Platform  # a key in each of its providers' regions
 
 
 class Keys(pulumi.ComponentResource):
@@ -81,8 +81,8 @@ class Keys(pulumi.ComponentResource):
     def __init__(self, name: str, args: KeysArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scraper:security:Keys", name, None, opts)
         platform = args.platform
-        self.primary = self._key(f"{name}-primary", platform, platform.aws, platform.config.region)
-        self.dr = self._key(f"{name}-dr", platform, platform.aws_dr, platform.config.dr_region)
+        self.primary = self._key(f"{name}-primary", platform, platform.aws, platform.region)
+        self.dr = self._key(f"{name}-dr", platform, platform.aws_dr, platform.dr_region)
         self.register_outputs({"primaryArn": self.primary.arn, "drArn": self.dr.arn})
 
     def _key(self, name: str, platform: Platform, provider: aws.Provider, region: str) -> aws.kms.Key:
@@ -92,7 +92,6 @@ class Keys(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=key_policy(platform, region),
-            tags=platform.tags,
             opts=pulumi.ResourceOptions(parent=self, provider=provider, protect=True),
         )
         aws.kms.Alias(
@@ -133,17 +132,15 @@ def irsa_role(
     platform: Platform,
     service_account: str,
     statements: Sequence[dict[str, Any]],
-    namespace: str | None = None,
+    namespace: str,
 ) -> aws.iam.Role:
-    """An IAM role that only the named Kubernetes service account can assume, with an inline policy."""
-    namespace = namespace or platform.config.namespace
+    """An IAM role that only the service account `namespace/service_account` can assume, with an inline policy."""
     trust = irsa_trust(platform, f"system:serviceaccount:{namespace}:{service_account}")
     role = aws.iam.Role(
         f"{name}-role",
         description=f"IRSA role of {namespace}/{service_account}",
         assume_role_policy=trust,
         max_session_duration=3600,
-        tags=platform.tags,
         opts=pulumi.ResourceOptions(parent=parent, provider=platform.aws),
     )
     aws.iam.RolePolicy(

@@ -442,11 +442,30 @@ def _takes_tags(type_token: str) -> bool:
     return "tags" in inspect.signature(getattr(module, class_name)._internal_init).parameters
 
 
+def _default_tags(plan, provider_urn: str | None) -> dict:
+    """The tags a resource gets from its provider: the AWS provider's `defaultTags.tags` (sent as JSON text)."""
+    provider = next((r for r in plan.resources if r.urn == provider_urn), None)
+    default_tags = (provider.inputs.get("defaultTags") if provider else None) or "{}"
+    return json.loads(default_tags).get("tags", {}) if isinstance(default_tags, str) else default_tags.get("tags", {})
+
+
 def test_every_aws_resource_that_takes_tags_carries_the_cost_tags(prod_plan):
+    """Through its provider's default tags (infra/providers.py), merged with any tags of its own."""
     taggable = [r for r in prod_plan.resources if r.custom and r.type.startswith("aws:") and _takes_tags(r.type)]
     assert len(taggable) > 20
     for r in taggable:
-        assert r.inputs.get("tags") == prod_plan.outputs["costTags"], r.name
+        tags = {**_default_tags(prod_plan, r.provider), **(r.inputs.get("tags") or {})}
+        assert tags == prod_plan.outputs["costTags"], r.name
+
+
+def test_both_aws_providers_tag_with_the_cost_tags_and_recovery_points_too(prod_plan):
+    """Default tags reach only a resource's own `tags`: the backup plan's recovery points get them explicitly."""
+    providers = [r for r in prod_plan.resources if r.type == "pulumi:providers:aws"]
+    assert {r.name for r in providers} == {"aws-primary", "aws-dr"}
+    for provider in providers:
+        assert _default_tags(prod_plan, provider.urn) == prod_plan.outputs["costTags"], provider.name
+    plan = next(r for r in prod_plan.resources if r.type == "aws:backup/plan:Plan")
+    assert [rule["recoveryPointTags"] for rule in plan.inputs["rules"]] == [prod_plan.outputs["costTags"]]
 
 
 def test_every_resource_belongs_to_a_component_and_stateful_ones_are_protected(prod_plan):

@@ -52,3 +52,14 @@ def violated(plan: Plan, config: dict | None = None) -> dict[str, set[str]]:
 @pytest.fixture
 def editor(prod_plan) -> PlanEditor:
     return PlanEditor(prod_plan)
+
+
+def under_provider_without_default_tags(plan: PlanEditor, name: str) -> None:
+    """Declare the resource through a copy of its AWS provider that has no default tags (as a provider added for
+    another region and never given the cost tags would be)."""
+    resource = plan.find(name)
+    provider = copy.deepcopy(next(r for r in plan.plan.resources if r.urn == resource.provider))
+    provider.inputs.pop("defaultTags")
+    provider.urn, provider.name = f"{provider.urn}-untagged", f"{provider.name}-untagged"
+    plan.plan.resources.insert(0, provider)
+    resource.provider = provider.urn

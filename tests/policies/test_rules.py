@@ -9,7 +9,7 @@ import pytest
 
 from automation.policy_check import load_plan
 from policies.pack import POLICIES
-from tests.policies.conftest import PlanEditor, violated
+from tests.policies.conftest import PlanEditor, under_provider_without_default_tags, violated
 
 
 def container(plan: PlanEditor, name: str) -> dict:
@@ -166,7 +166,7 @@ CASES = {
     "kms-key-rotation": (set_input("keys-dr", "enableKeyRotation", False), {"keys-dr"}),
     # cost (advisory)
     "cost-allocation-tags": (
-        lambda p: p.inputs("messaging-scrape-jobs")["tags"].pop("CostCenter"), {"messaging-scrape-jobs"},
+        lambda p: under_provider_without_default_tags(p, "messaging-scrape-jobs"), {"messaging-scrape-jobs"},
     ),
     "scaler-paused-only-on-standby": (
         lambda p: p.inputs("autoscaling-scaled-object")["metadata"].__setitem__(
