@@ -1,4 +1,4 @@
-# The ops image: the stack's CronJobs run `scraper-ops` from it (see infra/components/workloads.py).
+# The ops image: the stack's CronJobs run `scraper-ops` from it (see infra/components/workloads/ops_jobs.py).
 FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
