@@ -1,6 +1,6 @@
 """What every component receives: the providers and the account facts (infra/providers.py builds them).
 
-Components get the config values they use through their own `*Args`, never the whole StackConfig.
+Components get the config values they use through their own `*Args`, never the whole stack config.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import pulumi_kubernetes as k8s
 
 @dataclass(frozen=True)
 class Platform:
+    """The providers every component declares through, and the facts of the account and cluster they run in."""
+
     stack: str
     region: str  # the primary provider's region
     dr_region: str  # the DR provider's region
