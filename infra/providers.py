@@ -11,8 +11,10 @@ fixed #1655 "defaultTags don't trigger updates"). Pitfalls relied on being absen
   the cost tags are plain config strings;
 - removing *all* default tags from a provider can leave a perpetual diff on some resources
   (pulumi/pulumi-aws#2633, #2666): the config model requires the cost tags, so the set is never empty;
-- attributes that are not the resource's `tags` get nothing from the defaults: the backup plan's
-  `recovery_point_tags` are still set explicitly (infra/components/data/backups.py).
+- default tags reach a resource's own `tags` (every type but Auto Scaling Groups; resource tags win on the same
+  key: HashiCorp blog, "Default Tags in the Terraform AWS Provider"), nothing it creates underneath (pulumi-aws
+  docs, aws.getDefaultTags): the backup plan's `recovery_point_tags` are still set explicitly
+  (infra/components/data/backups.py), and the ALB the Load Balancer Controller creates is tagged by neither.
 """
 
 from __future__ import annotations

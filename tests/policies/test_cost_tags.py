@@ -36,3 +36,16 @@ def test_a_type_outside_the_tables_is_read_from_the_sdk():
     assert not {vault, lock} & (TAGGABLE | UNTAGGED)
     assert takes_tags(vault) is True
     assert takes_tags(lock) is False
+
+
+@pytest.mark.parametrize("type_token", sorted(TAGGABLE))
+def test_every_taggable_type_takes_the_providers_default_tags(type_token):
+    """The rule counts a provider's default_tags as the resource's: true only of a resource with `tags_all`, the
+    provider's merge of default and resource tags. Default tags reach every resource but Auto Scaling Groups, and
+    resource tags take precedence (HashiCorp blog, "Default Tags in the Terraform AWS Provider"); what a resource
+    creates underneath gets nothing (pulumi-aws docs, aws.getDefaultTags)."""
+    import importlib
+
+    module_name, class_name = type_token.split(":")[1].split("/")[0], type_token.rsplit(":", 1)[1]
+    resource_class = getattr(importlib.import_module(f"pulumi_aws.{module_name}"), class_name)
+    assert hasattr(resource_class, "tags_all"), f"{type_token} has no tags_all: default tags do not reach it"
