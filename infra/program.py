@@ -277,7 +277,8 @@ def stack_outputs(config: StackConfig, stack: str, declared: Declared) -> dict[s
     Long on purpose: one literal, key by key, in the order the ops ConfigMap has always carried them (the ops jobs'
     `outputs.json` is this dict serialized, so a new order would change the ConfigMap on the next update)."""
     keys, messaging, monitoring, dns = declared.keys, declared.messaging, declared.monitoring, declared.dns
-    storage, database, backups, lock = declared.data.storage, declared.data.database, declared.data.backups, declared.data.lock
+    data = declared.data
+    storage, database, backups, lock = data.storage, data.database, data.backups, data.lock
     autoscaling, observability = declared.app.autoscaling, declared.app.observability
     service_url = config.app.public_url or f"http://{APP_NAME}.{config.namespace}.svc.cluster.local"
     return {
