@@ -14,7 +14,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from automation import failover as runbook
+from automation import dr_record
+from automation.failback import Failback
+from automation.failover import Failover
 from automation.aws import Aws
 from automation.engine import run_program
 from automation.outputs import parse_outputs
@@ -133,21 +135,21 @@ class Site:
         arn = sqs.get_queue_attributes(QueueUrl=self.notices, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         client("sns", DR_REGION).subscribe(TopicArn=self.standby.alertsTopicArn, Protocol="sqs", Endpoint=arn)
 
-    def waits(self, timeout: float = 600) -> runbook.Waits:
+    def waits(self, timeout: float = 600) -> dr_record.Waits:
         def sleep(seconds):
             self.sleeps.append(seconds)
             self.clock.advance(seconds)
-        return runbook.Waits(delay_seconds=30, promote_timeout_seconds=timeout, replica_timeout_seconds=timeout,
+        return dr_record.Waits(delay_seconds=30, promote_timeout_seconds=timeout, replica_timeout_seconds=timeout,
                              sleep=sleep)
 
-    def failover(self, **options) -> runbook.Record:
+    def failover(self, **options) -> dr_record.Record:
         options = {"reason": "us-east-1 outage", "smoke_url": self.fake_app.url, **options}
-        return runbook.Failover(self.aws, self.prod, self.standby, self.runner, runbook.Options(**options),
+        return Failover(self.aws, self.prod, self.standby, self.runner, dr_record.Options(**options),
                                 clock=self.clock, waits=self.waits()).run()
 
-    def failback(self, switch=False, timeout=600, **options) -> runbook.Record:
+    def failback(self, switch=False, timeout=600, **options) -> dr_record.Record:
         options = {"reason": "us-east-1 is back", **options}
-        return runbook.Failback(self.aws, self.prod, self.standby, self.runner, runbook.Options(**options),
+        return Failback(self.aws, self.prod, self.standby, self.runner, dr_record.Options(**options),
                                 clock=self.clock, waits=self.waits(timeout), switch=switch).run()
 
     def instance(self, identifier: str, region: str = DR_REGION) -> dict:
@@ -414,7 +416,7 @@ def test_the_switch_back_waits_for_the_maintenance_window(site):
     put_lag("scraper-prod-failback", 8.0, REGION, at=site.clock.now - timedelta(minutes=1))
     window = site.prod.maintenance.model_copy(update={"windowStart": "0 2 1 1 *"})  # once a year
     prod = site.prod.model_copy(update={"maintenance": window})
-    record = runbook.Failback(site.aws, prod, site.standby, site.runner, runbook.Options(reason="failback"),
+    record = Failback(site.aws, prod, site.standby, site.runner, dr_record.Options(reason="failback"),
                               clock=site.clock, waits=site.waits(), switch=True).run()
     assert record.outcome == "refused" and outcomes(record)["window"] == "refused"
     assert "the switch back runs in a maintenance window" in record.steps[-1].detail
@@ -437,7 +439,7 @@ def test_the_promotion_waits_until_rds_has_unlinked_the_replica(site):
     before it is a standalone `available` instance; moto skips all of that."""
     rds = boto3.client("rds", region_name=DR_REGION)
     source = "arn:aws:rds:us-east-1:123456789012:db:scraper-prod"
-    failover = runbook.Failover(site.aws, site.prod, site.standby, site.runner, runbook.Options(reason="outage"),
+    failover = Failover(site.aws, site.prod, site.standby, site.runner, dr_record.Options(reason="outage"),
                                 clock=site.clock, waits=site.waits())
     failover._begin()
     failover.record.lag_seconds, failover.record.lag_observed_at = 30.0, site.clock.now.isoformat()
