@@ -73,9 +73,11 @@ class Record:
     replica_id: str | None = None  # failback: the new replica in the original region
     source_id: str | None = None  # failback: the promoted DR instance it replicates from
     objects_copied: int | None = None  # failback: objects written in the DR region, copied back
-    serving_since: str | None = None
-    rto_seconds: float | None = None
+    serving_since: str | None = None  # failover: the standby's app passed the smoke tests (app ready)
+    rto_seconds: float | None = None  # failover: to the public name held on the standby (to app ready without dns)
     notified: str | None = None
+    app_ready_seconds: float | None = None  # failover: from the start to the smoke tests passing
+    switched_at: str | None = None  # failover: Route 53 holds the public name on the standby
     steps: list[Step] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -91,12 +93,20 @@ class Record:
             kind=self.kind, title=f"DR {self.kind} {self.run_id} of {self.stack}", stack=self.stack,
             ok=self.outcome in ("completed", "dry run"), data=self.to_json(), created=created,
             summary=[f"{self.kind} {self.outcome}; reason: {self.reason}; by {self.owner}; scope: {self.scope}",
-                     f"measured RTO: {as_seconds(self.rto_seconds)} (from {self.started} to serving {self.serving_since or '-'})",
+                     f"measured RTO: {as_seconds(self.rto_seconds)} ({self._rto_span()})",
+                     f"app ready: {as_seconds(self.app_ready_seconds)} (from {self.started} to the smoke tests passing "
+                     f"at {self.serving_since or '-'})",
                      "data-loss window: " + window_text(window, self.lag_seconds),
                      *([f"accepted data loss: {self.accepted_data_loss}"] if self.accepted_data_loss else [])],
             tables=[Table("Steps", ("step", "outcome", "at", "detail"),
                           [(s.name, s.outcome, s.at, s.detail) for s in self.steps])],
         )
+
+    def _rto_span(self) -> str:
+        if self.switched_at:
+            return (f"from {self.started} to the public name held on the standby at {self.switched_at}; resolvers "
+                    "follow within the alias record's TTL, 60 s for an ALB alias")
+        return f"from {self.started} to the app ready at {self.serving_since or '-'}: no public name was switched"
 
 
 def window_text(window: dict[str, Any] | None, lag: float | None) -> str:

@@ -61,8 +61,8 @@ class Failback(Runbook):
         self.step("promote", lambda: self._promoted(rds), lambda: self._promote(rds),
                   lambda: f"promote {self.replica_id} in {self.primary.region}")
         self.step("copy-data", lambda: None, self._copy_data,
-                  lambda: f"copy the objects the app wrote to {self.standby.dataBucket} during the failover into "
-                          f"{self.primary.dataBucket} (where missing or older there)")
+                  lambda: f"copy the objects the app wrote to {self.standby.dataBucket} during the failover (not "
+                          f"those S3 replicated there) into {self.primary.dataBucket} (where missing or older there)")
         self.step("adopted", lambda: None, self._adopted)
         self.step("dns", lambda: self.dns.released(), self.dns.release,
                   lambda: f"let {self.primary.stack}'s PRIMARY record of {self.dns.name} follow its health check "
@@ -84,16 +84,21 @@ class Failback(Runbook):
         return f"{self.replica_id} is promoted already ({instance['DBInstanceStatus']})"
 
     def _copy_data(self) -> str:
-        """The standby's app wrote to its own data bucket; S3 replicates that bucket into the original region only
-        as the standby's replica bucket, so the objects are copied into the primary's data bucket, each marked with
-        the ETag it was copied from (a rerun copies nothing twice). An object the primary wrote later is kept;
-        deletions made during the failover are not replayed."""
+        """The standby's app wrote to its data bucket, the primary's replica bucket, which also holds every object S3
+        replicated from the primary: only the objects S3 did not mark `REPLICA` (S3 User Guide, "Getting replication
+        status information"; HeadObject's ReplicationStatus) were written in the DR region, and only they are copied
+        into the primary's data bucket, each marked with the ETag it was copied from (a rerun copies nothing twice).
+        An object the primary wrote later is kept; deletions made during the failover are not replayed."""
         source, target = self.standby.dataBucket, self.primary.dataBucket
         dr_s3, s3 = self.aws.dr("s3"), self.aws.client("s3")
-        copied = 0
+        copied = replicated = 0
         for page in dr_s3.get_paginator("list_objects_v2").paginate(Bucket=source):
             for item in page.get("Contents", []):
                 key, etag = item["Key"], item["ETag"].strip('"')
+                original = dr_s3.head_object(Bucket=source, Key=key)
+                if original.get("ReplicationStatus") == "REPLICA":
+                    replicated += 1
+                    continue
                 try:
                     there = s3.head_object(Bucket=target, Key=key)
                     if there["Metadata"].get(COPIED_FROM) == etag or there["LastModified"] > item["LastModified"]:
@@ -101,14 +106,14 @@ class Failback(Runbook):
                 except ClientError as error:
                     if error_code(error) not in ("404", "NoSuchKey", "NotFound"):
                         raise
-                original = dr_s3.head_object(Bucket=source, Key=key)
                 # The managed copy uses multipart UploadPartCopy above 5 GB, where one CopyObject would fail.
                 s3.copy({"Bucket": source, "Key": key}, target, key, SourceClient=dr_s3, ExtraArgs={
                     "MetadataDirective": "REPLACE", "Metadata": {**original["Metadata"], COPIED_FROM: etag},
                     "ContentType": original.get("ContentType", "binary/octet-stream")})
                 copied += 1
         self.record.objects_copied = (self.record.objects_copied or 0) + copied
-        return (f"copied {copied} object(s) from {source} to {target} ({self.record.objects_copied} in this failback); "
+        return (f"copied {copied} object(s) written in {self.primary.drRegion} from {source} to {target} "
+                f"({self.record.objects_copied} in this failback); {replicated} replicated from {target} left alone; "
                 "objects deleted during the failover are not deleted here")
 
     def _adopted(self) -> str:

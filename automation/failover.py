@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from automation import smoke as smoke_checks
 from automation.dr_record import Refused, as_seconds, iso, window_text
-from automation.dr_runbook import LAG_WINDOW, Runbook, describe, is_replica, latest_lag
+from automation.dr_runbook import LAG_WINDOW, SITE_CONFIG_KEY, Runbook, describe, is_replica, latest_lag
 from automation.maintenance import Aborted
 
 # Instance states in which the primary is doing its job or will be shortly by itself (RDS User Guide, "Viewing
@@ -47,6 +47,7 @@ class Failover(Runbook):
         promoted = replica is not None and not is_replica(replica)
         self.step("assess", lambda: f"{replica_id} is promoted already" if promoted else None,
                   lambda: self._assess(replica))
+        self.step("check-data", lambda: None, self._check_data)
         self.step("measure-lag", lambda: (f"ReplicaLag {as_seconds(self.record.lag_seconds)} recorded at "
                                           f"{self.record.lag_observed_at}") if promoted else None,
                   self._measure_lag)
@@ -59,7 +60,7 @@ class Failover(Runbook):
                           f"app scales up in {self.standby.region}")
         self.step("smoke", lambda: f"passed at {self.record.serving_since}" if self.record.serving_since else None,
                   self._smoke, lambda: f"smoke-test {self.options.smoke_url or self.standby.serviceUrl}")
-        self.step("dns", lambda: self.dns.pinned(), self.dns.pin,
+        self.step("dns", self._dns_pinned, self._pin_dns,
                   lambda: f"hold {self.primary.stack}'s PRIMARY record of {self.dns.name} unhealthy (its health "
                           f"check disabled and inverted) once {self.standby.stack}'s SECONDARY record is verified")
         self.step("notify", lambda: f"message {self.record.notified}" if self.record.notified else None,
@@ -141,26 +142,64 @@ class Failover(Runbook):
                           + "; run the failover again once it is fixed")
         now = self.clock()
         self.record.serving_since = iso(now)
-        self.record.rto_seconds = (now - datetime.fromisoformat(self.record.started)).total_seconds()
-        return f"all smoke checks pass; measured RTO {self.record.rto_seconds:.0f} s"
+        self.record.app_ready_seconds = self._since_start(now)
+        if self.primary.dns is None:  # no public name to switch: users are served once the app is
+            self.record.rto_seconds = self.record.app_ready_seconds
+            return f"all smoke checks pass; measured RTO {self.record.rto_seconds:.0f} s"
+        return f"all smoke checks pass; app ready after {self.record.app_ready_seconds:.0f} s"
+
+    def _since_start(self, moment: datetime) -> float:
+        return (moment - datetime.fromisoformat(self.record.started)).total_seconds()
+
+    def _pin_dns(self) -> str:
+        detail = self.dns.pin()
+        self._switched(self.clock(), "")
+        return f"{detail}; measured RTO {self.record.rto_seconds:.0f} s"
+
+    def _dns_pinned(self) -> str | None:
+        pinned = self.dns.pinned()
+        if pinned and self.primary.dns is not None and self.record.switched_at is None:
+            self._switched(self.clock(), "by an interrupted run, at the latest")  # pinned, then killed
+        return pinned
+
+    def _switched(self, moment: datetime, how: str) -> None:
+        """The RTO ends when Route 53 holds the public name on the standby: users are served by it from then on,
+        once their resolvers' cached answer expires (the ALB alias's fixed TTL of 60 s: Route 53 FAQs, "Do I need
+        to adjust the TTL of my records in order to use DNS failover?")."""
+        self.record.switched_at = iso(moment) + (f" ({how})" if how else "")
+        self.record.rto_seconds = self._since_start(moment)
+
+    def _check_data(self) -> str:
+        """After the failover the app must see what the primary scraped: the standby's data bucket is the primary's
+        replica bucket (`site.dataBucket` of the standby)."""
+        expected, standby = self.primary.dataReplicaBucket, self.standby.stack
+        if expected is None:
+            raise Refused(f"{self.primary.stack} has no dataReplicaBucket output (a standby?): pass the primary stack")
+        if self.standby.dataBucket != expected:
+            raise Refused(f"{standby}'s app uses the bucket {self.standby.dataBucket}, not {self.primary.stack}'s "
+                          f"replica bucket {expected}: it would not see what {self.primary.stack} scraped. Run "
+                          f"`pulumi config set --stack {standby} --path '{SITE_CONFIG_KEY}.dataBucket' {expected}` and "
+                          f"`pulumi up --stack {standby}`, then the failover again")
+        return f"{standby}'s app uses {expected}, {self.primary.stack}'s replica bucket"
 
     def _summary(self) -> str:
         window = self.record.data_loss_window
         return (f"Failover {self.record.run_id}: {self.primary.stack} now runs as {self.standby.stack} in "
                 f"{self.standby.region} on {self.primary.dbReplicaId}. Reason: {self.options.reason}. RTO "
-                f"{as_seconds(self.record.rto_seconds)}. Data-loss window: {window_text(window, self.record.lag_seconds)}"
+                f"{as_seconds(self.record.rto_seconds)} (app ready after {as_seconds(self.record.app_ready_seconds)}). Data-loss window: {window_text(window, self.record.lag_seconds)}"
                 f". Primary: {self.record.primary}. The old primary was not touched.")
 
 
 
 FAILOVER_STEPS = (
     "assess: the primary database must be impaired (not available, or its region not answering), or --force",
+    "check-data: the standby's data bucket is the primary's replica bucket, which holds what the primary scraped",
     "measure-lag: the replica's newest ReplicaLag is the data at risk; refused above the RPO (or unknown) "
     "unless --accept-data-loss --reason TEXT",
     "promote: the cross-region replica becomes a standalone instance (the old primary is never touched)",
     "activate-standby: site.serving=true on the standby stack, then an update through the stack runner",
-    "smoke: the standby's app passes the smoke tests; the measured RTO ends here",
+    "smoke: the standby's app passes the smoke tests (app ready; the measured RTO ends here without a dns group)",
     "dns: the standby's SECONDARY record is verified, then the PRIMARY record's health check is disabled and "
-    "inverted so that Route 53 answers with the standby until the failback",
+    "inverted so that Route 53 answers with the standby until the failback; the measured RTO ends here",
     "notify: the outcome, RTO and data-loss window on the standby's alerts topic",
 )

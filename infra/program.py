@@ -142,6 +142,8 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             ),
             key=keys.primary,
             secret_key_arns=(database.secret_key_arn,) if isinstance(database, StandbyDatabase) else (keys.dr.arn,),
+            # A standby's data bucket is its primary's replica bucket, under the primary's DR key like the secret.
+            data_key_arn=database.secret_key_arn if isinstance(database, StandbyDatabase) else None,
         ),
     )
     autoscaling = Autoscaling(
@@ -206,7 +208,7 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
         "dbReplicaId": database.replica.identifier if database.replica else None,
         "dbSecretArn": database.master_secret.arn,
         "dataBucket": storage.data_bucket.bucket,
-        "dataReplicaBucket": storage.data_replica_bucket.bucket,
+        "dataReplicaBucket": storage.data_replica_bucket.bucket if storage.data_replica_bucket else None,
         "opsBucket": storage.ops_bucket.bucket,
         "queueUrl": messaging.queue.url,
         "deadLetterQueueUrl": messaging.dead_letter_queue.url,

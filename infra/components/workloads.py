@@ -85,7 +85,7 @@ def content_id(document: str) -> str:
 class AppArgs:
     platform: Platform
     queue: aws.sqs.Queue
-    data_bucket: aws.s3.Bucket
+    data_bucket: Any  # aws.s3.Bucket, or on a standby the primary's replica bucket (data.BucketRef)
     database: aws.rds.Instance
     # The master secret's ARN, as an output of its version where the stack owns it, so pods start only once it
     # holds a value.
@@ -94,6 +94,9 @@ class AppArgs:
     # Keys that encrypt the secret's copies: prod's DR key (its replica), or, on a standby, the primary stack's
     # DR key that the replica read there uses.
     secret_key_arns: tuple[pulumi.Input[str], ...] = ()
+    # The key of a data bucket the stack does not own (a standby's: its primary's replica bucket, under the
+    # primary's DR key); the app reads and writes objects encrypted with it.
+    data_key_arn: pulumi.Input[str] | None = None
 
 
 LABELS = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/part-of": "social-media-scraper"}
@@ -130,6 +133,8 @@ def app_statements(args: AppArgs, master_secret_arn: pulumi.Output[str],
         {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [args.key.arn]},
         *([{"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": list(args.secret_key_arns)}]
           if args.secret_key_arns else []),
+        *([{"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [args.data_key_arn]}]
+          if args.data_key_arn else []),
         {
             "Effect": "Allow",
             "Action": ["cloudwatch:PutMetricData"],
@@ -369,8 +374,8 @@ class OpsJobsArgs:
     primary_key: aws.kms.Key
     dr_key: aws.kms.Key
     ops_bucket: aws.s3.Bucket
-    data_bucket: aws.s3.Bucket
-    data_replica_bucket: aws.s3.Bucket
+    data_bucket: Any  # aws.s3.Bucket, or on a standby the primary's replica bucket (data.BucketRef)
+    data_replica_bucket: aws.s3.Bucket | None  # None on a standby: it has no replica of its own
 
 
 class OpsJobs(pulumi.ComponentResource):
@@ -414,8 +419,10 @@ class OpsJobs(pulumi.ComponentResource):
                 metadata={"name": job.name, "namespace": config.namespace, "labels": labels},
                 spec={
                     "schedule": schedules[job.key],
-                    # A standing-by app (site.serving false) has no pod to smoke-test until a failover.
-                    **({"suspend": True} if job.key == "smokeTests" and not config.site.serving else {}),
+                    # A standing-by app (site.serving false) has no pod to smoke-test until a failover; a standby has
+                    # no replica of its own to drill (its primary's drill covers the replica it runs on).
+                    **({"suspend": True} if job.key == "smokeTests" and not config.site.serving
+                       or job.key == "drTest" and config.site.role == "standby" else {}),
                     "timeZone": "Etc/UTC",
                     "concurrencyPolicy": "Forbid",
                     "startingDeadlineSeconds": job.starting_deadline_seconds,
@@ -514,8 +521,25 @@ class OpsJobs(pulumi.ComponentResource):
             },
         ]
         read_metrics = {"Effect": "Allow", "Action": ["cloudwatch:GetMetricData"], "Resource": ["*"]}
-        sentinels = [pulumi.Output.concat(bucket.arn, f"/{DR_SENTINEL_PREFIX}*")
-                     for bucket in (args.data_bucket, args.data_replica_bucket)]
+        # The drill's bucket replication check; a standby has no replica bucket of its own (its drill refuses).
+        bucket_replication = [] if args.data_replica_bucket is None else [
+            {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration"], "Resource": [args.data_bucket.arn]},
+            {
+                # The sentinel object: written to the data bucket, looked for in the replica, then every
+                # version of it removed from both (S3 User Guide, "Deleting object versions": deleting a
+                # version needs s3:DeleteObjectVersion, listing them s3:ListBucketVersions).
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+                "Resource": [pulumi.Output.concat(bucket.arn, f"/{DR_SENTINEL_PREFIX}*")
+                             for bucket in (args.data_bucket, args.data_replica_bucket)],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucketVersions"],
+                "Resource": [args.data_bucket.arn, args.data_replica_bucket.arn],
+                "Condition": {"StringLike": {"s3:prefix": [f"{DR_SENTINEL_PREFIX}*"]}},
+            },
+        ]
         describe_rds = {
             "Effect": "Allow",
             "Action": ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:DescribeDBInstanceAutomatedBackups"],
@@ -580,21 +604,7 @@ class OpsJobs(pulumi.ComponentResource):
             "drTest": [
                 describe_rds,
                 read_metrics,  # the replica's ReplicaLag, in the DR region
-                {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration"], "Resource": [args.data_bucket.arn]},
-                {
-                    # The sentinel object: written to the data bucket, looked for in the replica, then every
-                    # version of it removed from both (S3 User Guide, "Deleting object versions": deleting a
-                    # version needs s3:DeleteObjectVersion, listing them s3:ListBucketVersions).
-                    "Effect": "Allow",
-                    "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
-                    "Resource": sentinels,
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:ListBucketVersions"],
-                    "Resource": [args.data_bucket.arn, args.data_replica_bucket.arn],
-                    "Condition": {"StringLike": {"s3:prefix": [f"{DR_SENTINEL_PREFIX}*"]}},
-                },
+                *bucket_replication,
                 *restore_test,
                 write_reports("dr"),
                 put_metrics,
