@@ -17,7 +17,6 @@ from automation.reports import Report, Table
 RECORDS = "dr-records"
 
 
-
 class Refused(Exception):
     """A precondition is not met: nothing more is done, the record says why."""
 

@@ -52,7 +52,6 @@ def latest_lag(cloudwatch: Any, instance_id: str, now: datetime) -> tuple[float,
     return value, when
 
 
-
 class Runbook:
     """The shared machinery of failover and failback: steps, the record, the lock, waiting for RDS."""
 

@@ -210,7 +210,6 @@ class Failback(Runbook):
         return f"{self.replica_id} is the writer in {self.primary.region}"
 
 
-
 def adoption_commands(primary: StackOutputs, standby: StackOutputs, replica_id: str) -> list[str]:
     """The Pulumi CLI steps that make the primary stack declare the promoted failback instance (and a new DR replica
     of it) under the same logical names; the stack runner has no import, so they are the operator's to run."""

@@ -186,9 +186,9 @@ class Failover(Runbook):
         window = self.record.data_loss_window
         return (f"Failover {self.record.run_id}: {self.primary.stack} now runs as {self.standby.stack} in "
                 f"{self.standby.region} on {self.primary.dbReplicaId}. Reason: {self.options.reason}. RTO "
-                f"{as_seconds(self.record.rto_seconds)} (app ready after {as_seconds(self.record.app_ready_seconds)}). Data-loss window: {window_text(window, self.record.lag_seconds)}"
-                f". Primary: {self.record.primary}. The old primary was not touched.")
-
+                f"{as_seconds(self.record.rto_seconds)} (app ready after {as_seconds(self.record.app_ready_seconds)}). "
+                f"Data-loss window: {window_text(window, self.record.lag_seconds)}. Primary: {self.record.primary}. "
+                "The old primary was not touched.")
 
 
 FAILOVER_STEPS = (

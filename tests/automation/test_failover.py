@@ -663,3 +663,16 @@ def test_a_standby_is_not_drilled_it_has_no_replica_of_its_own(capsys, standby_p
     item = dr_drill(Context(aws=None, outputs=parse_outputs(standby_plan.outputs, "prod-dr"), now=datetime.now(timezone.utc)))
     assert item.state == MANUAL and "the drill runs on its primary (prod)" in item.evidence
 
+
+
+def test_a_run_killed_right_after_pinning_the_name_still_ends_its_rto(site):
+    """Killed between UpdateHealthCheck and saving the record: the next run finds the name pinned, and the RTO ends
+    no later than that run's look at Route 53, after the app was ready."""
+    site.stop_primary()
+    put_lag(site.prod.dbReplicaId, 5.0)
+    client("route53").update_health_check(HealthCheckId=site.prod.dns.healthCheckId, Disabled=True, Inverted=True)
+    record = site.failover()
+    assert record.outcome == "completed", record.steps
+    assert outcomes(record)["dns"] == "already done"
+    assert record.switched_at.endswith("(by an interrupted run, at the latest)")
+    assert record.rto_seconds >= record.app_ready_seconds >= UPDATE_SECONDS
