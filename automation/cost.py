@@ -431,8 +431,6 @@ USAGE_BASED = {
     "kubernetes:batch/v1:Job": "its pod runs once, billed for the run",
     # Route 53 prices are global, outside the regional price table.
     "aws:route53/record:Record": "DNS queries, billed by use (queries to an alias of an ELB load balancer are free)",
-    "aws:route53/healthCheck:HealthCheck": "a monthly charge per health check from Route 53's global price list, "
-                                           "not in the regional price table (not estimated)",
 }
 
 # The KEDA chart's pods and their default requests (kedacore/charts keda/values.yaml: `resources.operator`,
@@ -580,6 +578,10 @@ def _fixed_price(resource: Any, plan: Plan, prices: dict[str, Any], region: str,
                 "1 Application Load Balancer, by the hour (its load balancer capacity units are billed by use)")
     if type_token == "aws:cloudwatch/compositeAlarm:CompositeAlarm":
         return _rate(regional, "compositeAlarmMonth", where), "1 composite alarm"
+    if type_token == "aws:route53/healthCheck:HealthCheck" and inputs.get("type") == "CLOUDWATCH_METRIC":
+        return (_rate(regional, "route53HealthCheckMonth", where),
+                "1 health check of an AWS resource (a CloudWatch alarm: no optional features), Route 53's global "
+                "price; the account's first 50 such checks are free, which the estimate does not count")
     if type_token == "kubernetes:helm.sh/v3:Release":
         raise Unpriced(f"the pods of Helm chart {inputs.get('chart')} are not known to the estimate")
     if type_token == "kubernetes:core/v1:Service":

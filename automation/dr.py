@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from automation.aws import Aws
 from automation.backup import Check, RestoreTest, WaitPolicy, restore_test, stack_snapshots
+from automation.errors import BadInput
 from automation.metrics import Query, get_metric_data
 from automation.progress import Observer, Waiting, unobserved
 from contract.outputs import StackOutputs
@@ -203,6 +204,10 @@ def _remove_all_versions(s3: Any, bucket: str, key: str) -> str:
 
 def run_dr_test(aws: Aws, outputs: StackOutputs, now: datetime, wait: WaitPolicy,
                 replication_timeout_seconds: float | None = None, polling: Polling = Polling()) -> DrResult:
+    if outputs.dbReplicaId is None or outputs.dataReplicaBucket is None:
+        primary = outputs.site.primaryStack if outputs.site and outputs.site.primaryStack else "its primary"
+        raise BadInput(f"{outputs.stack} is a standby stack: it has no replica database or replica bucket of its "
+                       f"own to drill; run `scraper-ops dr test` on {primary}, whose drill covers what it runs on")
     result = DrResult(checks=[])
     check_replica(aws, outputs, now, result)
     timeout = replication_timeout_seconds if replication_timeout_seconds is not None else outputs.objectives.rpoMinutes * 60

@@ -1,4 +1,5 @@
-"""`scraper-ops dr failover` and `dr failback`: option wiring and output; the runbook is automation/failover.py."""
+"""`scraper-ops dr failover` and `dr failback`: option wiring and output; the runbooks are automation/failover.py
+and automation/failback.py."""
 
 from __future__ import annotations
 
@@ -36,7 +37,6 @@ def _run(kind: str, stack: str, standby_stack: Optional[str], reason: str, dry_r
          outputs_file: Optional[Path], standby_outputs: Optional[Path], out: Optional[Path], as_json: bool,
          build) -> None:
     from automation import cli
-    from automation import failover as runbook
     from automation.aws import Aws, aws_errors
     from automation.maintenance import Aborted
     from automation.reports import utcnow
@@ -51,7 +51,7 @@ def _run(kind: str, stack: str, standby_stack: Optional[str], reason: str, dry_r
     standby = _outputs(standby_outputs, runner, standby_name)
     aws = Aws(primary.region, primary.drRegion)
     with aws_errors():
-        job = build(runbook, aws, primary, standby, runner)
+        job = build(aws, primary, standby, runner)
         try:
             record = job.run()
         except Aborted as error:
@@ -91,10 +91,13 @@ def failover(
     """Promote the DR replica and move the app to the standby stack; resumable, never touches the old primary."""
     from automation import cli
 
-    def build(runbook, aws, primary, standby, runner):
-        options = runbook.Options(reason=reason, force=force, accept_data_loss=accept_data_loss, dry_run=dry_run,
-                                  smoke_url=url)
-        return runbook.Failover(aws, primary, standby, runner, options, waits=_waits(runbook), say=cli._progress)
+    def build(aws, primary, standby, runner):
+        from automation.dr_record import Options
+        from automation.failover import Failover
+
+        options = Options(reason=reason, force=force, accept_data_loss=accept_data_loss, dry_run=dry_run,
+                          smoke_url=url)
+        return Failover(aws, primary, standby, runner, options, waits=_waits(), say=cli._progress)
 
     _run("failover", stack, standby_stack, reason, dry_run, backend, outputs_file, standby_outputs, out, as_json,
          build)
@@ -116,18 +119,22 @@ def failback(
     """Replicate the promoted instance back to the original region, wait for it to catch up, then switch back."""
     from automation import cli
 
-    def build(runbook, aws, primary, standby, runner):
-        options = runbook.Options(reason=reason, force=force, dry_run=dry_run)
-        return runbook.Failback(aws, primary, standby, runner, options, waits=_waits(runbook), say=cli._progress,
-                                switch=switch)
+    def build(aws, primary, standby, runner):
+        from automation.dr_record import Options
+        from automation.failback import Failback
+
+        options = Options(reason=reason, force=force, dry_run=dry_run)
+        return Failback(aws, primary, standby, runner, options, waits=_waits(), say=cli._progress, switch=switch)
 
     _run("failback", stack, standby_stack, reason, dry_run, backend, outputs_file, standby_outputs, out, as_json,
          build)
 
 
-def _waits(runbook):
+def _waits():
     """$SCRAPER_OPS_WAIT_DELAY_SECONDS shortens the polling, as for the backup commands."""
     import os
 
+    from automation.dr_record import Waits
+
     delay = os.environ.get("SCRAPER_OPS_WAIT_DELAY_SECONDS")
-    return runbook.Waits(delay_seconds=float(delay)) if delay else runbook.Waits()
+    return Waits(delay_seconds=float(delay)) if delay else Waits()

@@ -47,6 +47,7 @@ class PlannedResource(BaseModel):
     protect: bool = False
     dependencies: list[str] = []
     property_dependencies: dict[str, list[str]] = Field(default_factory=dict, alias="propertyDependencies")
+    ignore_changes: list[str] = Field(default_factory=list, alias="ignoreChanges")  # as the SDK sends them
     outputs: dict[str, Any] = {}  # the physical state the engine answered with
 
 
@@ -173,6 +174,10 @@ class OfflineMocks(pulumi_mocks.Mocks):
             name = args.args["name"]
             arn = f"arn:aws:secretsmanager:{region}:{OFFLINE_ACCOUNT_ID}:secret:{name}-{_digest(name, length=6)}"
             return {"id": arn, "arn": arn, "name": name}
+        if args.token == "aws:s3/getBucket:getBucket":  # a standby's data bucket: its primary's replica bucket
+            name = args.args["bucket"]
+            return {"id": name, "bucket": name, "arn": f"arn:aws:s3:::{name}", "region": region,
+                    "bucketDomainName": f"{name}.s3.amazonaws.com"}
         if args.token == "aws:kms/getAlias:getAlias":
             name = args.args["name"]
             key_id = str(uuid.UUID(_digest(name, length=32)))
@@ -282,7 +287,8 @@ class PreviewMocks(OfflineMocks):
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The SDK's mock monitor, also keeping what a policy needs and Mocks never sees: parent, protect, dependencies."""
+    """The SDK's mock monitor, also keeping what a policy needs and Mocks never sees: parent, protect, dependencies,
+    ignored changes."""
 
     def __init__(self, mocks: OfflineMocks):
         super().__init__(mocks)
@@ -316,6 +322,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             protect=bool(request.protect),
             dependencies=sorted(request.dependencies),
             property_dependencies={k: sorted(v.urns) for k, v in sorted(request.propertyDependencies.items())},
+            ignore_changes=list(request.ignoreChanges),
             outputs=_plain(self.resources[response.urn].state),
         )
         with self._record_lock:

@@ -141,7 +141,7 @@ def _provider_of(resource: PlannedResource, providers: Mapping[str, PolicyProvid
 def _options(resource: PlannedResource) -> PolicyResourceOptions:
     return PolicyResourceOptions(
         protect=resource.protect,
-        ignore_changes=[],
+        ignore_changes=list(resource.ignore_changes),
         delete_before_replace=None,
         aliases=[],
         custom_timeouts=PolicyCustomTimeouts(0, 0, 0),

@@ -61,6 +61,7 @@ class PriceQuery:
     usage_type: str | None = None
     by: str | None = None
     regional: bool = True
+    from_usage: float = 0  # the tier whose range begins here (a free allowance is a tier of its own at 0 USD)
 
     def request(self, region: str) -> dict[str, Any]:
         fields = self.filters + ((("regionCode", region),) if self.regional else ())
@@ -89,13 +90,19 @@ QUERIES = (
     PriceQuery("compositeAlarmMonth", "AmazonCloudWatch", (("productFamily", "Alarm"), ("alarmType", "Composite"))),
     # Dashboards are priced per account, not per region (infracost's AWS dashboard price filter sets no region).
     PriceQuery("dashboardMonth", "AmazonCloudWatch", (("productFamily", "Dashboard"),), regional=False),
+    # Route 53 is global. A health check of an AWS resource (a CloudWatch alarm's is one) is priced per month beyond
+    # the account's first 50, which the price list gives as a 0 USD tier (Route 53 pricing page, "Health checks",
+    # https://aws.amazon.com/route53/pricing/; infracost's route53_health_check.go filters the same tier).
+    PriceQuery("route53HealthCheckMonth", "AmazonRoute53", (("productFamily", "DNS Health Check"),),
+               usage_type="Health-Check-AWS", regional=False, from_usage=50),
 )
 
 
-def _on_demand_usd(product: dict[str, Any]) -> float | None:
-    """The first tier's on-demand USD price of one price-list product."""
+def _on_demand_usd(product: dict[str, Any], from_usage: float = 0) -> float | None:
+    """The on-demand USD price of one price-list product: its first tier from `from_usage` on."""
     tiers = [dimension for term in product.get("terms", {}).get("OnDemand", {}).values()
-             for dimension in term.get("priceDimensions", {}).values() if "USD" in dimension.get("pricePerUnit", {})]
+             for dimension in term.get("priceDimensions", {}).values() if "USD" in dimension.get("pricePerUnit", {})
+             and float(dimension.get("beginRange") or 0) >= from_usage]
     if not tiers:
         return None
     first = min(tiers, key=lambda d: float(d.get("beginRange") or 0))
@@ -113,7 +120,7 @@ def _products(pricing: Any, query: PriceQuery, region: str) -> Iterable[dict[str
 def _price(pricing: Any, query: PriceQuery, region: str) -> float | dict[str, float]:
     found: dict[str, set[float]] = {}
     for product in _products(pricing, query, region):
-        usd = _on_demand_usd(product)
+        usd = _on_demand_usd(product, query.from_usage)
         if usd is not None:
             found.setdefault(product["product"]["attributes"].get(query.by, "") if query.by else "", set()).add(usd)
     where = f"{query.service} {dict(query.filters)}" + (f" in {region}" if query.regional else "")

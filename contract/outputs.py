@@ -108,8 +108,10 @@ class StackOutputs(_Contract):
     dbReplicaId: str | None = Field(description="RDS identifier of the DR read replica (null on a standby stack)")
     dbSecretArn: str | None = Field(default=None, description="the Secrets Manager secret with the master "
                                                               "credentials (replicated to `drRegion`)")
-    dataBucket: str = Field(description="scraped data")
-    dataReplicaBucket: str = Field(description="the data bucket's replica in `drRegion`")
+    dataBucket: str = Field(description="scraped data (on a standby stack: its primary's `dataReplicaBucket`, "
+                                        "which holds what the primary scraped)")
+    dataReplicaBucket: str | None = Field(description="the data bucket's replica in `drRegion` (null on a standby "
+                                                      "stack)")
     opsBucket: str = Field(description="reports and maintenance records")
     queueUrl: str = Field(description="scrape-job queue")
     deadLetterQueueUrl: str = Field(description="its dead-letter queue")

@@ -83,7 +83,7 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
 
 def build_data(config: StackConfig, platform: Platform, keys: Keys) -> DataArea:
     """Buckets, the database (owned on a primary, looked up on a standby), its backups, the ops lock table."""
-    storage = Storage("storage", StorageArgs(platform, keys.primary, keys.dr))
+    storage = Storage("storage", StorageArgs(platform, keys.primary, keys.dr, config.site.data_bucket))
     if config.site.role == "standby":
         database: Database | StandbyDatabase = StandbyDatabase(
             "database",
@@ -142,6 +142,8 @@ def build_app(config: StackConfig, platform: Platform, keys: Keys, messaging: Me
             ),
             key=keys.primary,
             secret_key_arns=(database.secret_key_arn,) if standby else (keys.dr.arn,),
+            # A standby's data bucket is its primary's replica bucket, under the primary's DR key like the secret.
+            data_key_arn=database.secret_key_arn if standby else None,
         ),
     )
     autoscaling = Autoscaling(
@@ -294,7 +296,7 @@ def stack_outputs(config: StackConfig, stack: str, declared: Declared) -> dict[s
         "dbReplicaId": database.replica.identifier if database.replica else None,
         "dbSecretArn": database.master_secret.arn,
         "dataBucket": storage.data_bucket.bucket,
-        "dataReplicaBucket": storage.data_replica_bucket.bucket,
+        "dataReplicaBucket": storage.data_replica_bucket.bucket if storage.data_replica_bucket else None,
         "opsBucket": storage.ops_bucket.bucket,
         "queueUrl": messaging.queue.url,
         "deadLetterQueueUrl": messaging.dead_letter_queue.url,

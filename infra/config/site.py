@@ -47,6 +47,25 @@ class SiteConfig(_Model):
             raise ValueError("must be lowercase letters, digits and hyphens, starting with a letter (at most 63)")
         return value
 
+    data_bucket: str | None = Field(default=None, validate_default=True)
+    """standby only: the primary's `dataReplicaBucket` its app uses (auto-named: read it once the primary is up)"""
+
+    @field_validator("data_bucket")
+    @classmethod
+    def _primary_replica_bucket(cls, value: str | None, info: ValidationInfo) -> str | None:
+        standby = info.data.get("role") == "standby"
+        if standby and not value:
+            raise ValueError("required with role standby: the primary's dataReplicaBucket, which holds what the "
+                             "primary scraped (pulumi stack output dataReplicaBucket --stack <primaryStack>)")
+        if value and not standby:
+            raise ValueError("only for role standby; a primary owns its data bucket")
+        # S3 User Guide, "General purpose bucket naming rules": 3-63 characters, lower-case letters, digits, dots
+        # and hyphens, beginning and ending with a letter or digit.
+        if value and not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", value):
+            raise ValueError("must be an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens, beginning "
+                             "and ending with a letter or digit")
+        return value
+
 
 class ReleaseConfig(_Model):
     """Staging before production: a stack with `promotedFrom` deploys only images that passed a soak of at least

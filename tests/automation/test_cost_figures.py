@@ -347,6 +347,22 @@ DASHBOARDS = ("AmazonCloudWatch", [("productFamily", "Dashboard")],
               [product({"regionCode": "us-east-1"}, "3.0"), product({"regionCode": "eu-west-1"}, "3.0")])
 
 
+def tiered(attributes: dict[str, str], tiers: list[tuple[str, str, str]]) -> str:
+    """A product priced in tiers (begin, end, USD), as the price list gives a free allowance."""
+    document = json.loads(product(attributes, "0"))
+    [term] = document["terms"]["OnDemand"].values()
+    [(code, dimension)] = term["priceDimensions"].items()
+    term["priceDimensions"] = {f"{code}.{begin}": {**dimension, "beginRange": begin, "endRange": end,
+                                                   "pricePerUnit": {"USD": usd}} for begin, end, usd in tiers}
+    return json.dumps(document)
+
+
+# Route 53 is global; an AWS-endpoint health check's first 50 a month are a 0 USD tier of the same product.
+HEALTH_CHECKS = ("AmazonRoute53", [("productFamily", "DNS Health Check")],
+                 [tiered({"usagetype": "Health-Check-AWS"}, [("0", "50", "0.0"), ("50", "Inf", "0.5")]),
+                  tiered({"usagetype": "Health-Check-Non-AWS"}, [("0", "Inf", "0.75")])])
+
+
 class PriceList:
     """The `pricing` client the CLI gets: a real botocore client whose GetProducts answers come from a Stubber."""
 
@@ -369,6 +385,7 @@ class PriceList:
 
     def expect_catalogue(self, regions: list[str]) -> None:
         self.expect(*DASHBOARDS)
+        self.expect(*HEALTH_CHECKS)
         for region in regions:
             for service, filters, products in catalogue(region):
                 self.expect(service, filters, products, pages=2 if len(products) > 1 else 1)
@@ -404,6 +421,7 @@ def test_refreshed_prices_are_cached_with_date_and_source_and_price_the_estimate
     assert table["regions"]["us-east-1"]["ec2InstanceHour"] == {"m6i.large": 0.096, "r6i.large": 0.126}
     assert table["regions"]["us-east-1"]["albHour"] == 0.0225, "load balancer capacity units are billed by use"
     assert table["regions"]["us-east-1"]["dashboardMonth"] == 3.0
+    assert table["regions"]["us-west-2"]["route53HealthCheckMonth"] == 0.5, "past the free tier, AWS endpoints"
     assert f"cached in {cache}" in out
     code, document, err = estimate(capsys)
     assert (code, err) == (0, "")
@@ -414,6 +432,7 @@ def test_refreshed_prices_are_cached_with_date_and_source_and_price_the_estimate
 
 def test_a_price_the_api_lacks_writes_nothing_and_exits_1(capsys, project, price_list, today):
     price_list.expect(*DASHBOARDS)
+    price_list.expect(*HEALTH_CHECKS)
     rds, storage = catalogue("us-east-1")[:2]
     price_list.expect(*rds)
     price_list.expect(storage[0], storage[1], [])
@@ -463,3 +482,19 @@ def test_the_metrics_server_add_on_prices_its_pods(prod_plan):
         2 * 730 * 0.1 * 0.5 / 2)
     other = add_on.model_copy(update={"inputs": {"addonName": "aws-guardduty-agent"}})
     assert cost_job.price_resource(other, prod_plan, prices, "us-east-1").kind == "unpriced"
+
+
+def test_the_primary_records_health_check_is_priced_and_an_endpoint_check_is_not(prod_plan):
+    """The PRIMARY record's health check watches a CloudWatch alarm: an AWS-endpoint check with no optional
+    features, a monthly price from Route 53's global list. An endpoint check (HTTPS, intervals, string matching
+    cost extra) has no rule: a fixed cost without a price, not a silent zero."""
+    from automation.prices import load_shipped
+
+    prices = {**load_shipped(), "origin": "shipped"}
+    check = next(r for r in prod_plan.resources if r.type == "aws:route53/healthCheck:HealthCheck")
+    priced = cost_job.price_resource(check, prod_plan, prices, "us-east-1")
+    assert (priced.kind, priced.monthly_usd) == ("fixed", prices["regions"][check.region]["route53HealthCheckMonth"])
+    assert "first 50" in priced.basis
+    endpoint = check.model_copy(update={"inputs": {**check.inputs, "type": "HTTPS"}})
+    assert cost_job.price_resource(endpoint, prod_plan, prices, "us-east-1").kind == "unpriced"
+

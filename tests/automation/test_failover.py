@@ -14,9 +14,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from automation import failover as runbook
+from automation import dr_record
 from automation.aws import Aws
+from automation.checklist import MANUAL, Context, dr_drill
 from automation.engine import run_program
+from automation.failback import Failback
+from automation.failover import Failover
 from automation.outputs import parse_outputs
 from automation.runner import PulumiRunner
 from automation.stack_files import read_stack_file
@@ -117,6 +120,8 @@ class Site:
 
     def __init__(self, deployed, fake_app, standby_plan):
         prod, standby = deployed["outputs"], seed_standby(standby_plan.outputs)
+        # The standby's site.dataBucket names prod's replica bucket once prod is deployed (Pulumi.prod-dr.yaml).
+        standby["dataBucket"] = prod["dataReplicaBucket"]
         prod["kmsKeyArn"] = client("kms").create_key(Description="prod's key in us-east-1")["KeyMetadata"]["Arn"]
         seed_dns(prod, standby)
         self.prod = parse_outputs(prod, "prod")
@@ -133,21 +138,21 @@ class Site:
         arn = sqs.get_queue_attributes(QueueUrl=self.notices, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         client("sns", DR_REGION).subscribe(TopicArn=self.standby.alertsTopicArn, Protocol="sqs", Endpoint=arn)
 
-    def waits(self, timeout: float = 600) -> runbook.Waits:
+    def waits(self, timeout: float = 600) -> dr_record.Waits:
         def sleep(seconds):
             self.sleeps.append(seconds)
             self.clock.advance(seconds)
-        return runbook.Waits(delay_seconds=30, promote_timeout_seconds=timeout, replica_timeout_seconds=timeout,
+        return dr_record.Waits(delay_seconds=30, promote_timeout_seconds=timeout, replica_timeout_seconds=timeout,
                              sleep=sleep)
 
-    def failover(self, **options) -> runbook.Record:
+    def failover(self, **options) -> dr_record.Record:
         options = {"reason": "us-east-1 outage", "smoke_url": self.fake_app.url, **options}
-        return runbook.Failover(self.aws, self.prod, self.standby, self.runner, runbook.Options(**options),
+        return Failover(self.aws, self.prod, self.standby, self.runner, dr_record.Options(**options),
                                 clock=self.clock, waits=self.waits()).run()
 
-    def failback(self, switch=False, timeout=600, **options) -> runbook.Record:
+    def failback(self, switch=False, timeout=600, **options) -> dr_record.Record:
         options = {"reason": "us-east-1 is back", **options}
-        return runbook.Failback(self.aws, self.prod, self.standby, self.runner, runbook.Options(**options),
+        return Failback(self.aws, self.prod, self.standby, self.runner, dr_record.Options(**options),
                                 clock=self.clock, waits=self.waits(timeout), switch=switch).run()
 
     def instance(self, identifier: str, region: str = DR_REGION) -> dict:
@@ -202,9 +207,11 @@ def test_a_clean_failover_promotes_moves_the_app_and_measures_rto_and_the_data_l
     assert old["DBInstanceStatus"] == "stopped", "the old primary is left exactly as it was"
     assert site.serving() and len(site.pulumi.of("up")) == 1
     assert "/health" in site.fake_app.requests
-    # RTO: from the start of the failover to the smoke tests passing on the standby.
+    # RTO: from the start of the failover to the public name held on the standby; app ready: to the smoke tests.
     started, serving = datetime.fromisoformat(record.started), datetime.fromisoformat(record.serving_since)
-    assert record.rto_seconds == (serving - started).total_seconds() >= UPDATE_SECONDS
+    assert record.app_ready_seconds == (serving - started).total_seconds() >= UPDATE_SECONDS
+    assert record.rto_seconds == (datetime.fromisoformat(record.switched_at) - started).total_seconds() \
+        >= record.app_ready_seconds
     # The data at risk: ReplicaLag just before the promotion, as a window of time ending at the promotion.
     assert record.lag_seconds == 42.0
     window = record.data_loss_window
@@ -219,7 +226,7 @@ def test_a_clean_failover_promotes_moves_the_app_and_measures_rto_and_the_data_l
     # when the primary region comes back.
     assert {k: site.primary_health_check()[k] for k in ("Disabled", "Inverted")} == {"Disabled": True, "Inverted": True}
     dns = next(s for s in record.steps if s.name == "dns").detail
-    assert dns.endswith(f"SECONDARY record -> {site.standby.dns.loadBalancerDnsName}")
+    assert f"SECONDARY record -> {site.standby.dns.loadBalancerDnsName}; measured RTO" in dns
 
 
 def test_the_public_name_is_not_pinned_away_from_the_primary_without_a_standby_record(site):
@@ -329,10 +336,10 @@ def test_a_dry_run_shows_every_step_and_changes_nothing(site):
     put_lag(site.prod.dbReplicaId, 42.0)
     record = site.failover(dry_run=True)
     assert record.outcome == "dry run"
-    assert [s.name for s in record.steps] == ["assess", "measure-lag", "promote", "activate-standby", "smoke", "dns",
-                                              "notify"]
+    assert [s.name for s in record.steps] == ["assess", "check-data", "measure-lag", "promote", "activate-standby",
+                                              "smoke", "dns", "notify"]
     assert set(outcomes(record).values()) == {"would run"}
-    assert "stopped" in record.steps[0].detail and "ReplicaLag 42 s" in record.steps[1].detail
+    assert "stopped" in record.steps[0].detail and "ReplicaLag 42 s" in record.steps[2].detail
     assert "ReadReplicaSourceDBInstanceIdentifier" in site.instance(site.prod.dbReplicaId)
     assert site.pulumi.of("up") == [] and site.pulumi.of("config set") == []
     assert site.saved() is None and site.lock_free() and site.notices_received() == []
@@ -362,7 +369,6 @@ def test_failback_recreates_replication_toward_the_original_region_and_switches_
 
     # Written by the standby's app during the failover: one new object, one newer than the primary's copy.
     dr_s3, s3 = client("s3", DR_REGION), client("s3")
-    dr_s3.create_bucket(Bucket=site.standby.dataBucket, CreateBucketConfiguration={"LocationConstraint": DR_REGION})
     s3.put_object(Bucket=site.prod.dataBucket, Key="posts/1.json", Body=b"before the failover")
     dr_s3.put_object(Bucket=site.standby.dataBucket, Key="posts/1.json", Body=b"edited during the failover")
     dr_s3.put_object(Bucket=site.standby.dataBucket, Key="posts/2.json", Body=b"new during the failover")
@@ -414,7 +420,7 @@ def test_the_switch_back_waits_for_the_maintenance_window(site):
     put_lag("scraper-prod-failback", 8.0, REGION, at=site.clock.now - timedelta(minutes=1))
     window = site.prod.maintenance.model_copy(update={"windowStart": "0 2 1 1 *"})  # once a year
     prod = site.prod.model_copy(update={"maintenance": window})
-    record = runbook.Failback(site.aws, prod, site.standby, site.runner, runbook.Options(reason="failback"),
+    record = Failback(site.aws, prod, site.standby, site.runner, dr_record.Options(reason="failback"),
                               clock=site.clock, waits=site.waits(), switch=True).run()
     assert record.outcome == "refused" and outcomes(record)["window"] == "refused"
     assert "the switch back runs in a maintenance window" in record.steps[-1].detail
@@ -437,7 +443,7 @@ def test_the_promotion_waits_until_rds_has_unlinked_the_replica(site):
     before it is a standalone `available` instance; moto skips all of that."""
     rds = boto3.client("rds", region_name=DR_REGION)
     source = "arn:aws:rds:us-east-1:123456789012:db:scraper-prod"
-    failover = runbook.Failover(site.aws, site.prod, site.standby, site.runner, runbook.Options(reason="outage"),
+    failover = Failover(site.aws, site.prod, site.standby, site.runner, dr_record.Options(reason="outage"),
                                 clock=site.clock, waits=site.waits())
     failover._begin()
     failover.record.lag_seconds, failover.record.lag_observed_at = 30.0, site.clock.now.isoformat()
@@ -521,7 +527,8 @@ def test_a_failover_through_the_cli_updates_the_standby_stack_and_writes_the_rec
     assert code == 0, err
     assert record["outcome"] == "completed" and record["lag_seconds"] == 42.0
     assert read_stack_file("prod-dr", project)["social-media-scraper:site"] == json.dumps(
-        {"role": "standby", "serving": True, "primaryStack": "prod", "databaseInstanceId": "scraper-prod-dr"})
+        {"role": "standby", "serving": True, "primaryStack": "prod", "databaseInstanceId": "scraper-prod-dr",
+         "dataBucket": "storage-data-replica-0000000"})
     state = json.loads((project / ".scraper-ops" / "prod-dr.json").read_text())
     scaler = next(r for r in state["resources"] if r["name"] == "autoscaling-scaled-object")
     assert "annotations" not in scaler["inputs"]["metadata"]
@@ -543,3 +550,129 @@ def test_the_cli_failback_dry_run_lists_its_steps(capsys, site, tmp_path):
     assert {s["name"] for s in record["steps"]} >= {"window", "promote", "standby-down", "notify", "archive"}
     assert [i["DBInstanceIdentifier"] for i in client("rds").describe_db_instances()["DBInstances"]] == [site.prod.dbInstanceId]
     assert site.saved("failback-switch") is None
+
+
+def test_a_standby_on_another_bucket_than_the_primary_replica_is_refused_before_anything_changes(site):
+    """After a failover the app must see what prod scraped: a standby whose data bucket is not prod's replica bucket
+    (the stack file's placeholder, say) is refused with the setting to make, before the promotion."""
+    site.standby = site.standby.model_copy(update={"dataBucket": "storage-data-replica-0000000"})
+    site.stop_primary()
+    put_lag(site.prod.dbReplicaId, 5.0)
+    record = site.failover()
+    assert record.outcome == "refused" and [s.name for s in record.steps] == ["assess", "check-data"]
+    refusal = record.steps[-1].detail
+    assert "prod-dr's app uses the bucket storage-data-replica-0000000" in refusal
+    assert (f"pulumi config set --stack prod-dr --path 'social-media-scraper:site.dataBucket' "
+            f"{site.prod.dataReplicaBucket}") in refusal
+    assert "ReadReplicaSourceDBInstanceIdentifier" in site.instance(site.prod.dbReplicaId)
+    assert not site.serving() and site.lock_free() and site.pulumi.of("up") == []
+
+
+ROUTE53_CALL_SECONDS = 2.0
+
+
+def test_the_rto_ends_when_route_53_holds_the_name_on_the_standby_and_app_ready_is_kept(site):
+    """The smoke tests passing is "app ready"; users reach the standby once Route 53 answers with it, at the end of
+    the dns step. Each Route 53 API call takes time on the simulated clock (a botocore hook on the client, the
+    process edge), so the two figures differ by exactly the switch."""
+    calls = []
+
+    def route53_latency(**_):
+        calls.append(1)
+        site.clock.advance(ROUTE53_CALL_SECONDS)
+
+    site.aws.client("route53").meta.events.register("before-call.route-53", route53_latency)
+    site.stop_primary()
+    put_lag(site.prod.dbReplicaId, 5.0)
+    record = site.failover()
+    assert record.outcome == "completed", record.steps
+    assert calls and record.rto_seconds - record.app_ready_seconds == len(calls) * ROUTE53_CALL_SECONDS
+    started = datetime.fromisoformat(record.started)
+    assert record.rto_seconds == (datetime.fromisoformat(record.switched_at) - started).total_seconds()
+    assert record.app_ready_seconds == (datetime.fromisoformat(record.serving_since) - started).total_seconds()
+    summary = record.report(site.clock.now).summary
+    assert summary[1].startswith(f"measured RTO: {record.rto_seconds:.0f} s (from {record.started} to the public "
+                                 f"name held on the standby at {record.switched_at}")
+    assert summary[2].startswith(f"app ready: {record.app_ready_seconds:.0f} s")
+    [notice] = site.notices_received()
+    assert f"RTO {record.rto_seconds:.0f} s (app ready after {record.app_ready_seconds:.0f} s)" in notice["Message"]
+
+
+def test_without_a_dns_group_the_rto_ends_when_the_app_is_ready(site):
+    site.prod = site.prod.model_copy(update={"dns": None})
+    site.stop_primary()
+    put_lag(site.prod.dbReplicaId, 5.0)
+    record = site.failover()
+    assert record.outcome == "completed" and record.switched_at is None
+    assert record.rto_seconds == record.app_ready_seconds >= UPDATE_SECONDS
+    assert "no public name was switched" in record.report(site.clock.now).summary[1]
+
+
+def replicated_by_s3(s3, bucket: str, keys: set[str]) -> None:
+    """moto performs no S3 replication and never answers HeadObject with a ReplicationStatus; here the objects S3
+    would have replicated from prod are answered as S3 answers for them in a destination bucket, `REPLICA`
+    (botocore s3 model, HeadObjectOutput.ReplicationStatus), through hooks on the client: the process edge."""
+    def remember(params, context, **_):
+        context["replicated"] = params.get("Bucket") == bucket and params.get("Key") in keys
+
+    def mark(parsed, context, **_):
+        if context.get("replicated") and "Error" not in parsed:
+            parsed["ReplicationStatus"] = "REPLICA"
+
+    s3.meta.events.register("provide-client-params.s3.HeadObject", remember)
+    s3.meta.events.register("after-call.s3.HeadObject", mark)
+
+
+def test_the_switch_back_copies_only_what_the_standby_wrote_never_what_s3_replicated_from_prod(site):
+    site.stop_primary()
+    put_lag(site.prod.dbReplicaId, 3.0)
+    assert site.failover().outcome == "completed"
+    put_lag("scraper-prod-failback", 8.0, REGION, at=site.clock.now - timedelta(minutes=1))
+    assert site.failback().outcome == "completed"
+
+    dr_s3, s3 = client("s3", DR_REGION), client("s3")
+    replica_bucket = site.standby.dataBucket
+    assert replica_bucket == site.prod.dataReplicaBucket
+    # Replicated from prod before the failure: one prod has rewritten since, one prod has deleted since.
+    dr_s3.put_object(Bucket=replica_bucket, Key="posts/rewritten.json", Body=b"prod's old version")
+    dr_s3.put_object(Bucket=replica_bucket, Key="posts/deleted.json", Body=b"prod deleted it")
+    s3.put_object(Bucket=site.prod.dataBucket, Key="posts/rewritten.json", Body=b"prod's current version")
+    # Written by the standby's app during the failover.
+    dr_s3.put_object(Bucket=replica_bucket, Key="posts/scraped-in-dr.json", Body=b"new during the failover")
+    replicated_by_s3(site.aws.dr("s3"), replica_bucket, {"posts/rewritten.json", "posts/deleted.json"})
+
+    switch = site.failback(switch=True, force=True, reason="planned failback")
+    assert outcomes(switch)["copy-data"] == "done" and outcomes(switch)["adopted"] == "refused", switch.steps
+    back = {o["Key"]: s3.get_object(Bucket=site.prod.dataBucket, Key=o["Key"])["Body"].read()
+            for o in s3.list_objects_v2(Bucket=site.prod.dataBucket)["Contents"]}
+    assert back == {"posts/rewritten.json": b"prod's current version", "posts/scraped-in-dr.json": b"new during the failover"}
+    assert switch.objects_copied == 1
+    assert "2 replicated from" in next(s.detail for s in switch.steps if s.name == "copy-data")
+
+
+def test_a_standby_is_not_drilled_it_has_no_replica_of_its_own(capsys, standby_plan, tmp_path):
+    """`dr test` on a standby: one line naming its primary, exit 2, nothing written; its monthly checklist item
+    points at the primary's drill instead of failing for a report that can never exist."""
+    outputs = tmp_path / "standby-outputs.json"
+    outputs.write_text(json.dumps(standby_plan.outputs))
+    out_dir = tmp_path / "reports"
+    code, _, err = run_cli(capsys, "dr", "test", "--outputs", str(outputs), "--out", str(out_dir))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "prod-dr is a standby stack" in err and "run `scraper-ops dr test` on prod" in err
+    assert not out_dir.exists()
+    item = dr_drill(Context(aws=None, outputs=parse_outputs(standby_plan.outputs, "prod-dr"), now=datetime.now(timezone.utc)))
+    assert item.state == MANUAL and "the drill runs on its primary (prod)" in item.evidence
+
+
+
+def test_a_run_killed_right_after_pinning_the_name_still_ends_its_rto(site):
+    """Killed between UpdateHealthCheck and saving the record: the next run finds the name pinned, and the RTO ends
+    no later than that run's look at Route 53, after the app was ready."""
+    site.stop_primary()
+    put_lag(site.prod.dbReplicaId, 5.0)
+    client("route53").update_health_check(HealthCheckId=site.prod.dns.healthCheckId, Disabled=True, Inverted=True)
+    record = site.failover()
+    assert record.outcome == "completed", record.steps
+    assert outcomes(record)["dns"] == "already done"
+    assert record.switched_at.endswith("(by an interrupted run, at the latest)")
+    assert record.rto_seconds >= record.app_ready_seconds >= UPDATE_SECONDS

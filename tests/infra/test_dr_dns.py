@@ -9,7 +9,7 @@ import pytest
 
 from automation import aws_model
 from automation.engine import run_program
-from automation.failover import FAILBACK_SUFFIX, adoption_commands
+from automation.failback import FAILBACK_SUFFIX, adoption_commands
 from automation.outputs import parse_outputs
 from automation.stack_files import read_stack_file
 from infra.config import ConfigError, parse_stack_config

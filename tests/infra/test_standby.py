@@ -65,7 +65,7 @@ def test_the_standby_app_may_read_the_replicated_secret(standby_plan):
     statements = json.loads(resource(standby_plan, "aws:iam/rolePolicy:RolePolicy", "app-irsa-policy").inputs["policy"])
     own_key = resource(standby_plan, "aws:kms/key:Key", "keys-primary").outputs["arn"]
     decrypting = [arn for s in statements["Statement"] if "kms:Decrypt" in s["Action"] for arn in s["Resource"]]
-    [secret_key] = [arn for arn in decrypting if arn != own_key]
+    [secret_key] = {arn for arn in decrypting if arn != own_key}  # also the data bucket's key: standby_storage tests
     assert secret_key.startswith("arn:aws:kms:us-west-2:") and own_key in decrypting
 
 
@@ -121,7 +121,9 @@ def test_site_settings_that_cannot_work_are_refused_with_the_key():
     assert problems(site={"role": "primary", "serving": True}) == [
         'social-media-scraper:site.primaryStack = "prod": only for role standby; a primary owns its database',
         'social-media-scraper:site.databaseInstanceId = "scraper-prod-dr": only for role standby; a primary owns '
-        "its database"]
+        "its database",
+        'social-media-scraper:site.dataBucket = "storage-data-replica-0000000": only for role standby; a primary '
+        "owns its data bucket"]
     primary = with_changes(prod_config(), site={"serving": False})
     with pytest.raises(ConfigError) as caught:
         parse_stack_config(primary)

@@ -18,19 +18,40 @@ class StorageArgs:
     platform: Platform
     primary_key: aws.kms.Key  # encrypts the data and ops buckets
     dr_key: aws.kms.Key  # encrypts the replica bucket in the DR region
+    # site.dataBucket: a standby's data bucket, its primary's `dataReplicaBucket` (None on a primary, which owns it)
+    primary_replica_bucket: str | None = None
 
+
+@dataclass(frozen=True)
+class BucketRef:
+    """What the app and the ops jobs need of a bucket the stack does not own."""
+
+    bucket: pulumi.Output[str]
+    arn: pulumi.Output[str]
+
+
+def primary_replica_bucket(name: str, provider: aws.Provider) -> BucketRef:
+    """A standby's data bucket: its primary's `dataReplicaBucket` in this region, looked up, not owned. It holds
+    what the primary scraped (S3 replication), so after a failover the app sees it; named in config rather than
+    read through a StackReference, because on the day the primary region fails the standby's update must depend
+    on nothing of the primary but what lives in this region (README, "Disaster recovery")."""
+    found = aws.s3.get_bucket_output(bucket=name, opts=pulumi.InvokeOutputOptions(provider=provider))
+    return BucketRef(found.bucket, found.arn)
 
 
 class Storage(pulumi.ComponentResource):
-    """The scraped-data bucket replicated to the DR region, and the ops bucket for reports and records."""
+    """The scraped-data bucket replicated to the DR region, and the ops bucket for reports and records. A standby
+    owns only its ops bucket: its data bucket is its primary's replica bucket (`site.dataBucket`)."""
 
     def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scraper:data:Storage", name, None, opts)
         platform = args.platform
-        self.data_bucket, data_versioning = self._bucket(f"{name}-data", platform.aws, args.primary_key)
-        self.data_replica_bucket, replica_versioning = self._bucket(
-            f"{name}-data-replica", platform.aws_dr, args.dr_key
-        )
+        self.data_bucket: aws.s3.Bucket | BucketRef
+        self.data_replica_bucket: aws.s3.Bucket | None = None
+        if args.primary_replica_bucket:
+            self.data_bucket = primary_replica_bucket(args.primary_replica_bucket, platform.aws)
+        else:
+            self._replicated_data(name, platform, args)
         self.ops_bucket, _ = self._bucket(f"{name}-ops", platform.aws, args.primary_key)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-ops-lifecycle",
@@ -45,6 +66,20 @@ class Storage(pulumi.ComponentResource):
                 }
             ],
             opts=pulumi.ResourceOptions(parent=self, provider=platform.aws),
+        )
+        self.register_outputs(
+            {
+                "dataBucket": self.data_bucket.bucket,
+                "dataReplicaBucket": self.data_replica_bucket.bucket if self.data_replica_bucket else None,
+                "opsBucket": self.ops_bucket.bucket,
+            }
+        )
+
+    def _replicated_data(self, name: str, platform: Platform, args: StorageArgs) -> None:
+        """A primary's data bucket and its replica in the DR region, with the replication between them."""
+        self.data_bucket, data_versioning = self._bucket(f"{name}-data", platform.aws, args.primary_key)
+        self.data_replica_bucket, replica_versioning = self._bucket(
+            f"{name}-data-replica", platform.aws_dr, args.dr_key
         )
         self.replication_role = self._replication_role(name, platform, args)
         self.replication = aws.s3.BucketReplicationConfig(
@@ -72,13 +107,6 @@ class Storage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self, provider=platform.aws, depends_on=[data_versioning, replica_versioning]
             ),
-        )
-        self.register_outputs(
-            {
-                "dataBucket": self.data_bucket.bucket,
-                "dataReplicaBucket": self.data_replica_bucket.bucket,
-                "opsBucket": self.ops_bucket.bucket,
-            }
         )
 
     def _bucket(

@@ -33,7 +33,7 @@ class AppArgs:
     db_name: str  # config database.dbName
     node_instance_type: str  # config cluster.nodeInstanceType: the node group the pods are pinned to
     queue: aws.sqs.Queue
-    data_bucket: aws.s3.Bucket
+    data_bucket: Any  # aws.s3.Bucket, or on a standby the primary's replica bucket (data.BucketRef)
     database: aws.rds.Instance
     # The master secret's ARN, as an output of its version where the stack owns it, so pods start only once it
     # holds a value.
@@ -42,6 +42,9 @@ class AppArgs:
     # Keys that encrypt the secret's copies: prod's DR key (its replica), or, on a standby, the primary stack's
     # DR key that the replica read there uses.
     secret_key_arns: tuple[pulumi.Input[str], ...] = ()
+    # The key of a data bucket the stack does not own (a standby's: its primary's replica bucket, under the
+    # primary's DR key); the app reads and writes objects encrypted with it.
+    data_key_arn: pulumi.Input[str] | None = None
 
 
 LABELS = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/part-of": "social-media-scraper"}
@@ -78,6 +81,8 @@ def app_statements(args: AppArgs, master_secret_arn: pulumi.Output[str],
         {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [args.key.arn]},
         *([{"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": list(args.secret_key_arns)}]
           if args.secret_key_arns else []),
+        *([{"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [args.data_key_arn]}]
+          if args.data_key_arn else []),
         {
             "Effect": "Allow",
             "Action": ["cloudwatch:PutMetricData"],

@@ -57,8 +57,10 @@ def cron_job_spec(job: OpsJob, args: OpsJobsArgs) -> dict[str, Any]:
     labels = job_labels(job)
     return {
         "schedule": args.schedules[job.key],
-        # A standing-by app (site.serving false) has no pod to smoke-test until a failover.
-        **({"suspend": True} if job.key == "smokeTests" and not args.serving else {}),
+        # A standing-by app (site.serving false) has no pod to smoke-test until a failover; a standby has no replica
+        # of its own to drill (its primary's drill covers the replica it runs on).
+        **({"suspend": True} if job.key == "smokeTests" and not args.serving
+           or job.key == "drTest" and args.data_replica_bucket is None else {}),
         "timeZone": "Etc/UTC",
         "concurrencyPolicy": "Forbid",
         "startingDeadlineSeconds": job.starting_deadline_seconds,
@@ -113,8 +115,8 @@ class OpsJobsArgs:
     primary_key: aws.kms.Key
     dr_key: aws.kms.Key
     ops_bucket: aws.s3.Bucket
-    data_bucket: aws.s3.Bucket
-    data_replica_bucket: aws.s3.Bucket
+    data_bucket: Any  # aws.s3.Bucket, or on a standby the primary's replica bucket (data.BucketRef)
+    data_replica_bucket: aws.s3.Bucket | None  # None on a standby: it has no replica of its own
 
 
 class OpsJobs(pulumi.ComponentResource):
@@ -207,8 +209,25 @@ class OpsJobs(pulumi.ComponentResource):
             },
         ]
         read_metrics = {"Effect": "Allow", "Action": ["cloudwatch:GetMetricData"], "Resource": ["*"]}
-        sentinels = [pulumi.Output.concat(bucket.arn, f"/{DR_SENTINEL_PREFIX}*")
-                     for bucket in (args.data_bucket, args.data_replica_bucket)]
+        # The drill's bucket replication check; a standby has no replica bucket of its own (its drill refuses).
+        bucket_replication = [] if args.data_replica_bucket is None else [
+            {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration"], "Resource": [args.data_bucket.arn]},
+            {
+                # The sentinel object: written to the data bucket, looked for in the replica, then every
+                # version of it removed from both (S3 User Guide, "Deleting object versions": deleting a
+                # version needs s3:DeleteObjectVersion, listing them s3:ListBucketVersions).
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+                "Resource": [pulumi.Output.concat(bucket.arn, f"/{DR_SENTINEL_PREFIX}*")
+                             for bucket in (args.data_bucket, args.data_replica_bucket)],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucketVersions"],
+                "Resource": [args.data_bucket.arn, args.data_replica_bucket.arn],
+                "Condition": {"StringLike": {"s3:prefix": [f"{DR_SENTINEL_PREFIX}*"]}},
+            },
+        ]
         describe_rds = {
             "Effect": "Allow",
             "Action": ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:DescribeDBInstanceAutomatedBackups"],
@@ -273,21 +292,7 @@ class OpsJobs(pulumi.ComponentResource):
             "drTest": [
                 describe_rds,
                 read_metrics,  # the replica's ReplicaLag, in the DR region
-                {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration"], "Resource": [args.data_bucket.arn]},
-                {
-                    # The sentinel object: written to the data bucket, looked for in the replica, then every
-                    # version of it removed from both (S3 User Guide, "Deleting object versions": deleting a
-                    # version needs s3:DeleteObjectVersion, listing them s3:ListBucketVersions).
-                    "Effect": "Allow",
-                    "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
-                    "Resource": sentinels,
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:ListBucketVersions"],
-                    "Resource": [args.data_bucket.arn, args.data_replica_bucket.arn],
-                    "Condition": {"StringLike": {"s3:prefix": [f"{DR_SENTINEL_PREFIX}*"]}},
-                },
+                *bucket_replication,
                 *restore_test,
                 write_reports("dr"),
                 put_metrics,
