@@ -66,7 +66,7 @@ def _installed_version() -> str:
         return version("social-media-scraper-ops")
     except PackageNotFoundError:  # run from a checkout that was never installed
         import tomllib
-        return tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["version"]
+        return tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["version"]
 
 
 @app.callback()
@@ -581,7 +581,7 @@ def _seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f} s"
 
 
-from automation import dr_commands  # noqa: E402 - the runbook commands join the dr group here
+from automation.cli import dr as dr_commands  # noqa: E402 - the runbook commands join the dr group here
 
 dr_app.command("failover")(dr_commands.failover)
 dr_app.command("failback")(dr_commands.failback)
@@ -1020,7 +1020,7 @@ def cost_prices_refresh(
                  highlight=False)
 
 
-from automation import release_commands  # noqa: E402 - the release commands, after the helpers they use
+from automation.cli import release as release_commands  # noqa: E402 - the release commands, after the helpers they use
 
 app.add_typer(release_commands.release_app, name="release")
 
