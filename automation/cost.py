@@ -242,6 +242,14 @@ def savings_from_capacity(rightsizing: dict[str, Any], min_replicas: int, region
     return savings
 
 
+def savings_of_capacity(outputs: StackOutputs, capacity: Any) -> list[dict[str, Any]]:
+    """What a capacity analysis (automation.capacity's result) would save a month, sized by the stack's outputs."""
+    db_cpu = next(s for s in capacity.series if s.key == "db_cpu")
+    sizing = outputs.sizing
+    return savings_from_capacity(capacity.rightsizing, sizing.minReplicas, outputs.region, db_cpu.p95,
+                                 sizing.dbInstanceClass, sizing.dbInstances, sizing.nodeInstanceType)
+
+
 # A forecast at or over this share of the budget is a warning; over the budget, critical (README, "Reading a report").
 BUDGET_WARNING_SHARE = 0.9
 

@@ -65,7 +65,7 @@ def cost_explorer(aws_env, monkeypatch) -> CostExplorer:
 @pytest.fixture
 def today(monkeypatch):
     """The CLI's clock, pinned: 28 November 2026."""
-    monkeypatch.setattr("automation.cli.utcnow", lambda: datetime(2026, 11, 28, 9, 30, tzinfo=timezone.utc))
+    monkeypatch.setattr("automation.cli.cost.utcnow", lambda: datetime(2026, 11, 28, 9, 30, tzinfo=timezone.utc))
     return TODAY
 
 
