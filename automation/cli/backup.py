@@ -14,8 +14,9 @@ from automation.cli.common import (
     OpsStackOption,
     OutDirOption,
     OutputsOption,
+    check_report,
+    checks_table,
     emit,
-    failed_checks,
     mark,
     ops_context,
     wait_policy,
@@ -23,8 +24,7 @@ from automation.cli.common import (
 )
 from automation.console import Table
 from automation.errors import BadInput, CheckFailed
-from automation.reports import Report, utcnow
-from automation.reports import Table as ReportTable
+from automation.reports import utcnow
 
 if TYPE_CHECKING:
     from automation.snapshot_expiry import ExpiryResult
@@ -130,17 +130,11 @@ def backup_verify(
     now = utcnow()
     with aws_errors():
         result = backup_job.verify_backups(aws, outputs, now, restore_test, wait_policy())
-        report = Report("backups", "Backup verification", outputs.stack, result.ok, result.to_json(), created=now,
-                        verdicts=failed_checks(result.checks),
-                        tables=[ReportTable("Checks", ("check", "ok", "evidence"),
-                                      [(c.name, mark(c.ok), c.evidence) for c in result.checks])])
+        report = check_report("backups", "Backup verification", outputs.stack, result.ok, result.to_json(), now,
+                              result.checks)
         written = write_report(report, ("json", "md"), out, aws.client("s3"), outputs.opsBucket,
                                basename=f"verify-{report.stamp}")
-    table = Table(title="Backup verification")
-    for column in ("", "check", "evidence"):
-        table.add_column(column)
-    for check in result.checks:
-        table.add_row(mark(check.ok), check.name, check.evidence)
+    table = checks_table("Backup verification", result.checks)
     if result.restore:
         table.add_row(mark(result.restore.ok), "restore test", result.restore.detail)
     emit(as_json, result.to_json(), table, [f"written: {', '.join(written)}"])

@@ -14,10 +14,9 @@ from automation.cli.common import (
     OutDirOption,
     OutputsOption,
     num,
-    print_verdicts,
+    print_report,
     report_formats,
     sized_outputs,
-    stdout,
     write_report,
 )
 from automation.console import Table
@@ -52,10 +51,7 @@ def capacity_report(
         table.add_column(column)
     for title, unit, p50, p95, peak, slope, threshold, reached in capacity_job.threshold_table(result, now):
         table.add_row(f"{title} ({unit})", *(num(v) for v in (p50, p95, peak, slope, threshold)), reached)
-    print_verdicts(report)
-    stdout.print(table)
-    for line in [*report.summary, *report.footer, f"written: {', '.join(written)}"]:
-        stdout.print(line, markup=False, highlight=False)
+    print_report(report, [table], written)
     critical = [v.text for v in report.findings if v.severity == "critical"]
     if critical:
         raise CheckFailed("capacity critical: " + "; ".join(critical))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -18,6 +19,7 @@ from automation.aws import Aws
 from automation.console import OpsConsole, Table, WaitReporter
 from automation.errors import BadInput
 from automation.reports import FORMATS, Report, Verdict
+from automation.reports import Table as ReportTable
 
 if TYPE_CHECKING:
     from automation.backup import WaitPolicy
@@ -104,9 +106,24 @@ def wait_policy() -> WaitPolicy:
     return WaitPolicy(delay_seconds=int(delay), observe=waits)
 
 
-def failed_checks(checks) -> list:
-    """A check report's verdict block: each failed check, critical; none when all passed (the outcome says so)."""
-    return [Verdict("critical", f"{c.name} failed: {c.evidence}") for c in checks if not c.ok]
+def check_report(kind: str, title: str, stack: str, ok: bool, data: dict, created: datetime, checks: list,
+                 summary: list[str] | None = None) -> Report:
+    """The report of a check job (each check has a name, ok and evidence): its verdict block names each failed
+    check, critical (none when all passed: the outcome says so), and its table lists every check."""
+    return Report(kind, title, stack, ok, data, created=created, summary=summary or [],
+                  verdicts=[Verdict("critical", f"{c.name} failed: {c.evidence}") for c in checks if not c.ok],
+                  tables=[ReportTable("Checks", ("check", "ok", "evidence"),
+                                      [(c.name, mark(c.ok), c.evidence) for c in checks])])
+
+
+def checks_table(title: str, checks: list) -> Table:
+    """A check job's checks on the terminal: a mark, the check, its evidence."""
+    table = Table(title=title)
+    for column in ("", "check", "evidence"):
+        table.add_column(column)
+    for check in checks:
+        table.add_row(mark(check.ok), check.name, check.evidence)
+    return table
 
 
 def stack_config(runner) -> StackConfig:
@@ -165,11 +182,16 @@ def sized_outputs(stack: Optional[str], outputs_file: Optional[Path], backend: s
     return outputs, aws
 
 
-def print_verdicts(report: Report) -> None:
-    """The verdict block first, most urgent first, as the report files open."""
+def print_report(report: Report, tables: list[Table], written: list[str]) -> None:
+    """A report on the terminal as its files open: the verdict block (most urgent first), the tables, the summary
+    and footer, and where it was written."""
     stdout.print(f"Verdict: {report.outcome}", markup=False, highlight=False)
     for verdict in report.findings:
         stdout.print(f"  {verdict.severity.upper():8} {verdict.text}", markup=False, highlight=False)
+    for table in tables:
+        stdout.print(table)
+    for line in [*report.summary, *report.footer, f"written: {', '.join(written)}"]:
+        stdout.print(line, markup=False, highlight=False)
 
 
 def num(value: Optional[float]) -> str:

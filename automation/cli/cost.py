@@ -16,7 +16,7 @@ from automation.cli.common import (
     OutputsOption,
     emit,
     num,
-    print_verdicts,
+    print_report,
     report_formats,
     sized_outputs,
     stack_config,
@@ -25,6 +25,7 @@ from automation.cli.common import (
 )
 from automation.console import Table
 from automation.errors import BadInput, CheckFailed, MissingEnvironment
+from automation.reports import Table as ReportTable
 from automation.reports import utcnow
 
 cost_app = typer.Typer(help="Cost reviews and estimates.", no_args_is_help=True)
@@ -47,22 +48,23 @@ def cost_review(
     now = utcnow()
     with aws_errors():
         capacity = capacity_job.build_report(aws.client("cloudwatch"), outputs, outputs.sizing, 30, now)
+        savings = cost_job.savings_of_capacity(outputs, capacity)
         result = cost_job.review(aws.client("ce", "us-east-1"), aws.client("cloudwatch"), outputs,
-                                 outputs.sizing.monthlyBudgetUsd, months, now.date(), cost_job.savings_of_capacity(outputs, capacity))
+                                 outputs.sizing.monthlyBudgetUsd, months, now.date(), savings)
         report = cost_job.review_report(result, outputs.stack, now, bool({"md", "html"} & set(chosen)))
         written = write_report(report, chosen, out, aws.client("s3"), outputs.opsBucket)
-    print_verdicts(report)
-    for table in report.tables:
-        rich_table = Table(title=table.title)
-        for column in table.columns:
-            rich_table.add_column(str(column))
-        for row in table.rows:
-            rich_table.add_row(*(num(v) if isinstance(v, float) or v is None else str(v) for v in row))
-        stdout.print(rich_table)
-    for line in [*report.summary, *report.footer, f"written: {', '.join(written)}"]:
-        stdout.print(line, markup=False, highlight=False)
+    print_report(report, [_terminal_table(table) for table in report.tables], written)
     if result.over_budget:
         raise CheckFailed("over budget: " + "; ".join(result.over_budget))
+
+
+def _terminal_table(table: ReportTable) -> Table:
+    shown = Table(title=table.title)
+    for column in table.columns:
+        shown.add_column(str(column))
+    for row in table.rows:
+        shown.add_row(*(num(v) if isinstance(v, float) or v is None else str(v) for v in row))
+    return shown
 
 
 @cost_app.command("estimate")

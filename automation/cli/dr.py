@@ -150,8 +150,7 @@ def dr_test(
     """The monthly DR drill: replica lag, bucket replication with a sentinel, a timed restore; RPO and RTO measured."""
     from automation import dr as dr_job
     from automation.aws import aws_errors
-    from automation.reports import Report, utcnow
-    from automation.reports import Table as ReportTable
+    from automation.reports import utcnow
 
     outputs, aws = common.ops_context(stack, outputs_file, backend)
     now = utcnow()
@@ -159,24 +158,14 @@ def dr_test(
         result = dr_job.run_dr_test(aws, outputs, now, common.wait_policy(), replication_timeout,
                                     dr_job.Polling(poll_interval, observe=common.waits))
         document = result.to_json(outputs)
-        report = Report(
-            "dr", "Disaster recovery test", outputs.stack, result.ok, document, created=now,
-            verdicts=common.failed_checks(result.checks),
-            summary=[
-                result.rpo_line(outputs.objectives.rpoMinutes * 60),
-                f"RTO target {outputs.objectives.rtoMinutes * 60} s, measured {_seconds(result.measured_rto_seconds)}",
-                *result.cleanup,
-            ],
-            tables=[ReportTable("Checks", ("check", "ok", "evidence"),
-                                [(c.name, common.mark(c.ok), c.evidence) for c in result.checks])],
-        )
+        summary = [result.rpo_line(outputs.objectives.rpoMinutes * 60),
+                   f"RTO target {outputs.objectives.rtoMinutes * 60} s, measured {_seconds(result.measured_rto_seconds)}",
+                   *result.cleanup]
+        report = common.check_report("dr", "Disaster recovery test", outputs.stack, result.ok, document, now,
+                                     result.checks, summary)
         written = common.write_report(report, ("md", "json"), out, aws.client("s3"), outputs.opsBucket)
-    table = Table(title="Disaster recovery test")
-    for column in ("", "check", "evidence"):
-        table.add_column(column)
-    for check in result.checks:
-        table.add_row(common.mark(check.ok), check.name, check.evidence)
-    common.emit(as_json, document, table, [*report.summary, f"written: {', '.join(written)}"])
+    common.emit(as_json, document, common.checks_table("Disaster recovery test", result.checks),
+                [*summary, f"written: {', '.join(written)}"])
     if not result.ok:
         raise CheckFailed("disaster recovery test failed: " + "; ".join(c.name for c in result.checks if not c.ok))
 
