@@ -4,7 +4,7 @@ targeted update of the ScaledObject (KEDA updates the HPA it owns). Values the p
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TypedDict
 
 from automation.engine import run_program
 from automation.errors import BadInput
@@ -18,6 +18,15 @@ AUTOSCALING_KEY = "social-media-scraper:autoscaling"
 
 
 OPTIONS = {"minReplicas": "--min", "maxReplicas": "--max"}
+
+
+class ScaleResult(TypedDict):
+    scaledObject: str  # URN of the ScaledObject the targeted update changed
+    hpa: str
+    minReplicas: int
+    maxReplicas: int
+    previous: dict[str, int | None]  # the bounds in stack config before
+    update: int | None  # the update's version
 
 
 def _as_options(problem: str, minimum: int, maximum: int | None) -> str:
@@ -34,7 +43,7 @@ def _options(minimum: int, maximum: int | None) -> str:
     return f"--min {minimum}" + (f" --max {maximum}" if maximum is not None else "")
 
 
-def scale(runner: StackRunner, minimum: int, maximum: int | None, message: str) -> dict[str, Any]:
+def scale(runner: StackRunner, minimum: int, maximum: int | None, message: str) -> ScaleResult:
     raw = runner.get_config()
     current = json.loads(raw.get(AUTOSCALING_KEY, "{}"))
     wanted = {**current, "minReplicas": minimum, **({"maxReplicas": maximum} if maximum is not None else {})}
@@ -63,6 +72,6 @@ def scale(runner: StackRunner, minimum: int, maximum: int | None, message: str) 
             if key in current:
                 runner.set_config(f"{AUTOSCALING_KEY}.{key}", str(current[key]))
         raise
-    return {"scaledObject": scaling.resource.urn, "hpa": scaling.name, "minReplicas": scaling.min_replicas,
-            "maxReplicas": scaling.max_replicas,
-            "previous": {k: current.get(k) for k in ("minReplicas", "maxReplicas")}, "update": update.version}
+    return ScaleResult(scaledObject=scaling.resource.urn, hpa=scaling.name, minReplicas=scaling.min_replicas,
+                       maxReplicas=scaling.max_replicas,
+                       previous={k: current.get(k) for k in ("minReplicas", "maxReplicas")}, update=update.version)

@@ -1,6 +1,6 @@
 """Maintenance windows: the stack's window schedule (a cron of the start, a duration, a cutoff) as times.
 
-Apart from the maintenance run (automation/maintenance.py), which needs AWS and the stack runner: `maintenance
+Apart from the maintenance run (automation/maintenance/), which needs AWS and the stack runner: `maintenance
 next` computes windows without importing either.
 """
 

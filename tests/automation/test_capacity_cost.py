@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 
 from automation import cost as cost_job
 from automation.aws import Aws
+from automation.cost.explorer import forecast_rest, month_start
 from tests.conftest import REPO_ROOT, client, run_cli, scraper_ops
 
 DAYS = 30
@@ -113,8 +114,8 @@ def test_a_critical_capacity_finding_exits_1_after_writing_the_report(capsys, de
 
 def month(offset: int) -> tuple[str, str]:
     today = date.today()
-    first = cost_job._month_start(today, offset)
-    following = cost_job._month_start(today, offset - 1) if offset else today + timedelta(days=1)
+    first = month_start(today, offset)
+    following = month_start(today, offset - 1) if offset else today + timedelta(days=1)
     return first.isoformat(), following.isoformat()
 
 
@@ -204,7 +205,7 @@ def test_the_forecast_comes_from_cost_explorer(usage):
     stub = Stubber(ce)
     stub.add_response("get_cost_forecast", {"Total": {"Amount": "1234.5", "Unit": "USD"}, "ForecastResultsByTime": []})
     with stub:
-        rest, note = cost_job._forecast_rest(ce, date(2026, 11, 28), {"Project": "social-media-scraper"})
+        rest, note = forecast_rest(ce, date(2026, 11, 28), {"Project": "social-media-scraper"})
     assert rest == 1234.5 and note.startswith("month to date plus Cost Explorer's forecast")
 
 

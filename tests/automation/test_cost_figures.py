@@ -15,6 +15,7 @@ from botocore.stub import Stubber
 
 from automation import cost as cost_job
 from automation.aws import Aws
+from automation.cost.explorer import forecast_rest
 from tests.automation.test_capacity_cost import project  # noqa: F401  (the project fixture: a copy of the stack files)
 from tests.conftest import run_cli
 
@@ -65,7 +66,7 @@ def cost_explorer(aws_env, monkeypatch) -> CostExplorer:
 @pytest.fixture
 def today(monkeypatch):
     """The CLI's clock, pinned: 28 November 2026."""
-    monkeypatch.setattr("automation.cli.utcnow", lambda: datetime(2026, 11, 28, 9, 30, tzinfo=timezone.utc))
+    monkeypatch.setattr("automation.cli.cost.utcnow", lambda: datetime(2026, 11, 28, 9, 30, tzinfo=timezone.utc))
     return TODAY
 
 
@@ -195,7 +196,7 @@ def test_the_forecast_covers_today_to_the_end_of_the_month(aws_env, day, end):
         stub.add_response("get_cost_forecast", {"Total": {"Amount": "12.5", "Unit": "USD"}},
                           {"TimePeriod": {"Start": day.isoformat(), "End": end}, "Metric": "UNBLENDED_COST",
                            "Granularity": "MONTHLY", "Filter": {"Tags": {"Key": "Project", "Values": ["p"]}}})
-        assert cost_job._forecast_rest(ce, day, {"Project": "p"})[0] == 12.5
+        assert forecast_rest(ce, day, {"Project": "p"})[0] == 12.5
 
 
 # ---------------------------------------------------------------------------------------------------------------

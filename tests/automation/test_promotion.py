@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from automation import release_commands
+from automation.cli import release as release_commands
 from automation.engine import run_program
 from automation.runner import OfflineRunner
 from automation.stack_files import read_stack_file

@@ -235,12 +235,12 @@ def test_on_a_terminal_a_wait_is_a_live_line_whose_elapsed_time_ticks():
 
 
 def test_the_cli_hands_its_reporter_to_the_jobs(monkeypatch):
-    from automation import cli
+    from automation.cli import common
 
     monkeypatch.delenv("SCRAPER_OPS_WAIT_DELAY_SECONDS", raising=False)
-    assert cli._wait_policy().observe is cli.waits
+    assert common.wait_policy().observe is common.waits
     monkeypatch.setenv("SCRAPER_OPS_WAIT_DELAY_SECONDS", "5")
-    assert cli._wait_policy().observe is cli.waits
+    assert common.wait_policy().observe is common.waits
 
 
 def test_the_dr_sentinel_wait_is_reported_until_it_arrives(deployed):

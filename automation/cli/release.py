@@ -1,7 +1,6 @@
 """`scraper-ops release promote`, and the release gate `maintenance run` applies to a production stack.
 
-Registered by automation/cli.py; the CLI's helpers are imported inside the command, so that either module can
-be imported first.
+The gate and the window check are used by `maintenance run` (automation/cli/maintenance.py) as well.
 """
 
 from __future__ import annotations
@@ -14,6 +13,15 @@ from typing import TYPE_CHECKING, Callable, Optional
 import typer
 
 from automation.aws import Aws, aws_errors
+from automation.cli.common import (
+    check_image_option,
+    emit,
+    progress,
+    stack_config,
+    wait_policy,
+    window_model,
+    write_report,
+)
 from automation.console import Table
 from automation.errors import BadInput, CheckFailed
 from automation.reports import utcnow
@@ -84,12 +92,12 @@ def promote(
 ) -> None:
     """Run the maintenance flow on staging with the image, soak while staging's SLO signals hold, and record the
     promotion (digest and evidence) in the target's ops bucket, where `maintenance run` on it looks."""
-    from automation import cli, promotion
     from automation import maintenance as maintenance_job
+    from automation import promotion
     from automation.runner import OfflineRunner, stack_runner
 
-    cli._check_image_option(image)
-    target_config = cli._stack_config(OfflineRunner(target))
+    check_image_option(image)
+    target_config = stack_config(OfflineRunner(target))
     required = target_config.release.promoted_from
     if not required:
         raise BadInput(f"--to {target}: the stack takes no promotions (its release.promotedFrom is not set)")
@@ -100,28 +108,28 @@ def promote(
     minutes = minimum if soak_minutes is None else soak_minutes
     if minutes < minimum:
         raise BadInput(f"--soak {minutes}: {target} requires a soak of at least {minimum} minutes (release.soakMinutes)")
-    runner = stack_runner(source, backend, on_event=cli._progress)
-    source_config = cli._stack_config(runner)
+    runner = stack_runner(source, backend, on_event=progress)
+    source_config = stack_config(runner)
     staging, production = _outputs(source, backend, source_outputs), _outputs(target, backend, target_outputs)
     aws = Aws(staging.region, staging.drRegion)
     staging_run = maintenance_job.MaintenanceRun(
-        runner, aws, staging, cli._window_model(source_config), source_config.app.image,
+        runner, aws, staging, window_model(source_config), source_config.app.image,
         maintenance_job.Options(image=image, force=True, reason=f"release promotion of {image} to {target}",
                                 smoke_url=url, purpose="promotion"),
-        wait=cli._wait_policy(), say=cli._progress,
+        wait=wait_policy(), say=progress,
     )
     watch = promotion.SoakWatch(aws.client("cloudwatch"), staging, url or staging.serviceUrl)
     with aws_errors():
         record, staging_record = promotion.promote(
-            image, source, target, staging_run, watch, minutes, CLOCK, SLEEP, cli._progress,
+            image, source, target, staging_run, watch, minutes, CLOCK, SLEEP, progress,
             maintenance_job.lock_owner())
         created = utcnow()
         written = []
         if staging_record is not None:
-            written += cli.write_report(staging_record.report(created), ("json", "md"), out, aws.client("s3"),
+            written += write_report(staging_record.report(created), ("json", "md"), out, aws.client("s3"),
                                     staging.opsBucket, basename=f"maintenance-{staging_record.run_id}")
         target_aws = Aws(production.region, production.drRegion)
-        written += cli.write_report(record.report(created), ("json", "md"), out, target_aws.client("s3"),
+        written += write_report(record.report(created), ("json", "md"), out, target_aws.client("s3"),
                                 production.opsBucket, basename=promotion.record_basename(image, created))
     table = Table(title=f"Promotion of {record.digest} from {source} to {target}: {record.outcome}")
     for column in ("stage", "outcome", "detail"):
@@ -135,7 +143,7 @@ def promote(
     lines = [f"written: {', '.join(written)}"]
     if backend == "offline":
         lines.insert(0, "offline backend: the staging update was recorded under .scraper-ops/, nothing was deployed")
-    cli._emit(as_json, record.to_json(), table, lines)
+    emit(as_json, record.to_json(), table, lines)
     if not record.passed:
         raise CheckFailed(f"promotion of {record.digest} failed: " + "; ".join(record.problems))
 

@@ -1,5 +1,5 @@
-"""`scraper-ops dr failover` and `dr failback`: option wiring and output; the runbooks are automation/failover.py
-and automation/failback.py."""
+"""`scraper-ops dr test|failover|failback`: option wiring and output; the runbooks are automation/dr.py,
+automation/failover.py and automation/failback.py."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from automation.cli import common
 from automation.console import Table
 from automation.errors import BadInput, CheckFailed
 
@@ -36,7 +37,6 @@ def _outputs(path: Optional[Path], runner, stack: str) -> StackOutputs:
 def _run(kind: str, stack: str, standby_stack: Optional[str], reason: str, dry_run: bool, backend: str,
          outputs_file: Optional[Path], standby_outputs: Optional[Path], out: Optional[Path], as_json: bool,
          build) -> None:
-    from automation import cli
     from automation.aws import Aws, aws_errors
     from automation.maintenance import Aborted
     from automation.reports import utcnow
@@ -46,7 +46,7 @@ def _run(kind: str, stack: str, standby_stack: Optional[str], reason: str, dry_r
         raise BadInput(f"--reason TEXT is required: a {kind} must say why (or use --dry-run)")
     standby_name = standby_stack or f"{stack}-dr"
     primary_runner = None if outputs_file else stack_runner(stack, backend)
-    runner = stack_runner(standby_name, backend, on_event=cli._progress)
+    runner = stack_runner(standby_name, backend, on_event=common.progress)
     primary = _outputs(outputs_file, primary_runner, stack)
     standby = _outputs(standby_outputs, runner, standby_name)
     aws = Aws(primary.region, primary.drRegion)
@@ -56,8 +56,8 @@ def _run(kind: str, stack: str, standby_stack: Optional[str], reason: str, dry_r
             record = job.run()
         except Aborted as error:
             raise CheckFailed(str(error)) from None
-        written = [] if dry_run else cli.write_report(record.report(utcnow()), ("json", "md"), out, aws.dr("s3"),
-                                                  standby.opsBucket, basename=f"{kind}-{record.run_id}")
+        written = [] if dry_run else common.write_report(record.report(utcnow()), ("json", "md"), out, aws.dr("s3"),
+                                                         standby.opsBucket, basename=f"{kind}-{record.run_id}")
     table = Table(title=f"DR {kind} {record.run_id}: {stack} -> {standby_name} ({backend} backend): {record.outcome}")
     for column in ("step", "outcome", "detail"):
         table.add_column(column, overflow="fold")
@@ -67,7 +67,7 @@ def _run(kind: str, stack: str, standby_stack: Optional[str], reason: str, dry_r
     lines = [*report.summary, *(f"written: {', '.join(written)}",) * bool(written)]
     if dry_run:
         lines.insert(0, "dry run: nothing was changed, locked or recorded")
-    cli._emit(as_json, record.to_json(), table, lines)
+    common.emit(as_json, record.to_json(), table, lines)
     if record.outcome not in ("completed", "dry run"):
         problems = [f"{s.name} {s.outcome}: {s.detail}" for s in record.steps if s.outcome in ("refused", "failed")]
         raise CheckFailed(f"{kind} {record.outcome}: " + "; ".join(problems))
@@ -89,15 +89,13 @@ def failover(
     as_json: bool = JsonOption,
 ) -> None:
     """Promote the DR replica and move the app to the standby stack; resumable, never touches the old primary."""
-    from automation import cli
-
     def build(aws, primary, standby, runner):
         from automation.dr_record import Options
         from automation.failover import Failover
 
         options = Options(reason=reason, force=force, accept_data_loss=accept_data_loss, dry_run=dry_run,
                           smoke_url=url)
-        return Failover(aws, primary, standby, runner, options, waits=_waits(), say=cli._progress)
+        return Failover(aws, primary, standby, runner, options, waits=_waits(), say=common.progress)
 
     _run("failover", stack, standby_stack, reason, dry_run, backend, outputs_file, standby_outputs, out, as_json,
          build)
@@ -117,14 +115,12 @@ def failback(
     as_json: bool = JsonOption,
 ) -> None:
     """Replicate the promoted instance back to the original region, wait for it to catch up, then switch back."""
-    from automation import cli
-
     def build(aws, primary, standby, runner):
         from automation.dr_record import Options
         from automation.failback import Failback
 
         options = Options(reason=reason, force=force, dry_run=dry_run)
-        return Failback(aws, primary, standby, runner, options, waits=_waits(), say=cli._progress, switch=switch)
+        return Failback(aws, primary, standby, runner, options, waits=_waits(), say=common.progress, switch=switch)
 
     _run("failback", stack, standby_stack, reason, dry_run, backend, outputs_file, standby_outputs, out, as_json,
          build)
@@ -138,3 +134,51 @@ def _waits():
 
     delay = os.environ.get("SCRAPER_OPS_WAIT_DELAY_SECONDS")
     return Waits(delay_seconds=float(delay)) if delay else Waits()
+
+
+dr_app = typer.Typer(help="Disaster recovery.", no_args_is_help=True)
+
+
+@dr_app.command("test")
+def dr_test(
+    replication_timeout: Optional[float] = typer.Option(
+        None, "--replication-timeout", min=1, help="Seconds to wait for the sentinel (default: the RPO)."
+    ),
+    poll_interval: float = typer.Option(
+        1.0, "--poll-interval", min=0.1, max=60, help="Seconds between sentinel checks: the replication time's resolution."
+    ),
+    out: Optional[Path] = common.OutDirOption,
+    as_json: bool = common.JsonOption,
+    stack: Optional[str] = common.OpsStackOption,
+    outputs_file: Optional[Path] = common.OutputsOption,
+    backend: str = BackendOption,
+) -> None:
+    """The monthly DR drill: replica lag, bucket replication with a sentinel, a timed restore; RPO and RTO measured."""
+    from automation import dr as dr_job
+    from automation.aws import aws_errors
+    from automation.reports import utcnow
+
+    outputs, aws = common.ops_context(stack, outputs_file, backend)
+    now = utcnow()
+    with aws_errors():
+        result = dr_job.run_dr_test(aws, outputs, now, common.wait_policy(), replication_timeout,
+                                    dr_job.Polling(poll_interval, observe=common.waits))
+        document = result.to_json(outputs)
+        summary = [result.rpo_line(outputs.objectives.rpoMinutes * 60),
+                   f"RTO target {outputs.objectives.rtoMinutes * 60} s, measured {_seconds(result.measured_rto_seconds)}",
+                   *result.cleanup]
+        report = common.check_report("dr", "Disaster recovery test", outputs.stack, result.ok, document, now,
+                                     result.checks, summary)
+        written = common.write_report(report, ("md", "json"), out, aws.client("s3"), outputs.opsBucket)
+    common.emit(as_json, document, common.checks_table("Disaster recovery test", result.checks),
+                [*summary, f"written: {', '.join(written)}"])
+    if not result.ok:
+        raise CheckFailed("disaster recovery test failed: " + "; ".join(c.name for c in result.checks if not c.ok))
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} s"
+
+
+dr_app.command("failover")(failover)
+dr_app.command("failback")(failback)
