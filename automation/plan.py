@@ -180,8 +180,7 @@ def check_manifests(plan: Plan, kubernetes_version: str) -> list[ManifestCheck]:
             checks.append(ManifestCheck(manifest_filename(manifest), manifest, errors))
             continue
         try:
-            k8s_schemas.validate(manifest, kubernetes_version)
-            errors: tuple[str, ...] = tuple(k8s_schemas.integer_format_errors(manifest, kubernetes_version))
+            errors: tuple[str, ...] = tuple(k8s_schemas.validate(manifest, kubernetes_version))
         except kubernetes_validate.ValidationError as error:
             where = ".".join(str(p) for p in error.path) or "(top level)"
             errors = (f"{where}: {error.message}",)

@@ -150,3 +150,22 @@ def test_keda_rules_beyond_the_schema_are_checked(prod_plan):
         "spec: minReplicaCount 20 is above maxReplicaCount 12",
         "spec.triggers.0.metricType: cpu takes Utilization or AverageValue",
     }
+
+
+def test_a_manifest_fails_with_kubernetes_validates_own_first_error(prod_plan):
+    """The one-pass strict check (automation/k8s_schemas.py) reports the error `kubernetes_validate.validate` raises
+    first, not the int32 overflow it also finds; the overflow alone is reported as out of range."""
+    import kubernetes_validate
+
+    broken = prod_plan.model_copy(deep=True)
+    deployment = next(r for r in broken.resources if r.type == "kubernetes:apps/v1:Deployment").inputs
+    deployment["spec"]["replicas"] = 2**31
+    deployment["spec"]["template"]["spec"]["containers"][0]["name"] = 7
+    with pytest.raises(kubernetes_validate.ValidationError) as first:
+        kubernetes_validate.validate(deployment, "1.31", strict=True)
+    [invalid] = [c for c in check_manifests(broken, "1.31") if c.errors]
+    assert invalid.errors == (f"{'.'.join(str(p) for p in first.value.path)}: {first.value.message}",)
+
+    deployment["spec"]["template"]["spec"]["containers"][0]["name"] = "app"
+    [invalid] = [c for c in check_manifests(broken, "1.31") if c.errors]
+    assert invalid.errors == ("spec.replicas: 2147483648 is out of range for int32",)
