@@ -169,3 +169,15 @@ def test_a_manifest_fails_with_kubernetes_validates_own_first_error(prod_plan):
     deployment["spec"]["template"]["spec"]["containers"][0]["name"] = "app"
     [invalid] = [c for c in check_manifests(broken, "1.31") if c.errors]
     assert invalid.errors == ("spec.replicas: 2147483648 is out of range for int32",)
+
+
+def test_manifests_are_written_as_pyyamls_safe_dump_writes_them(prod_plan):
+    """The manifests are emitted with LibYAML when PyYAML has it: byte for byte what `yaml.safe_dump` writes."""
+    from automation.plan import manifest_yaml
+
+    manifests = [r.inputs for r in prod_plan.resources if is_kubernetes_object(r)]
+    assert len(manifests) > 20
+    for manifest in manifests:
+        ordered = {**{k: manifest[k] for k in ("apiVersion", "kind", "metadata")},
+                   **{k: v for k, v in manifest.items() if k not in ("apiVersion", "kind", "metadata")}}
+        assert manifest_yaml(manifest) == yaml.safe_dump(ordered, sort_keys=False)
