@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,8 @@ def write(name: str, key: Any, data: dict[str, Any]) -> None:
     only slower, so write errors are ignored."""
     if directory is None:
         return
+    import tempfile  # only when an entry is written: `--help` enables the cache too
+
     target = directory / name
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
