@@ -34,9 +34,13 @@ def _loader() -> Loader:
 
 
 @lru_cache(maxsize=None)
+def service_description(service: str) -> dict[str, Any]:
+    """The whole model as botocore loads it, once per process."""
+    return _loader().load_service_model(service, TYPE_NAME)
+
+
 def service_model(service: str) -> ServiceModel:
-    """The whole model, loaded once per process."""
-    return ServiceModel(_loader().load_service_model(service, TYPE_NAME), service_name=service)
+    return ServiceModel(service_description(service), service_name=service)
 
 
 @lru_cache(maxsize=None)
@@ -45,7 +49,7 @@ def operation_model(service: str, operation: str) -> OperationModel:
         return service_model(service).operation_model(operation)
     key, entry = _cache_entry(service)
     if operation not in entry["operations"]:
-        _add_operation(entry, service_model(service), operation)
+        _add_operation(entry, service_description(service), operation)
         user_cache.write(_entry_name(service), key, entry)
     return ServiceModel(entry, service_name=service).operation_model(operation)
 
@@ -73,9 +77,8 @@ def _cache_key(service: str) -> dict[str, Any]:
     return {"botocore": botocore.__version__, "files": [f for f in files if f is not None]}
 
 
-def _add_operation(entry: dict[str, Any], model: ServiceModel, operation: str) -> None:
+def _add_operation(entry: dict[str, Any], description: dict[str, Any], operation: str) -> None:
     """Copy the operation and the shapes its input reaches, without their documentation, into `entry`."""
-    description = model._service_description  # the loaded JSON, as botocore keeps it
     entry["metadata"] = description["metadata"]
     operation_description = description["operations"][operation]
     entry["operations"][operation] = _undocumented(operation_description)

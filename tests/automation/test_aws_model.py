@@ -366,7 +366,7 @@ def model_cache(tmp_path, monkeypatch):
     from automation import user_cache
     from automation.aws_model import models
 
-    loaded = (models.operation_model, models.service_model, models._cache_entry, models._loader)
+    loaded = (models.operation_model, models.service_description, models._cache_entry, models._loader)
 
     def new_process() -> None:
         for cached in loaded:
@@ -392,7 +392,7 @@ def test_the_cached_models_find_what_the_whole_models_find(baseline, model_cache
     assert written >= {"cloudwatch.json", "iam.json", "s3.json"}
 
     model_cache.new_process()
-    monkeypatch.setattr(models, "service_model", lambda service: pytest.fail(f"read the whole {service} model"))
+    monkeypatch.setattr(models, "service_description", lambda service: pytest.fail(f"read the whole {service} model"))
     assert [f.to_json() for f in check_plan(plan_of(baseline)).findings] == findings
 
     monkeypatch.undo()  # no cache: the whole models
@@ -437,8 +437,8 @@ def test_a_changed_model_file_or_botocore_version_is_read_again(tmp_path, model_
     assert [str(model_file), model_file.stat().st_size, 2_000_000_000_000_000_000] in entry["key"]["files"]
 
     reads = []
-    whole_model = models.service_model
-    monkeypatch.setattr(models, "service_model", lambda service: reads.append(service) or whole_model(service))
+    whole_model = models.service_description
+    monkeypatch.setattr(models, "service_description", lambda service: reads.append(service) or whole_model(service))
     assert description_max() == 200 and reads == []
     monkeypatch.setattr(botocore, "__version__", botocore.__version__ + ".other")
     assert description_max() == 200 and reads == ["cloudwatch"]
