@@ -356,7 +356,7 @@ _RUN_LOCK = threading.Lock()
 def _young_collections_paused() -> Iterator[None]:
     """No cyclic collection while the program runs; then all it allocated joins the oldest generation.
 
-    A program's first run imports the SDK modules it declares resources from: some 400,000 objects that live as long
+    A program's first run imports the SDK modules it declares resources from: some 350,000 objects that live as long
     as the process. The collector's young-generation passes walk each of them once and free next to nothing (~0.1 s
     of a `plan`). Resuming with them still young would walk them all at the next allocation, so they are moved to the
     oldest generation first (`gc.freeze()` then `gc.unfreeze()`: "put them back into the oldest generation",
