@@ -14,7 +14,10 @@ GC_THRESHOLDS = (50_000, 20, 10)
 
 def run() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
+    from automation import user_cache
     from automation.cli import main
+
+    user_cache.enable()
 
     exit_without_teardown(main())
 

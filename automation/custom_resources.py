@@ -183,9 +183,8 @@ def validate(manifest: dict[str, Any], kubernetes_version: str) -> list[str]:
             },
         }
         try:
-            k8s_schemas.validate(hpa, kubernetes_version)
             problems += [f"spec.advanced.horizontalPodAutoscalerConfig.{problem.removeprefix('spec.')}"
-                         for problem in k8s_schemas.integer_format_errors(hpa, kubernetes_version)]
+                         for problem in k8s_schemas.validate(hpa, kubernetes_version)]
         except kubernetes_validate.ValidationError as error:
             where = ".".join(str(p) for p in error.path if p not in ("spec",))
             problems.append(f"spec.advanced.horizontalPodAutoscalerConfig.{where}: {error.message}")

@@ -50,8 +50,8 @@ def _definitions(kubernetes_version: str) -> Resource:
 
 
 @lru_cache(maxsize=None)
-def validator(api_version: str, kind: str, kubernetes_version: str, formats: bool = False) -> jsonschema.Validator:
-    """The strict validator of one kind; with `formats`, one that checks the integer formats too."""
+def validator(api_version: str, kind: str, kubernetes_version: str) -> jsonschema.Validator:
+    """The strict validator of one kind, which checks the integer formats too."""
     directory = schema_directory(kubernetes_version)
     api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     try:
@@ -60,20 +60,20 @@ def validator(api_version: str, kind: str, kubernetes_version: str, formats: boo
         raise utils.SchemaNotFoundError(version=utils.major_minor(kubernetes_version), kind=kind,
                                         api_version=api_version) from None
     registry = _definitions(kubernetes_version) @ (Resource.from_contents(schema) @ Registry())
-    return jsonschema.Draft202012Validator(schema, registry=registry,
-                                           format_checker=INTEGER_FORMATS if formats else None)
+    return jsonschema.Draft202012Validator(schema, registry=registry, format_checker=INTEGER_FORMATS)
 
 
-def validate(manifest: dict[str, Any], kubernetes_version: str) -> None:
-    """Raise kubernetes_validate's ValidationError (the first error) or SchemaNotFoundError, as it would."""
+def validate(manifest: dict[str, Any], kubernetes_version: str) -> list[str]:
+    """Raise kubernetes_validate's ValidationError (the first error) or SchemaNotFoundError, as it would; else
+    return the integer-format errors: 2**31 in an int32 field (replicas, ports, HPA policy values) passes
+    kubernetes-validate while the API server refuses it.
+
+    One pass of the strict schema with the integer formats checked: its errors are kubernetes-validate's in the
+    same order (a format checker only adds `format` errors), so the first other error is the one it raises."""
     checker = validator(manifest["apiVersion"], manifest["kind"], kubernetes_version)
-    for error in checker.iter_errors(manifest):
-        raise utils.ValidationError(error, version=utils.major_minor(schema_version(kubernetes_version)))
-
-
-def integer_format_errors(manifest: dict[str, Any], kubernetes_version: str) -> list[str]:
-    """2**31 in an int32 field (replicas, ports, HPA policy values) passes kubernetes-validate while the API server
-    refuses it: the same strict schema, checked for integer formats."""
-    checker = validator(manifest["apiVersion"], manifest["kind"], kubernetes_version, formats=True)
+    errors = list(checker.iter_errors(manifest))
+    for error in errors:
+        if error.validator != "format":
+            raise utils.ValidationError(error, version=utils.major_minor(schema_version(kubernetes_version)))
     return [f"{'.'.join(str(p) for p in error.path)}: {error.instance} is out of range for {error.validator_value}"
-            for error in checker.iter_errors(manifest) if error.validator == "format"]
+            for error in errors]

@@ -62,6 +62,12 @@ def reports_in_a_temporary_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("SCRAPER_OPS_REPORT_DIR", str(tmp_path / "reports"))
 
 
+@pytest.fixture(autouse=True)
+def user_cache_in_a_temporary_directory(tmp_path, monkeypatch):
+    """Console scripts a test starts keep their user cache (automation/user_cache.py) here, not in ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
 OLD_IMAGE = "ghcr.io/social-media-scraper/app:2.4.1@sha256:5c3e8f1a9b2d4c6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6"
 NEW_IMAGE = f"ghcr.io/social-media-scraper/app:2.5.0@sha256:{'5' * 64}"
 

@@ -178,7 +178,7 @@ REPLICA_INHERITED = frozenset({"StorageEncrypted", "MasterUsername", "DBName", "
 
 def _route_read_replica(resource: PlannedResource, requests: dict[str, ApiRequest]) -> None:
     """A replica is made with CreateDBInstanceReadReplica; what that call cannot take follows in ModifyDBInstance."""
-    from automation.aws_model.shapes import operation_model
+    from automation.aws_model.models import operation_model
 
     create = requests.get("CreateDBInstance")
     if create is None or "SourceDBInstanceIdentifier" not in create.params:

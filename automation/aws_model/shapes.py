@@ -19,27 +19,11 @@ import datetime
 from functools import lru_cache
 from typing import Any, Iterator
 
-import botocore.session
 import regex
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import Shape
 
 from automation.aws_model.findings import SHAPE_DOC, ApiRequest, Finding
-
-
-@lru_cache(maxsize=1)
-def _session() -> botocore.session.Session:
-    return botocore.session.get_session()
-
-
-@lru_cache(maxsize=None)
-def service_model(service: str) -> ServiceModel:
-    """Each service model is loaded once per process: loading parses a large JSON file."""
-    return _session().get_service_model(service)
-
-
-@lru_cache(maxsize=None)
-def operation_model(service: str, operation: str) -> OperationModel:
-    return service_model(service).operation_model(operation)
+from automation.aws_model.models import operation_model
 
 
 @lru_cache(maxsize=None)

@@ -292,3 +292,23 @@ def test_an_invoke_without_its_provider_is_refused_too():
 def test_a_malformed_disable_list_is_bad_input(value):
     with pytest.raises(BadInput, match="pulumi:disable-default-providers must be a list"):
         disabled_default_providers({DISABLE_DEFAULT_PROVIDERS: value})
+
+
+def test_a_program_run_leaves_the_garbage_collector_as_it_found_it():
+    """The engine pauses cyclic collection while the program runs (automation/engine.py): afterwards the collector is
+    enabled again, or still disabled when the caller had disabled it, nothing is left frozen, and the cycles the run
+    left behind are still freed by a full collection."""
+    import gc
+
+    from tests.conftest import run_program_uncached
+
+    gc.collect()
+    run_program_uncached("prod", prod_config())
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert gc.collect() > 0
+    gc.disable()
+    try:
+        run_program_uncached("prod", prod_config())
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()

@@ -150,3 +150,34 @@ def test_keda_rules_beyond_the_schema_are_checked(prod_plan):
         "spec: minReplicaCount 20 is above maxReplicaCount 12",
         "spec.triggers.0.metricType: cpu takes Utilization or AverageValue",
     }
+
+
+def test_a_manifest_fails_with_kubernetes_validates_own_first_error(prod_plan):
+    """The one-pass strict check (automation/k8s_schemas.py) reports the error `kubernetes_validate.validate` raises
+    first, not the int32 overflow it also finds; the overflow alone is reported as out of range."""
+    import kubernetes_validate
+
+    broken = prod_plan.model_copy(deep=True)
+    deployment = next(r for r in broken.resources if r.type == "kubernetes:apps/v1:Deployment").inputs
+    deployment["spec"]["replicas"] = 2**31
+    deployment["spec"]["template"]["spec"]["containers"][0]["name"] = 7
+    with pytest.raises(kubernetes_validate.ValidationError) as first:
+        kubernetes_validate.validate(deployment, "1.31", strict=True)
+    [invalid] = [c for c in check_manifests(broken, "1.31") if c.errors]
+    assert invalid.errors == (f"{'.'.join(str(p) for p in first.value.path)}: {first.value.message}",)
+
+    deployment["spec"]["template"]["spec"]["containers"][0]["name"] = "app"
+    [invalid] = [c for c in check_manifests(broken, "1.31") if c.errors]
+    assert invalid.errors == ("spec.replicas: 2147483648 is out of range for int32",)
+
+
+def test_manifests_are_written_as_pyyamls_safe_dump_writes_them(prod_plan):
+    """The manifests are emitted with LibYAML when PyYAML has it: byte for byte what `yaml.safe_dump` writes."""
+    from automation.plan import manifest_yaml
+
+    manifests = [r.inputs for r in prod_plan.resources if is_kubernetes_object(r)]
+    assert len(manifests) > 20
+    for manifest in manifests:
+        ordered = {**{k: manifest[k] for k in ("apiVersion", "kind", "metadata")},
+                   **{k: v for k, v in manifest.items() if k not in ("apiVersion", "kind", "metadata")}}
+        assert manifest_yaml(manifest) == yaml.safe_dump(ordered, sort_keys=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -93,3 +94,27 @@ def test_the_console_script_exits_with_the_commands_code_and_all_its_output(tmp_
                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=180)
     assert bad.returncode == 2
     assert bad.stderr.startswith("scraper-ops: no stack config Pulumi.nowhere.yaml")
+
+
+def test_the_console_script_keeps_the_aws_models_it_read_in_the_user_cache(tmp_path):
+    """`plan` through the console script stores the models it validated against under $XDG_CACHE_HOME, and a second
+    run, which reads them from there, prints the same plan and the same AWS-model findings."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def plan() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "automation", "plan", "--stack", "prod", "--json"],
+                              capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=180)
+
+    cold = plan()
+    assert cold.returncode == 0, cold.stderr
+    entries = {p.name for p in (tmp_path / "cache" / "scraper-ops" / "aws-models").iterdir()}
+    assert {"cloudwatch.json", "iam.json", "rds.json", "s3.json"} <= entries
+    warm = plan()
+
+    def without_timing(run: subprocess.CompletedProcess) -> tuple[int, dict, str]:
+        document = json.loads(run.stdout)
+        assert document["awsModel"].pop("seconds") >= 0
+        return run.returncode, document, re.sub(r"\(\d+\.\d+ s\)", "(seconds)", run.stderr)
+
+    assert without_timing(warm) == without_timing(cold)
+    assert json.loads(warm.stdout)["awsModel"]["requestsValidated"] > 0
