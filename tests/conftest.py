@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import copyreg
 import functools
+import itertools
 import json
 import logging
 import math
@@ -34,7 +35,6 @@ from semver import VersionInfo
 
 from automation.engine import Plan, PlannedResource, run_program
 from automation.stack_files import read_stack_file
-from contract import alarms as alarm_keys
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -294,14 +294,14 @@ def replayed_requests(plan: Plan) -> list[Any]:
     creating request first (the provider creates a read replica, then modifies it)."""
     from automation.aws_model import check_plan
 
-    by_urn, order = {r.urn: r for r in plan.resources}, {}
+    by_urn, order, ranks = {r.urn: r for r in plan.resources}, {}, itertools.count()
 
     def visit(urn: str) -> None:
         if urn in by_urn and urn not in order:
-            order[urn] = None  # a cycle cannot recur
+            order[urn] = -1  # being visited
             for dependency in by_urn[urn].dependencies:
                 visit(dependency)
-            order[urn] = len([u for u in order if order[u] is not None])
+            order[urn] = next(ranks)
 
     for planned in plan.resources:
         visit(planned.urn)
