@@ -358,16 +358,27 @@ class MotoSnapshot:
 
         copyreg.pickle(type(threading.RLock()), lambda lock: (threading.RLock, ()))
         copyreg.pickle(type(threading.Lock()), lambda lock: (threading.Lock, ()))
-        self.backends = {b: copy.deepcopy(dict(b)) for b in BackendDict._instances
+        self.backends = {b: copy.deepcopy(dict(b), self.kept()) for b in BackendDict._instances
                          if len(b) and b.service_name not in KEPT_ACROSS_TESTS}
+
+    @staticmethod
+    def kept() -> dict[int, Any]:
+        """A deepcopy memo that maps the backends of KEPT_ACROSS_TESTS to themselves: what refers to them (an RDS
+        subnet group to EC2's subnets) keeps referring to the live ones instead of copying all of EC2."""
+        from moto.core.base_backend import BackendDict
+
+        kept = [b for b in BackendDict._instances if b.service_name in KEPT_ACROSS_TESTS]
+        backends = [region for b in kept for account in b.values() for region in account.values()]
+        return {id(backend): backend for backend in backends}
 
     def restore(self) -> None:
         from moto.core.base_backend import BackendDict, backend_lock
 
         reset_moto()
         with backend_lock:
+            kept = self.kept()
             for backends, state in self.backends.items():
-                backends.update(copy.deepcopy(state))
+                backends.update(copy.deepcopy(state, dict(kept)))
                 if backends not in BackendDict._instances:  # a reset forgets it until its next request: register it
                     BackendDict._instances.append(backends)
 
