@@ -23,7 +23,6 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs
 from pulumi_policy import proxy
 from pulumi_policy.proxy import UnknownValueError
 
-AWS_PROVIDER = "pulumi:providers:aws"
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_BACKUP_REPLICATION = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
 S3_BUCKET = "aws:s3/bucket:Bucket"
@@ -52,7 +51,6 @@ K8S_CRONJOB = "kubernetes:batch/v1:CronJob"
 K8S_POD = "kubernetes:core/v1:Pod"
 K8S_HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 K8S_PDB = "kubernetes:policy/v1:PodDisruptionBudget"
-K8S_NAMESPACE = "kubernetes:core/v1:Namespace"
 KEDA_SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 KEDA_TRIGGER_AUTHENTICATION = "kubernetes:keda.sh/v1alpha1:TriggerAuthentication"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import copyreg
 import functools
+import itertools
 import json
 import logging
 import math
@@ -24,6 +26,7 @@ import yaml
 from hypothesis import settings as hypothesis_settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from moto.cloudwatch import models as cloudwatch_models
+from moto.rds import models as rds_models
 from moto.server import ThreadedMotoServer
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
@@ -32,7 +35,6 @@ from semver import VersionInfo
 
 from automation.engine import Plan, PlannedResource, run_program
 from automation.stack_files import read_stack_file
-from contract import alarms as alarm_keys
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -175,17 +177,32 @@ def _with_percentiles(original):
     return get_statistics_for_type
 
 
+def _restores_unprotected(original):
+    """RDS restores a snapshot without deletion protection unless the request asks for it ("By default, deletion
+    protection isn't enabled": botocore's rds model, RestoreDBInstanceFromDBSnapshot, DeletionProtection); moto 5
+    copies the flag of the snapshot's source instance, which the plan protects."""
+
+    def restore_db_instance_from_db_snapshot(self, from_snapshot_id, overrides):
+        instance = original(self, from_snapshot_id, overrides)
+        instance.deletion_protection = bool(overrides.get("deletion_protection"))
+        return instance
+
+    return restore_db_instance_from_db_snapshot
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint():
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    patched = cloudwatch_models.Statistics.get_statistics_for_type
-    cloudwatch_models.Statistics.get_statistics_for_type = _with_percentiles(patched)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    cloudwatch_models.Statistics.get_statistics_for_type = patched
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cloudwatch_models.Statistics, "get_statistics_for_type",
+                      _with_percentiles(cloudwatch_models.Statistics.get_statistics_for_type))
+        patch.setattr(rds_models.RDSBackend, "restore_db_instance_from_db_snapshot",
+                      _restores_unprotected(rds_models.RDSBackend.restore_db_instance_from_db_snapshot))
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+        server.stop()
 
 
 # Kept across tests: EC2 holds only the networks the seeds create (VPCs and subnets for the DB subnet groups), which
@@ -255,74 +272,142 @@ def network(region: str, cidr: str) -> list[str]:
             for i, z in ((1, "a"), (2, "b"))]
 
 
-def seed_stack(outputs_template: dict[str, Any]) -> dict[str, Any]:
-    """Create in moto what `pulumi up` of the prod stack creates that the ops jobs touch.
+# The seed replays the API requests the plan of a stack would send (the AWS-model stage's translation of every
+# planned AWS resource: one description of the stack), for the services the ops jobs call. Not replayed: IAM and
+# Secrets Manager (no job calls them), EKS add-ons (the cluster is not the stack's), Route 53 records (the hosted
+# zone is not the stack's; the DR tests create their own).
+SEEDED_SERVICES = frozenset({"kms", "s3", "rds", "sqs", "sns", "dynamodb", "backup", "cloudwatch"})
+NOT_REPLAYED = {
+    ("kms", "ScheduleKeyDeletion"): "the stage's rendering of the key's deletion window, applied on delete",
+    ("cloudwatch", "PutCompositeAlarm"): "moto 5 raises NotImplementedError",
+    ("backup", "CreateBackupSelection"): "moto 5 answers 500",
+    ("rds", "StartDBInstanceAutomatedBackupsReplication"): "moto 5 answers no XML",
+    ("s3", "PutBucketPolicy"): "the policies deny requests without TLS (aws:SecureTransport), moto enforces bucket "
+                               "policies, and the tests reach moto over plain HTTP",
+}
+# What a create returns in place of the offline engine's id: {(service, operation): {planned output: response path}}.
+# The offline id of a backup plan is its name.
+CHOSEN_IDS = {
+    ("kms", "CreateKey"): {"keyId": ("KeyMetadata", "KeyId")},
+    ("sqs", "CreateQueue"): {"url": ("QueueUrl",)},
+    ("backup", "CreateBackupPlan"): {"name": ("BackupPlanId",)},
+}
+NETWORKS = {REGION: "10.10.0.0/16", DR_REGION: "10.20.0.0/16"}
 
-    Returns the stack outputs as `pulumi stack output --json` would after that deploy:
-    the plan's outputs with the ids AWS chose (keys, plan id) in place of the offline ones.
+
+def replayed_requests(plan: Plan) -> list[Any]:
+    """The plan's API requests for SEEDED_SERVICES, a resource's after those of the resources it depends on and its
+    creating request first (the provider creates a read replica, then modifies it)."""
+    from automation.aws_model import check_plan
+
+    by_urn, order, ranks = {r.urn: r for r in plan.resources}, {}, itertools.count()
+
+    def visit(urn: str) -> None:
+        if urn in by_urn and urn not in order:
+            order[urn] = -1  # being visited
+            for dependency in by_urn[urn].dependencies:
+                visit(dependency)
+            order[urn] = next(ranks)
+
+    for planned in plan.resources:
+        visit(planned.urn)
+    requests = [q for q in check_plan(plan).requests
+                if q.service in SEEDED_SERVICES and (q.service, q.operation) not in NOT_REPLAYED]
+    return sorted(requests, key=lambda q: (order[q.urn], not q.operation.startswith("Create")))
+
+
+def _replaced(document: Any, ids: dict[str, str]) -> Any:
+    text = json.dumps(document)
+    for offline in sorted(ids, key=len, reverse=True):
+        text = text.replace(offline, ids[offline])
+    return json.loads(text)
+
+
+def seed_stack(plan: Plan) -> dict[str, Any]:
+    """Create in moto what `pulumi up` of the plan's stack creates, as the plan's own API requests, and leave every
+    alarm OK (a healthy stack). What the stack takes as given, its DB subnet groups, is created first.
+
+    Returns the stack outputs as `pulumi stack output --json` would after that deploy: the plan's outputs with the
+    ids AWS chose (keys, queue URLs, plan id) in place of the offline ones.
     """
-    outputs = copy.deepcopy(outputs_template)
-    keys = {region: client("kms", region).create_key(Description=f"scraper {region}")["KeyMetadata"]["Arn"]
-            for region in (REGION, DR_REGION)}
-    outputs["drKmsKeyArn"] = keys[DR_REGION]
-    client("rds", DR_REGION).create_db_subnet_group(
-        DBSubnetGroupName=outputs["drSubnetGroupName"], DBSubnetGroupDescription="dr",
-        SubnetIds=network(DR_REGION, "10.20.0.0/16"),
-    )
-    primary = client("rds").create_db_instance(
-        DBInstanceIdentifier=outputs["dbInstanceId"], Engine="postgres", DBInstanceClass="db.r6g.large",
-        AllocatedStorage=100, MasterUsername="scraper", MasterUserPassword="not-a-real-secret", StorageEncrypted=True,
-        KmsKeyId=keys[REGION], BackupRetentionPeriod=outputs["dbBackupRetentionDays"], MultiAZ=True,
-    )["DBInstance"]
-    client("rds", DR_REGION).create_db_instance_read_replica(
-        DBInstanceIdentifier=outputs["dbReplicaId"], SourceDBInstanceIdentifier=primary["DBInstanceArn"],
-        KmsKeyId=keys[DR_REGION], SourceRegion=REGION,
-    )
-    s3, dr_s3 = client("s3"), client("s3", DR_REGION)
-    s3.create_bucket(Bucket=outputs["dataBucket"])
-    s3.create_bucket(Bucket=outputs["opsBucket"])
-    dr_s3.create_bucket(Bucket=outputs["dataReplicaBucket"], CreateBucketConfiguration={"LocationConstraint": DR_REGION})
-    for bucket, api in ((outputs["dataBucket"], s3), (outputs["opsBucket"], s3), (outputs["dataReplicaBucket"], dr_s3)):
-        api.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_replication(Bucket=outputs["dataBucket"], ReplicationConfiguration={
-        "Role": "arn:aws:iam::123456789012:role/replication",
-        "Rules": [{"ID": "data-to-dr-region", "Status": "Enabled", "Priority": 1, "Filter": {},
-                   "DeleteMarkerReplication": {"Status": "Enabled"},
-                   "Destination": {"Bucket": f"arn:aws:s3:::{outputs['dataReplicaBucket']}"}}],
-    })
-    sqs = client("sqs")
-    outputs["queueUrl"] = sqs.create_queue(QueueName=outputs["queueUrl"].rsplit("/", 1)[1])["QueueUrl"]
-    outputs["deadLetterQueueUrl"] = sqs.create_queue(QueueName=outputs["deadLetterQueueUrl"].rsplit("/", 1)[1])["QueueUrl"]
-    sns = client("sns")
-    outputs["alertsTopicArn"] = sns.create_topic(Name=outputs["alertsTopicArn"].rsplit(":", 1)[1])["TopicArn"]
-    outputs["maintenanceTopicArn"] = sns.create_topic(Name=outputs["maintenanceTopicArn"].rsplit(":", 1)[1])["TopicArn"]
-    client("dynamodb").create_table(
-        TableName=outputs["lockTableName"], KeySchema=[{"AttributeName": "lockId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "lockId", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-    )
-    backup = client("backup")
-    backup.create_backup_vault(BackupVaultName=outputs["backupVaultName"])
-    dr_vault = client("backup", DR_REGION).create_backup_vault(BackupVaultName=outputs["drBackupVaultName"])
-    outputs["backupPlanId"] = backup.create_backup_plan(BackupPlan={
-        "BackupPlanName": f"{outputs['dbInstanceId']}-database",
-        "Rules": [{"RuleName": "daily-database", "TargetBackupVaultName": outputs["backupVaultName"],
-                   "ScheduleExpression": "cron(0 5 * * ? *)", "Lifecycle": {"DeleteAfterDays": 14},
-                   "CopyActions": [{"DestinationBackupVaultArn": dr_vault["BackupVaultArn"],
-                                    "Lifecycle": {"DeleteAfterDays": 14}}]}],
-    })["BackupPlanId"]
-    for key, name in outputs["alarms"].items():
-        region = DR_REGION if key == alarm_keys.REPLICA_LAG_HIGH else REGION
-        cloudwatch = client("cloudwatch", region)
-        cloudwatch.put_metric_alarm(AlarmName=name, ComparisonOperator="GreaterThanThreshold", EvaluationPeriods=1,
-                                    MetricName="m", Namespace="n", Period=60, Statistic="Average", Threshold=1)
-        cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="seeded")
-    return outputs
+    from botocore import xform_name
+
+    requests, ids = replayed_requests(plan), {}
+    given = {(q.region, q.params["DBSubnetGroupName"]) for q in requests if "DBSubnetGroupName" in q.params}
+    # moto gap: a cross-region replica is a copy of its source that keeps the source's region, so moto looks its
+    # subnet group up in the source's region (RDS uses the replica's own); the same name there satisfies moto.
+    given |= {(q.params["SourceDBInstanceIdentifier"].split(":")[3], q.params["DBSubnetGroupName"]) for q in requests
+              if q.operation == "CreateDBInstanceReadReplica" and "DBSubnetGroupName" in q.params}
+    for region, group in sorted(given):
+        rds = client("rds", region)
+        if group not in {g["DBSubnetGroupName"] for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]}:
+            rds.create_db_subnet_group(DBSubnetGroupName=group, DBSubnetGroupDescription="given to the stack",
+                                       SubnetIds=network(region, NETWORKS[region]))
+    resources = {r.urn: r for r in plan.resources}
+    for request in requests:
+        api = client(request.service, request.region)
+        response = getattr(api, xform_name(request.operation))(**_replaced(request.params, ids))
+        for output, path in CHOSEN_IDS.get((request.service, request.operation), {}).items():
+            chosen = functools.reduce(dict.__getitem__, path, response)
+            ids[resources[request.urn].outputs[output]] = chosen
+        if request.operation == "PutMetricAlarm":
+            api.set_alarm_state(AlarmName=request.params["AlarmName"], StateValue="OK", StateReason="seeded")
+    return _replaced(plan.outputs, ids)
+
+
+class MotoSnapshot:
+    """moto's backends after a seed, restored for each test instead of seeding again: the server runs in this process,
+    so its backends are here. Locks are not copied (copyreg: a copy gets a fresh lock)."""
+
+    def __init__(self):
+        from moto.core.base_backend import BackendDict
+
+        copyreg.pickle(type(threading.RLock()), lambda lock: (threading.RLock, ()))
+        copyreg.pickle(type(threading.Lock()), lambda lock: (threading.Lock, ()))
+        self.backends = {b: copy.deepcopy(dict(b), self.kept()) for b in BackendDict._instances
+                         if len(b) and b.service_name not in KEPT_ACROSS_TESTS}
+
+    @staticmethod
+    def kept() -> dict[int, Any]:
+        """A deepcopy memo that maps the backends of KEPT_ACROSS_TESTS to themselves: what refers to them (an RDS
+        subnet group to EC2's subnets) keeps referring to the live ones instead of copying all of EC2."""
+        from moto.core.base_backend import BackendDict
+
+        kept = [b for b in BackendDict._instances if b.service_name in KEPT_ACROSS_TESTS]
+        backends = [region for b in kept for account in b.values() for region in account.values()]
+        return {id(backend): backend for backend in backends}
+
+    def restore(self) -> None:
+        from moto.core.base_backend import BackendDict, backend_lock
+
+        reset_moto()
+        with backend_lock:
+            kept = self.kept()
+            for backends, state in self.backends.items():
+                backends.update(copy.deepcopy(state, dict(kept)))
+                if backends not in BackendDict._instances:  # a reset forgets it until its next request: register it
+                    BackendDict._instances.append(backends)
+
+
+_deployments: dict[tuple[str, ...], tuple[MotoSnapshot, list[dict[str, Any]]]] = {}
+
+
+def deploy(*plans: Plan) -> list[dict[str, Any]]:
+    """The stacks of these plans deployed into a reset moto, seeded once per session (then restored); their outputs."""
+    key = tuple(json.dumps(plan.outputs, sort_keys=True) for plan in plans)
+    if key not in _deployments:
+        reset_moto()
+        outputs = [seed_stack(plan) for plan in plans]
+        _deployments[key] = (MotoSnapshot(), outputs)
+    snapshot, outputs = _deployments[key]
+    snapshot.restore()
+    return copy.deepcopy(outputs)
 
 
 @pytest.fixture
 def deployed(aws_env, prod_plan, tmp_path) -> dict[str, Any]:
     """The prod stack 'deployed' into moto: its outputs, also saved as outputs.json (the CLI's --outputs)."""
-    outputs = seed_stack(prod_plan.outputs)
+    [outputs] = deploy(prod_plan)
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(outputs))
     return {"outputs": outputs, "file": path}
@@ -531,6 +616,7 @@ class RecordingPulumi(auto.PulumiCommand):
         self.version = VersionInfo(3, 200, 0)  # file-based event log
         self.stack = stack
         self.config = dict(config)
+        self.deployed_config = dict(config)  # what the state holds: the program's resources under this config
         self.outputs = outputs
         self.calls: list[list[str]] = []
         self.history: list[dict[str, Any]] = []
@@ -540,7 +626,7 @@ class RecordingPulumi(auto.PulumiCommand):
         ]
         self.up_outcomes: list[str] = []
         self.conflicts = 0
-        self.drift: dict[str, int] = {"same": 85}
+        self.drift: dict[str, int] | None = None  # refresh's counts; None: every resource of the state unchanged
         self.on_up: Callable[[int], None] = lambda count: None
         self.unprotected: set[str] = set()  # URNs whose protect flag `pulumi state unprotect` cleared
 
@@ -626,8 +712,11 @@ class RecordingPulumi(auto.PulumiCommand):
                 return 255, "".join(r["diagnosticEvent"]["message"] for r in refusals), "error: preview failed"
             return 0, "", ""
         if args[:2] == ["refresh", "--preview-only"]:
+            drift = self.drift
+            if drift is None:
+                drift = {"same": len(run_program(self.stack, self.deployed_config).resources)}
             self._write_events(args, [{"summaryEvent": {"maybeCorrupt": False, "durationSeconds": 1, "PolicyPacks": {},
-                                                        "resourceChanges": self.drift}}])
+                                                        "resourceChanges": drift}}])
             return 0, "", ""
         if args[0] == "up":
             count = sum(1 for call in self.calls if call[0] == "up")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,12 +40,11 @@ class Series:
 
 
 def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float] | None:
-    """Least-squares slope and intercept, or None with fewer than two distinct x."""
-    if len(xs) < 2 or len(set(xs)) < 2:
+    """Least-squares slope and intercept, or None with fewer than two distinct x (which `linear_regression` refuses)."""
+    if len(set(xs)) < 2:
         return None
-    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
-    return slope, mean_y - slope * mean_x
+    fit = statistics.linear_regression(xs, ys)
+    return fit.slope, fit.intercept
 
 
 def analyse(series: Series, now: datetime) -> Series:

@@ -41,7 +41,7 @@ def test_daily_checklist_passes_with_evidence(capsys, live):
     assert items["Error budget left (availability SLO 99.9%, 30 d)"]["evidence"] == (
         "75.0% of the budget left; burn rate 0.25x over 24 h"
     )
-    assert items["No critical errors"]["evidence"] == "none of 12 alarms in ALARM"
+    assert items["No critical errors"]["evidence"] == f"none of {len(live['outputs']['alarms'])} alarms in ALARM"
     assert items["Scraper success rate > 95%"]["evidence"] == "97.00% of 100 scrapes in 24 h"
     assert "scraper-prod-20261128-030000" in items["Backups completed"]["evidence"]
 

@@ -15,7 +15,7 @@ from automation.engine import run_program
 from automation.runner import OfflineRunner
 from automation.stack_files import read_stack_file
 from infra import signals
-from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, client, run_cli, seed_stack
+from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, client, deploy, run_cli
 
 DIGEST = NEW_IMAGE.partition("@")[2]
 
@@ -67,8 +67,7 @@ def stacks(aws_env, project, prod_plan):
     """Both stacks deployed into moto; their outputs files."""
     staging_plan = run_program("staging", read_stack_file("staging", REPO_ROOT))
     files = {}
-    for stack, plan in (("prod", prod_plan), ("staging", staging_plan)):
-        outputs = seed_stack(plan.outputs)
+    for stack, outputs in zip(("prod", "staging"), deploy(prod_plan, staging_plan)):
         files[stack] = project / f"{stack}-outputs.json"
         files[stack].write_text(json.dumps(outputs))
         files[f"{stack}Outputs"] = outputs
