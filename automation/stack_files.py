@@ -1,6 +1,6 @@
 """Stack files and the project directory: what commands that only read a stack's config need.
 
-Kept apart from the offline engine (automation/engine.py), which imports the Pulumi SDK: `maintenance next`
+Kept apart from the offline engine (automation/engine/), which imports the Pulumi SDK: `maintenance next`
 and the like read `Pulumi.<stack>.yaml` without paying for it.
 """
 

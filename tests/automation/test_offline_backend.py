@@ -296,7 +296,7 @@ def test_a_malformed_disable_list_is_bad_input(value):
 
 
 def test_a_program_run_leaves_the_garbage_collector_as_it_found_it():
-    """The engine pauses cyclic collection while the program runs (automation/engine.py): afterwards the collector is
+    """The engine pauses cyclic collection while the program runs (automation/engine/project.py): afterwards the collector is
     enabled again, or still disabled when the caller had disabled it, nothing is left frozen, and the cycles the run
     left behind are still freed by a full collection."""
     import gc

@@ -1,71 +1,20 @@
-"""The offline engine: the real Pulumi program run in-process under the SDK's mock monitor.
-
-It deploys nothing. Every resource the program registers is recorded as the
-engine would receive it (type, name, parent, provider, options and camelCase
-inputs), and given deterministic physical names and ids, so that two runs of the
-same config give the same plan. `scraper-ops plan`, the offline backend and the
-policy check all build on `run_program`.
-"""
+"""What the offline engine answers in place of AWS and Kubernetes: deterministic physical names, ids and lookups,
+and the refusals of the real engine (a resource or invoke without the provider its stack requires)."""
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import json
-import logging
 import threading
 import uuid
-import warnings
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pulumi.runtime import mocks as pulumi_mocks
 
-warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumi_aws(\.|$)")
-
-import pulumi  # noqa: E402
-from pulumi.output import Unknown  # noqa: E402
-from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
-from pulumi.runtime import rpc  # noqa: E402
-
-from automation.errors import BadInput  # noqa: E402
-from infra.config import PROJECT, StackConfig, parse_stack_config  # noqa: E402
+from automation.errors import BadInput
 
 OFFLINE_ACCOUNT_ID = "123456789012"
 AWS_PROVIDER_TYPE = "pulumi:providers:aws"
-class PlannedResource(BaseModel):
-    """One registration as the engine receives it; also the schema of a resource in `plan --json`."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-
-    urn: str
-    type: str
-    name: str
-    parent: str | None
-    region: str | None
-    inputs: dict[str, Any]
-    custom: bool = True
-    provider: str | None = None
-    protect: bool = False
-    dependencies: list[str] = []
-    property_dependencies: dict[str, list[str]] = Field(default_factory=dict, alias="propertyDependencies")
-    ignore_changes: list[str] = Field(default_factory=list, alias="ignoreChanges")  # as the SDK sends them
-    outputs: dict[str, Any] = {}  # the physical state the engine answered with
-
-
-class Plan(BaseModel):
-    """What a program declared: the document `plan --json` prints and `policy check --plan` reads."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    project: str
-    stack: str
-    resources: list[PlannedResource]
-    outputs: dict[str, Any]
-    config: StackConfig | None = Field(default=None, exclude=True)  # only when the plan was made here
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True)
 
 
 def _digest(*parts: str, length: int = 7) -> str:
@@ -286,137 +235,3 @@ class PreviewMocks(OfflineMocks):
         if args.typ.startswith("pulumi:providers:"):
             return resource_id, state
         return "", {key: value for key, value in state.items() if key in args.inputs or key in CHECK_ASSIGNED}
-
-
-class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The SDK's mock monitor, also keeping what a policy needs and Mocks never sees: parent, protect, dependencies,
-    ignored changes."""
-
-    def __init__(self, mocks: OfflineMocks):
-        super().__init__(mocks)
-        self.recorded: dict[str, PlannedResource] = {}
-        self._record_lock = threading.Lock()
-
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        if request.type == "pulumi:pulumi:Stack":
-            return response
-        inputs = rpc.deserialize_properties(request.object)
-        mocks: OfflineMocks = self.mocks  # type: ignore[assignment]
-        if request.type == AWS_PROVIDER_TYPE:
-            with mocks._lock:
-                mocks.provider_regions[response.urn] = inputs.get("region", mocks.default_region)
-        is_aws = request.type.startswith("aws:") or request.type == AWS_PROVIDER_TYPE
-        region = (
-            inputs.get("region", mocks.default_region)
-            if request.type == AWS_PROVIDER_TYPE
-            else (mocks.region_of(request.provider) if is_aws else None)
-        )
-        resource = PlannedResource(
-            urn=response.urn,
-            type=request.type,
-            name=request.name,
-            parent=request.parent or None,
-            region=region,
-            inputs=_plain(inputs),
-            custom=bool(request.custom),
-            provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
-            protect=bool(request.protect),
-            dependencies=sorted(request.dependencies),
-            property_dependencies={k: sorted(v.urns) for k, v in sorted(request.propertyDependencies.items())},
-            ignore_changes=list(request.ignoreChanges),
-            outputs=_plain(self.resources[response.urn].state),
-        )
-        with self._record_lock:
-            self.recorded[response.urn] = resource
-        return response
-
-
-SECRET_PLACEHOLDER = "[secret]"
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready copy of deserialized properties: secrets masked; unknowns (a preview's) as the engine's wire
-    sentinel, which is what a policy pack receives (pulumi_policy.proxy.UNKNOWN_STRING_VALUE).
-
-    A plan is printed and saved, so a secret's value never enters it, not even the offline engine's fake one.
-    """
-    if isinstance(value, Unknown):
-        return rpc.UNKNOWN
-    if isinstance(value, Mapping):
-        if rpc._special_sig_key in value and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return SECRET_PLACEHOLDER
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # the wire has only doubles; integral values read better and validate as integers
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
-_RUN_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _young_collections_paused() -> Iterator[None]:
-    """No cyclic collection while the program runs; then all it allocated joins the oldest generation.
-
-    A program's first run imports the SDK modules it declares resources from: some 350,000 objects that live as long
-    as the process. The collector's young-generation passes walk each of them once and free next to nothing (~0.1 s
-    of a `plan`). Resuming with them still young would walk them all at the next allocation, so they are moved to the
-    oldest generation first (`gc.freeze()` then `gc.unfreeze()`: "put them back into the oldest generation",
-    https://docs.python.org/3/library/gc.html#gc.unfreeze). The run's own cyclic garbage is freed by the next full
-    collection instead of a young one; nothing stays frozen, and the collector is left enabled or not as it was.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        gc.unfreeze()
-        if was_enabled:
-            gc.enable()
-
-
-def run_program(
-    stack: str,
-    raw_config: Mapping[str, str],
-    program: Callable[[StackConfig, str], Mapping[str, Any]] | None = None,
-    project: str = PROJECT,
-    oidc_lookup_failure: str | None = None,
-    preview: bool = False,
-) -> Plan:
-    """Validate the config, run the program under the mock monitor and return what it declared.
-
-    With `preview`, as `pulumi preview` sees it: outputs of resources not created yet are unknown (see
-    PreviewMocks), and the plan's outputs hold only those known at preview.
-    Raises ConfigError before anything is declared when the config is bad.
-    """
-    from infra.program import build_stack
-
-    config = parse_stack_config(raw_config)
-    # As the language host does: a failed program leaves futures nobody awaits, and asyncio would log each one.
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    program = program or build_stack
-    with _RUN_LOCK, _young_collections_paused():  # the SDK's runtime settings are process-global
-        pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
-        mocks = (PreviewMocks if preview else OfflineMocks)(stack, config.region, oidc_lookup_failure,
-                                                            disabled_default_providers(raw_config))
-        monitor = RecordingMonitor(mocks)
-        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
-        resolved: dict[str, Any] = {}
-
-        @pulumi.runtime.test
-        def execute():
-            outputs = program(config, stack)
-            return pulumi.Output.all(*(
-                pulumi.Output.from_input(value).apply(lambda known, key=key: resolved.__setitem__(key, known))
-                for key, value in outputs.items()
-            ))
-
-        execute()
-        resources = sorted(monitor.recorded.values(), key=lambda r: r.urn)
-    return Plan(project=project, stack=stack, resources=resources, outputs=_plain(resolved), config=config)
