@@ -14,7 +14,8 @@ from typing import Any, Callable, Mapping, Union
 from automation.aws_model.findings import ApiRequest, Finding
 from automation.engine import PlannedResource
 
-UNMAPPED_DOC = "automation/aws_model/mappings.py: every input key is mapped to an API member or declared provider-only"
+UNMAPPED_DOC = ("automation/aws_model/mappings/ (a module per service): every input key is mapped to an API member or "
+                "declared provider-only")
 
 
 @dataclass(frozen=True)
