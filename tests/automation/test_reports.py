@@ -372,6 +372,7 @@ def browser() -> str | None:
                  if (path := shutil.which(name))), None)
 
 
+@pytest.mark.slow  # an external tool: the first start of Chromium takes seconds
 @pytest.mark.skipif(browser() is None, reason="no Chromium installed: `apt-get install -y chromium` (README, Reports)")
 @pytest.mark.parametrize("kind", sorted(REPORTS))
 def test_each_html_report_renders_in_headless_chromium(kind, tmp_path):
