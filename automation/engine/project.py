@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import threading
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 import pulumi
 
@@ -17,28 +15,6 @@ from infra.config import PROJECT, StackConfig, parse_stack_config
 
 
 _RUN_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _young_collections_paused() -> Iterator[None]:
-    """No cyclic collection while the program runs; then all it allocated joins the oldest generation.
-
-    A program's first run imports the SDK modules it declares resources from: some 350,000 objects that live as long
-    as the process. The collector's young-generation passes walk each of them once and free next to nothing (~0.1 s
-    of a `plan`). Resuming with them still young would walk them all at the next allocation, so they are moved to the
-    oldest generation first (`gc.freeze()` then `gc.unfreeze()`: "put them back into the oldest generation",
-    https://docs.python.org/3/library/gc.html#gc.unfreeze). The run's own cyclic garbage is freed by the next full
-    collection instead of a young one; nothing stays frozen, and the collector is left enabled or not as it was.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        gc.unfreeze()
-        if was_enabled:
-            gc.enable()
 
 
 def run_program(
@@ -61,7 +37,7 @@ def run_program(
     # As the language host does: a failed program leaves futures nobody awaits, and asyncio would log each one.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     program = program or build_stack
-    with _RUN_LOCK, _young_collections_paused():  # the SDK's runtime settings are process-global
+    with _RUN_LOCK:  # the SDK's runtime settings are process-global
         pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
         mocks = (PreviewMocks if preview else OfflineMocks)(stack, config.region, oidc_lookup_failure,
                                                             disabled_default_providers(raw_config))
