@@ -15,7 +15,7 @@ import pytest
 from automation.aws_model import check_plan
 from automation.engine import Plan, PlannedResource
 from infra.config import ConfigError
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 PRIMARY = "database-primary"
 KEY_US_EAST_1 = "arn:aws:kms:us-east-1:123456789012:key/5a622045-0b43-e4cf-a3e1-c16ae6b0d48c"

@@ -17,7 +17,7 @@ from automation import cost as cost_job
 from automation.aws import Aws
 from automation.cost.explorer import forecast_rest
 from tests.automation.test_capacity_cost import project  # noqa: F401  (the project fixture: a copy of the stack files)
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 TODAY = date(2026, 11, 28)
 MONTHS = ["2026-08", "2026-09", "2026-10", "2026-11"]

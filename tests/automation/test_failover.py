@@ -23,7 +23,10 @@ from automation.failover import Failover
 from automation.outputs import parse_outputs
 from automation.runner import PulumiRunner
 from automation.stack_files import read_stack_file
-from tests.conftest import DR_REGION, REGION, REPO_ROOT, RecordingPulumi, client, network, run_cli
+from tests.support.cli import run_cli
+from tests.support.fake_pulumi import RecordingPulumi
+from tests.support.moto_stack import DR_REGION, REGION, client, network
+from tests.support.programs import REPO_ROOT
 
 RPO_SECONDS = 900
 UPDATE_SECONDS = 240.0  # how long the standby's update takes on the simulated clock

@@ -21,7 +21,10 @@ from automation.errors import BadInput
 from automation.runner import OfflineRunner, ProtectedResources, PulumiRunner
 from automation.scale import scale
 from automation.stack_files import read_stack_file
-from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, RecordingPulumi, client, prod_config, run_cli, scraper_ops
+from tests.support.cli import run_cli, scraper_ops
+from tests.support.fake_pulumi import RecordingPulumi
+from tests.support.moto_stack import client
+from tests.support.programs import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, prod_config
 
 pytestmark = pytest.mark.slow  # the offline backend runs the program for each preview and update
 
@@ -301,7 +304,7 @@ def test_a_program_run_leaves_the_garbage_collector_as_it_found_it():
     left behind are still freed by a full collection."""
     import gc
 
-    from tests.conftest import run_program_uncached
+    from tests.support.programs import run_program_uncached
 
     gc.collect()
     run_program_uncached("prod", prod_config())

@@ -11,7 +11,7 @@ import pytest
 from automation.engine import SECRET_PLACEHOLDER, Plan, run_program
 from contract import alarms as alarm_keys
 from infra.components.workloads import APP_NAME, OPS_JOBS
-from tests.conftest import prod_config, resource, resources_of
+from tests.support.programs import prod_config, resource, resources_of
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
