@@ -11,6 +11,7 @@ import pytest
 
 from automation.stack_files import read_stack_file
 from tests.support.dr_site import Site, promote_as_rds
+from tests.support.moto_stack import deploy
 from tests.support.programs import REPO_ROOT, run_program
 
 
@@ -28,8 +29,9 @@ def standby_plan():
 
 
 @pytest.fixture
-def site(deployed, fake_app, real_promotion, standby_plan):
-    return Site(deployed, fake_app, standby_plan)
+def site(aws_env, prod_plan, standby_plan, fake_app, real_promotion):
+    """Both stacks deployed into moto from their own plans, the standby behind a recording Pulumi CLI."""
+    return Site(deploy(prod_plan, standby_plan), fake_app)
 
 
 TODAY = date(2026, 11, 28)

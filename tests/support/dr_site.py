@@ -22,7 +22,7 @@ from automation.outputs import parse_outputs
 from automation.runner import PulumiRunner
 from automation.stack_files import read_stack_file
 from tests.support.fake_pulumi import RecordingPulumi
-from tests.support.moto_stack import DR_REGION, REGION, client, network
+from tests.support.moto_stack import DR_REGION, REGION, client, create_subnet_groups
 from tests.support.programs import REPO_ROOT
 
 UPDATE_SECONDS = 240.0  # how long the standby's update takes on the simulated clock
@@ -54,27 +54,12 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def seed_standby(outputs_template: dict) -> dict:
-    """Create in moto what `pulumi up` of the standby stack (Pulumi.prod-dr.yaml) creates that the runbook
-    touches; returns its outputs with the ids moto chose."""
-    outputs = dict(outputs_template)
-    outputs["drKmsKeyArn"] = client("kms").create_key(Description="prod-dr's key in us-east-1")["KeyMetadata"]["Arn"]
-    client("rds").create_db_subnet_group(DBSubnetGroupName=outputs["drSubnetGroupName"], DBSubnetGroupDescription="prod",
-                                         SubnetIds=network(REGION, "10.10.0.0/16"))
-    # moto gap: a cross-region replica is a copy of its source that keeps the source's region, so moto looks its
-    # subnet group up in the source's region. RDS uses the replica's own region; the same name there satisfies moto.
-    dr_subnets = client("rds", DR_REGION).describe_db_subnet_groups()["DBSubnetGroups"][0]["Subnets"]
-    client("rds", DR_REGION).create_db_subnet_group(DBSubnetGroupName=outputs["drSubnetGroupName"],
-                                                    DBSubnetGroupDescription="moto",
-                                                    SubnetIds=[s["SubnetIdentifier"] for s in dr_subnets])
-    client("s3", DR_REGION).create_bucket(Bucket=outputs["opsBucket"],
-                                          CreateBucketConfiguration={"LocationConstraint": DR_REGION})
-    client("dynamodb", DR_REGION).create_table(
-        TableName=outputs["lockTableName"], KeySchema=[{"AttributeName": "lockId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "lockId", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-    topic = outputs["alertsTopicArn"].rsplit(":", 1)[1]
-    outputs["alertsTopicArn"] = client("sns", DR_REGION).create_topic(Name=topic)["TopicArn"]
-    return outputs
+def given_to_the_standby(standby: dict) -> None:
+    """What the standby stack (Pulumi.prod-dr.yaml) takes as given and its plan therefore never creates: the DB subnet
+    group the failback's replica goes into, in prod's region. moto gap: a cross-region replica is a copy of its source
+    that keeps the source's region, so moto looks its subnet group up in the source's region (RDS uses the replica's
+    own region); the same name there satisfies moto."""
+    create_subnet_groups({(region, standby["drSubnetGroupName"]) for region in (REGION, DR_REGION)})
 
 
 def put_lag(instance: str, seconds: float, region: str = DR_REGION, at: datetime | None = None):
@@ -105,11 +90,12 @@ def seed_dns(prod: dict, standby: dict) -> None:
 class Site:
     """The primary stack in moto, its standby stack (recorded Pulumi CLI + moto resources) and the app."""
 
-    def __init__(self, deployed, fake_app, standby_plan):
-        prod, standby = deployed["outputs"], seed_standby(standby_plan.outputs)
+    def __init__(self, outputs: list[dict], fake_app):
+        """`outputs`: those of the prod and the standby stack deployed into moto from their plans (conftest `deploy`)."""
+        prod, standby = outputs
+        given_to_the_standby(standby)
         # The standby's site.dataBucket names prod's replica bucket once prod is deployed (Pulumi.prod-dr.yaml).
         standby["dataBucket"] = prod["dataReplicaBucket"]
-        prod["kmsKeyArn"] = client("kms").create_key(Description="prod's key in us-east-1")["KeyMetadata"]["Arn"]
         seed_dns(prod, standby)
         self.prod = parse_outputs(prod, "prod")
         self.standby = parse_outputs(standby, "prod-dr")

@@ -168,6 +168,15 @@ def _replaced(document: Any, ids: dict[str, str]) -> Any:
     return json.loads(text)
 
 
+def create_subnet_groups(given: set[tuple[str, str]]) -> None:
+    """The DB subnet groups a stack takes as given, (region, name), each created unless it exists."""
+    for region, group in sorted(given):
+        rds = client("rds", region)
+        if group not in {g["DBSubnetGroupName"] for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]}:
+            rds.create_db_subnet_group(DBSubnetGroupName=group, DBSubnetGroupDescription="given to the stack",
+                                       SubnetIds=network(region, NETWORKS[region]))
+
+
 def seed_stack(plan: Plan) -> dict[str, Any]:
     """Create in moto what `pulumi up` of the plan's stack creates, as the plan's own API requests, and leave every
     alarm OK (a healthy stack). What the stack takes as given, its DB subnet groups, is created first.
@@ -183,11 +192,7 @@ def seed_stack(plan: Plan) -> dict[str, Any]:
     # subnet group up in the source's region (RDS uses the replica's own); the same name there satisfies moto.
     given |= {(q.params["SourceDBInstanceIdentifier"].split(":")[3], q.params["DBSubnetGroupName"]) for q in requests
               if q.operation == "CreateDBInstanceReadReplica" and "DBSubnetGroupName" in q.params}
-    for region, group in sorted(given):
-        rds = client("rds", region)
-        if group not in {g["DBSubnetGroupName"] for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]}:
-            rds.create_db_subnet_group(DBSubnetGroupName=group, DBSubnetGroupDescription="given to the stack",
-                                       SubnetIds=network(region, NETWORKS[region]))
+    create_subnet_groups(given)
     resources = {r.urn: r for r in plan.resources}
     for request in requests:
         api = client(request.service, request.region)
