@@ -18,7 +18,7 @@ from automation.stack_files import read_stack_file
 from automation.windows import next_windows
 from contract.outputs import Maintenance
 from infra.config import parse_stack_config
-from tests.conftest import REPO_ROOT
+from tests.support.programs import REPO_ROOT
 
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")

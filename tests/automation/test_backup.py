@@ -11,7 +11,8 @@ from botocore.stub import Stubber
 from automation import backup
 from automation.aws import Aws
 from automation.outputs import parse_outputs
-from tests.conftest import DR_REGION, client, run_cli, scraper_ops
+from tests.support.cli import run_cli, scraper_ops
+from tests.support.moto_stack import DR_REGION, client
 
 FAST = backup.WaitPolicy(delay_seconds=1, snapshot_timeout_seconds=5, instance_timeout_seconds=5)
 

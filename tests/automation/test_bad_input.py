@@ -13,7 +13,8 @@ from typing import Callable
 
 import pytest
 
-from tests.conftest import REPO_ROOT, run_cli, scraper_ops
+from tests.support.cli import run_cli, scraper_ops
+from tests.support.programs import REPO_ROOT
 
 STACK_FILE = "Pulumi.prod.yaml"
 

@@ -14,7 +14,9 @@ from botocore.stub import Stubber
 from automation import cost as cost_job
 from automation.aws import Aws
 from automation.cost.explorer import forecast_rest, month_start
-from tests.conftest import REPO_ROOT, client, run_cli, scraper_ops
+from tests.support.cli import run_cli, scraper_ops
+from tests.support.moto_stack import client
+from tests.support.programs import REPO_ROOT
 
 DAYS = 30
 

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from tests.automation.test_metrics import put
-from tests.conftest import client, run_cli
+from tests.support.cli import run_cli
+from tests.support.moto_stack import client
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ def test_an_unknown_checklist_is_bad_input(capsys, live):
 
 
 def test_checklist_end_to_end_through_the_console_script(live, aws_env):
-    from tests.conftest import scraper_ops
+    from tests.support.cli import scraper_ops
 
     result = scraper_ops("checklist", "daily", "--outputs", str(live["file"]), env=aws_env)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -12,7 +12,8 @@ from automation import dr
 from automation.aws import Aws
 from automation.dr import DrResult, Polling, check_bucket_replication
 from automation.outputs import parse_outputs
-from tests.conftest import DR_REGION, REGION, client, run_cli, scraper_ops
+from tests.support.cli import run_cli, scraper_ops
+from tests.support.moto_stack import DR_REGION, REGION, client
 
 
 def put_lag(values: list[float]):

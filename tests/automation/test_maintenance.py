@@ -17,7 +17,9 @@ from automation.windows import current_window, next_windows
 from contract import alarms as alarm_keys
 from contract.outputs import Maintenance
 from infra.config import parse_stack_config
-from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, RecordingPulumi, client, prod_config
+from tests.support.fake_pulumi import RecordingPulumi
+from tests.support.moto_stack import client
+from tests.support.programs import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, prod_config
 
 FAST = backup.WaitPolicy(delay_seconds=1, snapshot_timeout_seconds=5, instance_timeout_seconds=5)
 WINDOW = Maintenance(windowStart="0 2 * * 0#1", durationMinutes=120, cutoffMinutes=15)

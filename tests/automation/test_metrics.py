@@ -10,7 +10,8 @@ import pytest
 from automation import metrics as metrics_job
 from automation.aws import Aws
 from automation.outputs import parse_outputs
-from tests.conftest import client, run_cli, scraper_ops
+from tests.support.cli import run_cli, scraper_ops
+from tests.support.moto_stack import client
 
 
 def put(metric: str, values: list[float], namespace: str = "SocialMediaScraper", dimensions=None, region="us-east-1"):

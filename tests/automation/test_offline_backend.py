@@ -21,7 +21,10 @@ from automation.errors import BadInput
 from automation.runner import OfflineRunner, ProtectedResources, PulumiRunner
 from automation.scale import scale
 from automation.stack_files import read_stack_file
-from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, RecordingPulumi, client, prod_config, run_cli, scraper_ops
+from tests.support.cli import run_cli, scraper_ops
+from tests.support.fake_pulumi import RecordingPulumi
+from tests.support.moto_stack import client
+from tests.support.programs import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, prod_config
 
 pytestmark = pytest.mark.slow  # the offline backend runs the program for each preview and update
 
@@ -302,7 +305,7 @@ def test_repeated_program_runs_leave_nothing_behind():
     unfreeze puts them in the oldest generation, which no threshold then counts) grows by ~70,000 objects a run."""
     import gc
 
-    from tests.conftest import run_program_uncached
+    from tests.support.programs import run_program_uncached
 
     run_program_uncached("prod", prod_config())
     gc.collect()

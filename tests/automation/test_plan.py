@@ -10,15 +10,8 @@ import yaml
 from automation import engine, stack_files
 from automation.errors import BadInput
 from automation.plan import check_manifests, is_kubernetes_object, write_manifests
-from tests.conftest import (
-    REPO_ROOT,
-    prod_config,
-    resource,
-    run_cli,
-    run_program_uncached,
-    scraper_ops_process,
-    with_changes,
-)
+from tests.support.cli import run_cli, scraper_ops_process
+from tests.support.programs import REPO_ROOT, prod_config, resource, run_program_uncached, with_changes
 
 
 def test_plan_json_has_the_documented_shape(capsys):

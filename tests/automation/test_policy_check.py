@@ -7,7 +7,7 @@ import json
 import pytest
 
 from policies.pack import POLICIES
-from tests.conftest import run_cli, scraper_ops
+from tests.support.cli import run_cli, scraper_ops
 
 
 

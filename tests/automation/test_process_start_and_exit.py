@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.conftest import REPO_ROOT
+from tests.support.programs import REPO_ROOT
 
 
 def run_python(code: str, cwd=REPO_ROOT) -> subprocess.CompletedProcess:

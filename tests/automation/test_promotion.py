@@ -15,7 +15,9 @@ from automation.engine import run_program
 from automation.runner import OfflineRunner
 from automation.stack_files import read_stack_file
 from infra import signals
-from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, client, deploy, run_cli
+from tests.support.cli import run_cli
+from tests.support.moto_stack import client, deploy
+from tests.support.programs import NEW_IMAGE, OLD_IMAGE, REPO_ROOT
 
 DIGEST = NEW_IMAGE.partition("@")[2]
 

@@ -22,7 +22,9 @@ from automation.runner import OfflineRunner
 from contract import alarms as alarm_keys
 from tests.automation.test_maintenance import FAST, WINDOW, Harness, outside_the_window
 from tests.automation.test_offline_backend import project  # noqa: F401 - the fixture
-from tests.conftest import NEW_IMAGE, OLD_IMAGE, REPO_ROOT, client, run_cli
+from tests.support.cli import run_cli
+from tests.support.moto_stack import client
+from tests.support.programs import NEW_IMAGE, OLD_IMAGE, REPO_ROOT
 
 LOCK_KEY = {"lockId": {"S": "maintenance/prod"}}
 

@@ -22,7 +22,8 @@ from automation.maintenance import Record, StepRecord
 from automation.promotion import PromotionRecord
 from automation.reports import Report, counts_in_words, duration_in_words, when_in_words, write_report
 from contract.outputs import Sizing
-from tests.conftest import OLD_IMAGE, client, prod_config
+from tests.support.moto_stack import client
+from tests.support.programs import OLD_IMAGE, prod_config
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
 DAYS = 30

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import SLOW_SECONDS, client, run_cli, scraper_ops
+from tests.support.cli import run_cli, scraper_ops
+from tests.support.fake_app import SLOW_SECONDS
+from tests.support.moto_stack import client
 
 
 def smoke(capsys, deployed, *args):

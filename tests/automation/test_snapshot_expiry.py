@@ -14,7 +14,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from automation.aws import Aws
-from tests.conftest import DR_REGION, REGION, client, run_cli
+from tests.support.cli import run_cli
+from tests.support.moto_stack import DR_REGION, REGION, client
 
 DAY = timedelta(days=1)
 SEEDED_AT = datetime.now(timezone.utc).replace(microsecond=0)  # ages are days apart; minutes of test run don't matter

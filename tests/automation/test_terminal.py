@@ -22,7 +22,7 @@ from automation.cli import app
 from automation.console import OpsConsole, Table, WaitReporter
 from automation.progress import Waiting
 from tests.automation.test_capacity_cost import project  # noqa: F401 - a copy of the project files
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 LONG_TYPE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 ELLIPSIS = "…"
@@ -248,7 +248,7 @@ def test_the_dr_sentinel_wait_is_reported_until_it_arrives(deployed):
     from automation.dr import DrResult, Polling, check_bucket_replication
     from automation.outputs import parse_outputs
     from tests.automation.test_dr import SimulatedReplication
-    from tests.conftest import DR_REGION, REGION
+    from tests.support.moto_stack import DR_REGION, REGION
 
     outputs = parse_outputs(deployed["outputs"], "test")
     simulated, seen = SimulatedReplication(outputs.dataBucket, outputs.dataReplicaBucket, 2.0), []
@@ -266,7 +266,7 @@ def test_the_dr_sentinel_wait_is_reported_until_it_arrives(deployed):
 def test_each_maintenance_step_is_reported_with_the_cutoff_as_its_deadline(deployed, fake_app):
     from tests.automation.test_maintenance import WINDOW, Harness, outside_the_window
     from automation.maintenance import MaintenanceRun, Options
-    from tests.conftest import NEW_IMAGE, OLD_IMAGE
+    from tests.support.programs import NEW_IMAGE, OLD_IMAGE
 
     harness, seen, said = Harness(deployed, fake_app), [], []
     wait = backup.WaitPolicy(delay_seconds=1, snapshot_timeout_seconds=5, instance_timeout_seconds=5,

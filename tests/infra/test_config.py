@@ -7,7 +7,7 @@ import json
 import pytest
 
 from infra.config import ConfigError, image_tag, load_from_pulumi, parse_stack_config
-from tests.conftest import REPO_ROOT, prod_config, with_changes
+from tests.support.programs import REPO_ROOT, prod_config, with_changes
 
 
 def problems_of(**changes) -> list[str]:

@@ -20,7 +20,7 @@ from automation.engine import run_program
 from automation.plan import check_manifests
 from automation.policy_check import evaluate
 from infra.config import KEDA_CHART_FOR_KUBERNETES, ConfigError, parse_stack_config
-from tests.conftest import prod_config, with_changes
+from tests.support.programs import prod_config, with_changes
 
 CRONS = ["0 3 * * *", "15 */6 * * *", "0 5 * * 1", "*/10 * * * *", "30 1 1 * *", "0 4 * * 1-5"]
 INSTANCE_CLASSES = ["db.t4g.large", "db.r6g.large", "db.r6g.xlarge", "db.m7g.large"]

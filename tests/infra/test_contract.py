@@ -14,7 +14,7 @@ from automation.stack_files import read_stack_file
 from contract import guide
 from contract.outputs import StackOutputs, markdown_table
 from infra.config import CostConfig
-from tests.conftest import REPO_ROOT
+from tests.support.programs import REPO_ROOT
 
 
 @pytest.fixture(scope="module", params=["prod", "staging", "prod-dr"])

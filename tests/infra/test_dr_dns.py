@@ -13,7 +13,7 @@ from automation.failback import FAILBACK_SUFFIX, adoption_commands
 from automation.outputs import parse_outputs
 from automation.stack_files import read_stack_file
 from infra.config import ConfigError, parse_stack_config
-from tests.conftest import REPO_ROOT, prod_config, resource, resources_of, with_changes
+from tests.support.programs import REPO_ROOT, prod_config, resource, resources_of, with_changes
 from tests.policies.conftest import violated
 
 RECORD, HEALTH_CHECK = "aws:route53/record:Record", "aws:route53/healthCheck:HealthCheck"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from tests.conftest import REPO_ROOT, prod_config
+from tests.support.programs import REPO_ROOT, prod_config
 
 # What the language host does (pulumi-language-python-exec): configure the runtime, then run the program dir.
 # Here the runtime is the SDK's mock engine, answering the program's invokes as AWS would.

@@ -14,7 +14,7 @@ import pytest
 
 import infra.components
 from infra.components.base import Platform
-from tests.conftest import REPO_ROOT
+from tests.support.programs import REPO_ROOT
 
 MODULE_LINES = 400
 FUNCTION_LINES = 80

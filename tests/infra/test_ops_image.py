@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from infra.components.workloads import RUN_AS_USER
-from tests.conftest import REPO_ROOT
+from tests.support.programs import REPO_ROOT
 
 
 def instructions() -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ import pytest
 
 from automation.stack_files import read_stack_file
 from infra.config import AWS_REGIONS, parse_stack_config
-from tests.conftest import REPO_ROOT
+from tests.support.programs import REPO_ROOT
 
 
 def test_the_region_list_is_botocores_commercial_regions_with_ec2_and_rds():

@@ -15,7 +15,8 @@ from contract import metrics
 from infra import signals
 from infra.components.observability import CONTAINER_INSIGHTS_ADDON
 from tests.alarm_evaluation import alarm_state, composite_state, dimension_list
-from tests.conftest import client, resource, resources_of
+from tests.support.moto_stack import client
+from tests.support.programs import resource, resources_of
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 COMPOSITE = "aws:cloudwatch/compositeAlarm:CompositeAlarm"

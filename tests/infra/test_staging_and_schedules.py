@@ -17,7 +17,8 @@ from automation.windows import current_window, next_windows
 from contract.outputs import Maintenance
 from infra.components.workloads import DR_SENTINEL_PREFIX, OPS_JOBS, OUTPUTS_DIR, OUTPUTS_FILE
 from infra.config import parse_stack_config
-from tests.conftest import REPO_ROOT, resource, resources_of, run_cli
+from tests.support.cli import run_cli
+from tests.support.programs import REPO_ROOT, resource, resources_of
 from tests.policies.conftest import violated
 
 CRONJOB = "kubernetes:batch/v1:CronJob"
@@ -225,7 +226,7 @@ def test_the_capacity_cronjob_as_planned_writes_the_report_the_weekly_checklist_
 ])
 def test_release_and_schedule_values_that_cannot_work_are_refused_naming_the_key(changes, problem):
     from infra.config import ConfigError
-    from tests.conftest import prod_config, with_changes
+    from tests.support.programs import prod_config, with_changes
 
     with pytest.raises(ConfigError) as refused:
         parse_stack_config(with_changes(prod_config(), **changes))

@@ -11,7 +11,7 @@ from automation import aws_model
 from automation.engine import run_program
 from automation.stack_files import read_stack_file
 from infra.config import ConfigError, parse_stack_config
-from tests.conftest import REPO_ROOT, prod_config, resource, resources_of, with_changes
+from tests.support.programs import REPO_ROOT, prod_config, resource, resources_of, with_changes
 from tests.policies.conftest import PlanEditor, violated
 
 PAUSED = "autoscaling.keda.sh/paused-replicas"

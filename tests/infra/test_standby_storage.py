@@ -12,7 +12,7 @@ from automation.engine import run_program
 from automation.stack_files import read_stack_file
 from infra.components.dns import RUNBOOK_OWNED_FLAGS
 from infra.config import ConfigError, parse_stack_config
-from tests.conftest import REPO_ROOT, prod_config, resource, resources_of, with_changes
+from tests.support.programs import REPO_ROOT, prod_config, resource, resources_of, with_changes
 
 BUCKET = "aws:s3/bucket:Bucket"
 POLICY = "aws:iam/rolePolicy:RolePolicy"

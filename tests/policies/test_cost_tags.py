@@ -9,7 +9,7 @@ from automation.engine import run_program
 from automation.stack_files import read_stack_file
 from policies.common import TAGGABLE, UNTAGGED
 from policies.cost import sdk_takes_tags, takes_tags
-from tests.conftest import REPO_ROOT
+from tests.support.programs import REPO_ROOT
 
 
 @pytest.mark.parametrize("type_token", sorted(TAGGABLE | UNTAGGED))

@@ -30,7 +30,7 @@ from automation.policy_check import evaluate
 from policies import common
 from policies.pack import POLICIES
 from policies.thresholds import defaults
-from tests.conftest import prod_config
+from tests.support.programs import prod_config
 from tests.policies.conftest import PlanEditor, violated
 
 CANT_RUN = "can't run during preview"

@@ -1,0 +1,82 @@
+"""Runs of the real program under the offline engine, memoized per config, and the prod stack's config."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from automation.engine import Plan, PlannedResource, run_program
+from automation.stack_files import read_stack_file
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+OLD_IMAGE = "ghcr.io/social-media-scraper/app:2.4.1@sha256:5c3e8f1a9b2d4c6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6"
+NEW_IMAGE = f"ghcr.io/social-media-scraper/app:2.5.0@sha256:{'5' * 64}"
+
+
+def prod_config() -> dict[str, str]:
+    return read_stack_file("prod", REPO_ROOT)
+
+
+def with_changes(raw: dict[str, str], **changes: Any) -> dict[str, str]:
+    """A copy of raw stack config with keys of the project namespace replaced or merged.
+
+    `app={"image": "x:1"}` merges into the existing object; `None` removes the key.
+    """
+    result = dict(raw)
+    for name, change in changes.items():
+        key = name if ":" in name else f"social-media-scraper:{name}"
+        if change is None:
+            result.pop(key, None)
+        elif isinstance(change, dict) and key in result:
+            merged = json.loads(result[key])
+            merged.update(change)
+            result[key] = json.dumps(merged)
+        else:
+            result[key] = change if isinstance(change, str) else json.dumps(change)
+    return result
+
+
+def resources_of(plan: Plan, type_: str) -> list[PlannedResource]:
+    return [r for r in plan.resources if r.type == type_]
+
+
+def resource(plan: Plan, type_: str, name: str) -> PlannedResource:
+    matches = [r for r in plan.resources if r.type == type_ and r.name == name]
+    assert len(matches) == 1, f"expected one {type_} named {name}, found {len(matches)}"
+    return matches[0]
+
+
+# The program is deterministic (tests/automation/test_plan.py::test_plans_are_deterministic runs it twice for real),
+# so each config runs once per session: later runs get a deep copy of the first plan, which a test may edit freely.
+_plans: dict[str, Plan] = {}
+
+
+def run_program_uncached(stack: str, raw_config: dict[str, str], *args: Any, **kwargs: Any) -> Plan:
+    return _run_program(stack, raw_config, *args, **kwargs)
+
+
+def _run_program_once(stack: str, raw_config: dict[str, str], program: Callable | None = None, *args: Any,
+                      **kwargs: Any) -> Plan:
+    if program is not None:  # a test's own program: no key can tell two of them apart
+        return _run_program(stack, raw_config, program, *args, **kwargs)
+    key = json.dumps([stack, sorted(raw_config.items()), args, sorted(kwargs.items())])
+    if key not in _plans:
+        _plans[key] = _run_program(stack, raw_config, *args, **kwargs)  # a ConfigError is raised, never kept
+    return _plans[key].model_copy(deep=True)
+
+
+_run_program = run_program
+run_program = _run_program_once
+
+
+def memoize_everywhere(patch: pytest.MonkeyPatch) -> None:
+    """Every `run_program` of the project and the tests (the CLI's `plan`, the offline backend...) that is the
+    engine's becomes the memoized one: the engine's package and its submodules, and every importer of either."""
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] in ("automation", "infra", "tests") and getattr(module, "run_program", None) is _run_program:
+            patch.setattr(module, "run_program", _run_program_once)

@@ -1,0 +1,10 @@
+"""Type tokens of the resources the plan tests look up (the provider's token: package:module:Type)."""
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+TRIGGER_AUTH = "kubernetes:keda.sh/v1alpha1:TriggerAuthentication"
+CRONJOB = "kubernetes:batch/v1:CronJob"
+JOB = "kubernetes:batch/v1:Job"
+RDS = "aws:rds/instance:Instance"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
