@@ -189,17 +189,3 @@ class Failover(Runbook):
                 f"{as_seconds(self.record.rto_seconds)} (app ready after {as_seconds(self.record.app_ready_seconds)}). "
                 f"Data-loss window: {window_text(window, self.record.lag_seconds)}. Primary: {self.record.primary}. "
                 "The old primary was not touched.")
-
-
-FAILOVER_STEPS = (
-    "assess: the primary database must be impaired (not available, or its region not answering), or --force",
-    "check-data: the standby's data bucket is the primary's replica bucket, which holds what the primary scraped",
-    "measure-lag: the replica's newest ReplicaLag is the data at risk; refused above the RPO (or unknown) "
-    "unless --accept-data-loss --reason TEXT",
-    "promote: the cross-region replica becomes a standalone instance (the old primary is never touched)",
-    "activate-standby: site.serving=true on the standby stack, then an update through the stack runner",
-    "smoke: the standby's app passes the smoke tests (app ready; the measured RTO ends here without a dns group)",
-    "dns: the standby's SECONDARY record is verified, then the PRIMARY record's health check is disabled and "
-    "inverted so that Route 53 answers with the standby until the failback; the measured RTO ends here",
-    "notify: the outcome, RTO and data-loss window on the standby's alerts topic",
-)

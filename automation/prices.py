@@ -32,14 +32,27 @@ def cache_path() -> Path:
 
 
 def load() -> dict[str, Any]:
-    """The cached refresh if there is one, else the shipped snapshot; `origin` says which."""
+    """The cached refresh if there is one, else the shipped snapshot; `origin` says which.
+
+    A cache refreshed by an older release lacks the prices added since (a new priced resource type); those come
+    from the shipped snapshot, named in `origin`, rather than turning a priced resource into an unpriced one."""
     path = cache_path()
-    if path.is_file():
-        table = read_json(path, "price cache")
-        if not isinstance(table, dict) or not isinstance(table.get("regions"), dict) or "date" not in table:
-            raise BadInput(f"price cache {path} is not a price table; delete it or run `scraper-ops cost prices refresh`")
-        return {**table, "origin": f"cache {path}"}
-    return {**load_shipped(), "origin": SHIPPED}
+    if not path.is_file():
+        return {**load_shipped(), "origin": SHIPPED}
+    table = read_json(path, "price cache")
+    if not isinstance(table, dict) or not isinstance(table.get("regions"), dict) or "date" not in table:
+        raise BadInput(f"price cache {path} is not a price table; delete it or run `scraper-ops cost prices refresh`")
+    filled = []
+    refreshed = {query.key for query in QUERIES}  # what a refresh of this release writes
+    for region, shipped_prices in load_shipped()["regions"].items():
+        cached = table["regions"].get(region)
+        if not isinstance(cached, dict):
+            continue
+        for key in sorted((shipped_prices.keys() & refreshed) - cached.keys()):
+            cached[key] = shipped_prices[key]
+            filled.append(f"{key} ({region})")
+    since = f"; {', '.join(filled)} from the {SHIPPED}, newer than the cache" if filled else ""
+    return {**table, "origin": f"cache {path}{since}"}
 
 
 def load_shipped() -> dict[str, Any]:

@@ -26,6 +26,9 @@ from automation import user_cache
 
 TYPE_NAME = "service-2"
 EXTENSIONS = (".json", ".json.gz")  # what botocore's JSONFileLoader reads (botocore/loaders.py)
+# What an entry holds (`_add_operation`): bump it whenever that changes, so entries written by another release of
+# this project are read again even with the same botocore.
+ENTRY_FORMAT = 1
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +47,10 @@ def service_model(service: str) -> ServiceModel:
 
 
 @lru_cache(maxsize=None)
-def operation_model(service: str, operation: str) -> OperationModel:
+def request_model(service: str, operation: str) -> OperationModel:
+    """The operation's model for checking a request: its input shape and the service's metadata. With the user
+    cache on, that is all it holds (no output or error shapes, no documentation), so nothing else may be asked of
+    it."""
     if user_cache.directory is None:
         return service_model(service).operation_model(operation)
     key, entry = _cache_entry(service)
@@ -67,14 +73,15 @@ def _cache_entry(service: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _cache_key(service: str) -> dict[str, Any]:
-    """botocore's version and every file `Loader.load_service_model` would read for the service's newest version."""
+    """The entry format, botocore's version and every file `Loader.load_service_model` would read for the service's
+    newest version."""
     loader = _loader()
     version = loader.determine_latest_version(service, TYPE_NAME)
     names = [f"{TYPE_NAME}{extension}" for extension in EXTENSIONS]
     names += [f"{TYPE_NAME}.{extras}-extras{extension}" for extras in loader.extras_types for extension in EXTENSIONS]
     files = [user_cache.file_key(os.path.join(root, service, version, name))
              for root in loader.search_paths for name in names]
-    return {"botocore": botocore.__version__, "files": [f for f in files if f is not None]}
+    return {"format": ENTRY_FORMAT, "botocore": botocore.__version__, "files": [f for f in files if f is not None]}
 
 
 def _add_operation(entry: dict[str, Any], description: dict[str, Any], operation: str) -> None:

@@ -23,7 +23,7 @@ import regex
 from botocore.model import Shape
 
 from automation.aws_model.findings import SHAPE_DOC, ApiRequest, Finding
-from automation.aws_model.models import operation_model
+from automation.aws_model.models import request_model
 
 
 @lru_cache(maxsize=None)
@@ -48,7 +48,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 def validate_request(request: ApiRequest) -> list[Finding]:
     """Every way `request.params` breaks the operation's input shape."""
-    model = operation_model(request.service, request.operation)
+    model = request_model(request.service, request.operation)
     doc = SHAPE_DOC.format(
         service=request.service, api_version=model.service_model.api_version, operation=request.operation
     )

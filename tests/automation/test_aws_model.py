@@ -71,9 +71,9 @@ def test_botocore_own_validator_misses_what_the_stage_catches():
     """botocore's ParamValidator checks only required, types and `min`: the enum and max above are the stage's own."""
     from botocore.validate import ParamValidator
 
-    from automation.aws_model.models import operation_model
+    from automation.aws_model.models import request_model
 
-    shape = operation_model("cloudwatch", "PutMetricAlarm").input_shape
+    shape = request_model("cloudwatch", "PutMetricAlarm").input_shape
     params = {"AlarmName": "a", "EvaluationPeriods": 1, "ComparisonOperator": "GreaterThan", "AlarmDescription": "x" * 1025}
     assert not ParamValidator().validate(params, shape).has_errors()
 

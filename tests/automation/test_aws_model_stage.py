@@ -71,7 +71,7 @@ def model_cache(tmp_path, monkeypatch):
     from automation import user_cache
     from automation.aws_model import models
 
-    loaded = (models.operation_model, models.service_description, models._cache_entry, models._loader)
+    loaded = (models.request_model, models.service_description, models._cache_entry, models._loader)
 
     def new_process() -> None:
         for cached in loaded:
@@ -131,7 +131,7 @@ def test_a_changed_model_file_or_botocore_version_is_read_again(tmp_path, model_
 
     def description_max() -> int:
         model_cache.new_process()
-        shape = models.operation_model("cloudwatch", "PutMetricAlarm").input_shape.members["AlarmDescription"]
+        shape = models.request_model("cloudwatch", "PutMetricAlarm").input_shape.members["AlarmDescription"]
         return shape.metadata["max"]
 
     install(100, 1_000_000_000_000_000_000)

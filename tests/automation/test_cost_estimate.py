@@ -278,6 +278,25 @@ def test_a_corrupt_price_cache_is_named(capsys, project):
     assert err.startswith(f"scraper-ops: price cache {project / '.scraper-ops' / 'prices.json'} is not JSON")
 
 
+def test_a_cache_older_than_a_shipped_price_takes_that_price_from_the_snapshot_and_says_so(capsys, project):
+    """A cache refreshed before the health check was priced lacks its key: the estimate still prices it (from the
+    shipped snapshot, named in the origin) instead of turning a priced resource into an unpriced exit 3."""
+    from automation import prices as price_table
+
+    old = price_table.load_shipped()
+    for regional in old["regions"].values():
+        del regional["route53HealthCheckMonth"]
+    (project / ".scraper-ops").mkdir()
+    cache = project / ".scraper-ops" / "prices.json"
+    cache.write_text(json.dumps(old))
+    code, document, err = estimate(capsys)
+    assert (code, err) == (0, "")
+    assert document["prices"]["origin"].startswith(f"cache {cache}; route53HealthCheckMonth (")
+    check = next(line for line in document["resources"] if line["type"] == "aws:route53/healthCheck:HealthCheck")
+    assert check["monthlyUsd"] == 0.5
+    assert json.loads(cache.read_text()) == old, "the cache itself is left as it was refreshed"
+
+
 def test_the_metrics_server_add_on_prices_its_pods(prod_plan):
     key = next(r for r in prod_plan.resources if r.type == "aws:kms/key:Key")
     add_on = key.model_copy(update={"type": "aws:eks/addon:Addon", "region": "us-east-1",

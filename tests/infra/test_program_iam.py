@@ -106,3 +106,25 @@ def test_cloudwatch_may_use_the_keys_only_for_this_stacks_alarms(prod_plan):
         }
     alarm_names = prod_plan.outputs["alarms"].values()
     assert all(name.startswith("scraper-prod-") for name in alarm_names)
+
+
+def test_every_role_that_writes_or_reads_an_encrypted_bucket_may_use_its_key(prod_plan):
+    """The buckets' default encryption is SSE-KMS under the stack's keys: an upload needs kms:GenerateDataKey and a
+    read kms:Decrypt on the bucket's key, besides the S3 action (S3 User Guide, "Using server-side encryption with
+    AWS KMS keys (SSE-KMS)"). moto does not check KMS permissions on S3 calls, so only the plan can show it."""
+    key_of = {
+        r.inputs["bucket"]: r.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]
+        for r in resources_of(prod_plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    }
+    needs = {"s3:PutObject": "kms:GenerateDataKey", "s3:GetObject": "kms:Decrypt"}
+    checked = set()
+    for policy in resources_of(prod_plan, ROLE_POLICY):
+        statements = json.loads(policy.inputs["policy"])["Statement"]
+        granted = {(action, arn) for s in statements for action in s["Action"] for arn in s["Resource"]}
+        for action, arn in sorted(granted):
+            bucket = arn.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+            if action in needs and bucket in key_of:
+                assert (needs[action], key_of[bucket]) in granted, (policy.name, action, arn)
+                checked.add(policy.name)
+    jobs_writing_reports = {"backup", "backup-verify", "metrics", "dr-test", "capacity-report", "cost-review"}
+    assert {f"ops-jobs-scraper-ops-{job}-policy" for job in jobs_writing_reports} <= checked

@@ -175,12 +175,14 @@ def test_each_report_job_writes_only_its_own_report_prefix(prod_plan, job, prefi
 
 
 def test_the_capacity_report_only_reads_metrics(prod_plan):
-    assert actions(prod_plan, "scraper-ops-capacity-report") == {"cloudwatch:GetMetricData", "s3:PutObject"}
+    # s3:PutObject and kms:GenerateDataKey: its report, into the SSE-KMS ops bucket
+    assert actions(prod_plan, "scraper-ops-capacity-report") == {"cloudwatch:GetMetricData", "s3:PutObject",
+                                                                   "kms:GenerateDataKey"}
 
 
 def test_the_cost_review_reads_costs_and_metrics_and_nothing_else(prod_plan):
     assert actions(prod_plan, "scraper-ops-cost-review") == {
-        "cloudwatch:GetMetricData", "ce:GetCostAndUsage", "ce:GetCostForecast", "s3:PutObject"}
+        "cloudwatch:GetMetricData", "ce:GetCostAndUsage", "ce:GetCostForecast", "s3:PutObject", "kms:GenerateDataKey"}
 
 
 def test_the_dr_drill_touches_only_its_sentinel_objects_and_its_restore_instances(prod_plan):

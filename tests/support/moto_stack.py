@@ -205,17 +205,30 @@ def seed_stack(plan: Plan) -> dict[str, Any]:
     return _replaced(plan.outputs, ids)
 
 
+@contextlib.contextmanager
+def fresh_locks_when_copied() -> Iterator[None]:
+    """While moto's state is copied, a lock in it copies as a new lock (copyreg); before and after, copying a lock
+    is the TypeError it always is, so code under test that copies one by mistake still fails."""
+    lock_types = (type(threading.RLock()), type(threading.Lock()))
+    for lock_type, make in zip(lock_types, (threading.RLock, threading.Lock)):
+        copyreg.pickle(lock_type, lambda lock, make=make: (make, ()))
+    try:
+        yield
+    finally:
+        for lock_type in lock_types:
+            copyreg.dispatch_table.pop(lock_type, None)
+
+
 class MotoSnapshot:
     """moto's backends after a seed, restored for each test instead of seeding again: the server runs in this process,
-    so its backends are here. Locks are not copied (copyreg: a copy gets a fresh lock)."""
+    so its backends are here. Locks are not copied (a copy gets a fresh lock: `fresh_locks_when_copied`)."""
 
     def __init__(self):
         from moto.core.base_backend import BackendDict
 
-        copyreg.pickle(type(threading.RLock()), lambda lock: (threading.RLock, ()))
-        copyreg.pickle(type(threading.Lock()), lambda lock: (threading.Lock, ()))
-        self.backends = {b: copy.deepcopy(dict(b), self.kept()) for b in BackendDict._instances
-                         if len(b) and b.service_name not in KEPT_ACROSS_TESTS}
+        with fresh_locks_when_copied():
+            self.backends = {b: copy.deepcopy(dict(b), self.kept()) for b in BackendDict._instances
+                             if len(b) and b.service_name not in KEPT_ACROSS_TESTS}
 
     @staticmethod
     def kept() -> dict[int, Any]:
@@ -234,7 +247,8 @@ class MotoSnapshot:
         with backend_lock:
             kept = self.kept()
             for backends, state in self.backends.items():
-                backends.update(copy.deepcopy(state, dict(kept)))
+                with fresh_locks_when_copied():
+                    backends.update(copy.deepcopy(state, dict(kept)))
                 if backends not in BackendDict._instances:  # a reset forgets it until its next request: register it
                     BackendDict._instances.append(backends)
 

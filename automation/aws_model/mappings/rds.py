@@ -75,13 +75,13 @@ REPLICA_INHERITED = frozenset({"StorageEncrypted", "MasterUsername", "DBName", "
 
 def _route_read_replica(resource: PlannedResource, requests: dict[str, ApiRequest]) -> None:
     """A replica is made with CreateDBInstanceReadReplica; what that call cannot take follows in ModifyDBInstance."""
-    from automation.aws_model.models import operation_model
+    from automation.aws_model.models import request_model
 
     create = requests.get("CreateDBInstance")
     if create is None or "SourceDBInstanceIdentifier" not in create.params:
         return
     del requests["CreateDBInstance"]
-    members = {op: operation_model("rds", op).input_shape.members for op in READ_REPLICA_OPERATIONS}
+    members = {op: request_model("rds", op).input_shape.members for op in READ_REPLICA_OPERATIONS}
     routed = {op: ApiRequest(create.urn, create.resource, create.type, create.region, "rds", op) for op in READ_REPLICA_OPERATIONS}
     for name, value in create.params.items():
         if name in REPLICA_INHERITED:

@@ -178,12 +178,18 @@ class OpsJobs(pulumi.ComponentResource):
             "Condition": {"StringEquals": {"cloudwatch:namespace": metrics.NAMESPACE}},
         }
 
-        def write_reports(prefix: str) -> dict[str, Any]:
-            return {
-                "Effect": "Allow",
-                "Action": ["s3:PutObject"],
-                "Resource": [pulumi.Output.concat(args.ops_bucket.arn, f"/{prefix}/*")],
-            }
+        def write_reports(prefix: str) -> list[dict[str, Any]]:
+            """The job's reports in the ops bucket, whose default encryption is SSE-KMS under the primary key: an
+            upload needs kms:GenerateDataKey on that key as well (S3 User Guide, "Using server-side encryption with
+            AWS KMS keys (SSE-KMS)", permissions; with an S3 Bucket Key too, only less often)."""
+            return [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:PutObject"],
+                    "Resource": [pulumi.Output.concat(args.ops_bucket.arn, f"/{prefix}/*")],
+                },
+                {"Effect": "Allow", "Action": ["kms:GenerateDataKey"], "Resource": [args.primary_key.arn]},
+            ]
 
         restore_test = [  # a DR snapshot restored to a temporary instance in the DR region, then deleted
             {
@@ -217,9 +223,14 @@ class OpsJobs(pulumi.ComponentResource):
                 # version of it removed from both (S3 User Guide, "Deleting object versions": deleting a
                 # version needs s3:DeleteObjectVersion, listing them s3:ListBucketVersions).
                 "Effect": "Allow",
-                "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+                "Action": ["s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
                 "Resource": [pulumi.Output.concat(bucket.arn, f"/{DR_SENTINEL_PREFIX}*")
                              for bucket in (args.data_bucket, args.data_replica_bucket)],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],  # only to the data bucket: S3 replication writes the replica
+                "Resource": [pulumi.Output.concat(args.data_bucket.arn, f"/{DR_SENTINEL_PREFIX}*")],
             },
             {
                 "Effect": "Allow",
@@ -227,6 +238,10 @@ class OpsJobs(pulumi.ComponentResource):
                 "Resource": [args.data_bucket.arn, args.data_replica_bucket.arn],
                 "Condition": {"StringLike": {"s3:prefix": [f"{DR_SENTINEL_PREFIX}*"]}},
             },
+            # The data bucket encrypts under the primary key, its replica under the DR key (SSE-KMS: writing needs
+            # kms:GenerateDataKey, reading kms:Decrypt on the object's key).
+            {"Effect": "Allow", "Action": ["kms:GenerateDataKey"], "Resource": [args.primary_key.arn]},
+            {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [args.primary_key.arn, args.dr_key.arn]},
         ]
         describe_rds = {
             "Effect": "Allow",
@@ -264,7 +279,7 @@ class OpsJobs(pulumi.ComponentResource):
                 },
                 {"Effect": "Allow", "Action": ["s3:GetObject"],
                  "Resource": [pulumi.Output.concat(args.ops_bucket.arn, "/maintenance/*")]},
-                write_reports("backups"),
+                *write_reports("backups"),
                 put_metrics,
             ],
             "backupVerify": [
@@ -275,7 +290,7 @@ class OpsJobs(pulumi.ComponentResource):
                     "Resource": ["*"],
                 },
                 *restore_test,
-                write_reports("backups"),
+                *write_reports("backups"),
                 put_metrics,
             ],
             "smokeTests": [put_metrics],
@@ -286,7 +301,7 @@ class OpsJobs(pulumi.ComponentResource):
                     "Action": ["cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"],
                     "Resource": ["*"],
                 },
-                write_reports("metrics"),
+                *write_reports("metrics"),
                 put_metrics,
             ],
             "drTest": [
@@ -294,15 +309,15 @@ class OpsJobs(pulumi.ComponentResource):
                 read_metrics,  # the replica's ReplicaLag, in the DR region
                 *bucket_replication,
                 *restore_test,
-                write_reports("dr"),
+                *write_reports("dr"),
                 put_metrics,
             ],
-            "capacityReport": [read_metrics, write_reports("capacity")],
+            "capacityReport": [read_metrics, *write_reports("capacity")],
             # Cost Explorer's reads take no resource ARN (Service Authorization Reference, "Actions defined by
             # AWS Cost Explorer Service": GetCostAndUsage and GetCostForecast list no resource types).
             "costReview": [
                 read_metrics,
                 {"Effect": "Allow", "Action": ["ce:GetCostAndUsage", "ce:GetCostForecast"], "Resource": ["*"]},
-                write_reports("cost"),
+                *write_reports("cost"),
             ],
         }
