@@ -4,6 +4,7 @@ moto server seeded from the plan, the fake app, simulated time. What they are bu
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import tempfile
 from typing import Any, Callable
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
+from automation.__main__ import GC_THRESHOLDS
 from automation.engine import Plan
 from tests.support.clock import SimulatedClock
 from tests.support.fake_app import FakeApp
@@ -24,6 +26,11 @@ from tests.support.programs import memoize_everywhere, prod_config, run_program,
 hypothesis_settings.register_profile("no-database", database=None)
 hypothesis_settings.load_profile("no-database")
 set_hypothesis_home_dir(tempfile.mkdtemp(prefix="hypothesis-"))
+
+# A test process, like the console script, holds the Pulumi SDKs' million long-lived objects: with CPython's default
+# thresholds the collector walks them again and again (program runs take twice as long). The console script's
+# setting, for this process only.
+gc.set_threshold(*GC_THRESHOLDS)
 
 
 # Every test that talks to the moto server (aws_env, deployed...) or runs the program with changed configs.

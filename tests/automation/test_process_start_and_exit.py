@@ -13,8 +13,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.support.programs import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # every test here starts a Python process (the fast tier leaves those out)
 
 def run_python(code: str, cwd=REPO_ROOT) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from moto.rds.exceptions import RDSClientError
-
 from automation import dr_record
 from automation.aws import Aws
 from automation.failback import Failback
@@ -32,6 +30,8 @@ def promote_as_rds(self, db_kwargs):
     """RDS unlinks a promoted replica from its source and refuses to promote an instance that is not a read
     replica (PromoteReadReplica: "Must match the identifier of an existing read replica DB instance",
     InvalidDBInstanceState). moto 5 only clears a flag: this stands in for moto's RDSBackend.promote_read_replica."""
+    from moto.rds.exceptions import RDSClientError  # with the fake it patches: moto stays out of the fast tier
+
     database = self.databases[db_kwargs["db_instance_identifier"]]
     if not database.source_db_instance_identifier:
         raise RDSClientError("InvalidDBInstanceState",

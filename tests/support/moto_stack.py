@@ -17,9 +17,6 @@ from typing import Any, Iterator
 import boto3
 import numpy
 import pytest
-from moto.cloudwatch import models as cloudwatch_models
-from moto.rds import models as rds_models
-from moto.server import ThreadedMotoServer
 
 from automation.engine import Plan
 
@@ -54,7 +51,12 @@ def _restores_unprotected(original):
 
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
-    """A moto server on 127.0.0.1 with the fixes above; its endpoint URL."""
+    """A moto server on 127.0.0.1 with the fixes above; its endpoint URL. moto is imported here, not with the module:
+    its models take over a second to import, which the fast tier (no test there uses moto) does not pay."""
+    from moto.cloudwatch import models as cloudwatch_models
+    from moto.rds import models as rds_models
+    from moto.server import ThreadedMotoServer
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(cloudwatch_models.Statistics, "get_statistics_for_type",
