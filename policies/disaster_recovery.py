@@ -169,8 +169,11 @@ def public_name_fails_over(args: StackValidationArgs, report_violation: ReportVi
                              "healthy.", record.urn)
         kinds = {text(field(policy, "type")) for policy in mappings(field(record.props, "failoverRoutingPolicies"))}
         tied = [checks[urn] for urn in computed_from(record, "healthCheckId") if urn in checks]
+        # InsufficientDataHealthStatus concerns only CLOUDWATCH_METRIC checks ("when CloudWatch has insufficient
+        # data about the metric": Route 53 API Reference, HealthCheckConfig); an endpoint check never reads it.
         if "PRIMARY" in kinds and not any(
-            text(field(c.props, "insufficientDataHealthStatus")) == "Unhealthy" for c in tied
+            text(field(c.props, "type")) == "CLOUDWATCH_METRIC"
+            and text(field(c.props, "insufficientDataHealthStatus")) == "Unhealthy" for c in tied
         ):
             report_violation(f"PRIMARY failover record {record.name} has no health check that turns unhealthy when "
                              "its region stops reporting; tie it to a CloudWatch-alarm health check with "

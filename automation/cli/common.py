@@ -96,14 +96,21 @@ def mark(ok: bool | None) -> str:
     return {True: "✓", False: "✗", None: "-"}[ok]
 
 
-def wait_policy() -> WaitPolicy:
-    from automation.backup import WaitPolicy
+def wait_delay_seconds() -> int | None:
+    """$SCRAPER_OPS_WAIT_DELAY_SECONDS: the polling delay of the commands that wait for AWS (backups, DR), or None
+    for each wait's own default."""
     delay = os.environ.get("SCRAPER_OPS_WAIT_DELAY_SECONDS")
     if not delay:
-        return WaitPolicy(observe=waits)
+        return None
     if not delay.isdigit() or int(delay) < 1:
         raise BadInput(f"SCRAPER_OPS_WAIT_DELAY_SECONDS={delay!r}: must be a whole number of seconds, 1 or more")
-    return WaitPolicy(delay_seconds=int(delay), observe=waits)
+    return int(delay)
+
+
+def wait_policy() -> WaitPolicy:
+    from automation.backup import WaitPolicy
+    delay = wait_delay_seconds()
+    return WaitPolicy(observe=waits) if delay is None else WaitPolicy(delay_seconds=delay, observe=waits)
 
 
 def check_report(kind: str, title: str, stack: str, ok: bool, data: dict, created: datetime, checks: list,

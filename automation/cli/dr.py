@@ -89,13 +89,15 @@ def failover(
     as_json: bool = JsonOption,
 ) -> None:
     """Promote the DR replica and move the app to the standby stack; resumable, never touches the old primary."""
+    waits = _waits()  # a bad $SCRAPER_OPS_WAIT_DELAY_SECONDS is refused before anything is read
+
     def build(aws, primary, standby, runner):
         from automation.dr_record import Options
         from automation.failover import Failover
 
         options = Options(reason=reason, force=force, accept_data_loss=accept_data_loss, dry_run=dry_run,
                           smoke_url=url)
-        return Failover(aws, primary, standby, runner, options, waits=_waits(), say=common.progress)
+        return Failover(aws, primary, standby, runner, options, waits=waits, say=common.progress)
 
     _run("failover", stack, standby_stack, reason, dry_run, backend, outputs_file, standby_outputs, out, as_json,
          build)
@@ -115,25 +117,25 @@ def failback(
     as_json: bool = JsonOption,
 ) -> None:
     """Replicate the promoted instance back to the original region, wait for it to catch up, then switch back."""
+    waits = _waits()  # a bad $SCRAPER_OPS_WAIT_DELAY_SECONDS is refused before anything is read
+
     def build(aws, primary, standby, runner):
         from automation.dr_record import Options
         from automation.failback import Failback
 
         options = Options(reason=reason, force=force, dry_run=dry_run)
-        return Failback(aws, primary, standby, runner, options, waits=_waits(), say=common.progress, switch=switch)
+        return Failback(aws, primary, standby, runner, options, waits=waits, say=common.progress, switch=switch)
 
     _run("failback", stack, standby_stack, reason, dry_run, backend, outputs_file, standby_outputs, out, as_json,
          build)
 
 
 def _waits():
-    """$SCRAPER_OPS_WAIT_DELAY_SECONDS shortens the polling, as for the backup commands."""
-    import os
-
+    """$SCRAPER_OPS_WAIT_DELAY_SECONDS shortens the polling, checked as for the backup commands."""
     from automation.dr_record import Waits
 
-    delay = os.environ.get("SCRAPER_OPS_WAIT_DELAY_SECONDS")
-    return Waits(delay_seconds=float(delay)) if delay else Waits()
+    delay = common.wait_delay_seconds()
+    return Waits() if delay is None else Waits(delay_seconds=delay)
 
 
 dr_app = typer.Typer(help="Disaster recovery.", no_args_is_help=True)

@@ -133,6 +133,8 @@ CASES = [
          ("--max 3000000000", "2147483647"), absent=("social-media-scraper:",)),
     Case("wait-delay-variable", ("backup", "create", *OUTPUTS), ("SCRAPER_OPS_WAIT_DELAY_SECONDS='soon'", "whole number"),
          env={"SCRAPER_OPS_WAIT_DELAY_SECONDS": "soon"}),
+    Case("dr-wait-delay-zero", ("dr", "failover", "--stack", "prod", "--reason", "drill", "--backend", "offline"),
+         ("SCRAPER_OPS_WAIT_DELAY_SECONDS='0'", "whole number"), env={"SCRAPER_OPS_WAIT_DELAY_SECONDS": "0"}),
     Case("unlock-without-reason", ("maintenance", "unlock", *OUTPUTS), ("--reason TEXT",)),
     Case("option-out-of-range", ("maintenance", "next", "--stack", "prod", "--count", "0"),
          ("Invalid value for '--count'", "greater than or equal to 1", "maintenance next --help")),

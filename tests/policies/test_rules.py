@@ -210,6 +210,10 @@ MORE_FAILURES = {
         lambda p: p.plan.resources.remove(next(r for r in p.plan.resources if r.name == "dns-record")),
         {"dr-public-name-fails-over": {"(stack)"}},
     ),
+    "dr-public-name-fails-over: an endpoint health check (insufficient data means nothing to it)": (
+        set_input("dns-health-check", "type", "HTTPS"),
+        {"dr-public-name-fails-over": {"dns-record"}},
+    ),
     "dr-public-name-fails-over: an alias that ignores the ALB's health": (
         lambda p: p.inputs("dns-record")["aliases"][0].__setitem__("evaluateTargetHealth", False),
         {"dr-public-name-fails-over": {"dns-record"}},
