@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-import typing
 from functools import cache
 from typing import Any
 
@@ -54,8 +53,7 @@ def rows() -> list[tuple[str, str, str]]:
     found = []
     for name, field in StackConfig.model_fields.items():
         key = REGION_KEY if name == "region" else f"{PROJECT}:{to_camel(name)}"
-        group = next((t for t in (field.annotation, *typing.get_args(field.annotation))
-                      if isinstance(t, type) and issubclass(t, BaseModel)), None)  # also `DnsConfig | None`
+        group = base.group_model(field.annotation)  # also `DnsConfig | None`
         if group is None:
             found.append((key, _docstrings().get((StackConfig.__name__, name), ""), _default(field)))
             continue

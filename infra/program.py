@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from contract import alarms as alarm_keys
 from contract import metrics
 from infra.components.autoscaling import Autoscaling, AutoscalingArgs
 from infra.components.base import Platform
@@ -236,7 +237,7 @@ def build_dns(config: StackConfig, platform: Platform, app: AppArea, monitoring:
             failover=PRIMARY if primary else SECONDARY,
             load_balancer_dns_name=app.observability.load_balancer_dns_name,
             load_balancer_zone_id=app.observability.load_balancer_zone_id,
-            health_alarm=monitoring.alarms["smoke-tests-failing"] if primary else None,
+            health_alarm=monitoring.alarms[alarm_keys.SMOKE_TESTS_FAILING] if primary else None,
         ),
     )
 
@@ -364,8 +365,8 @@ def stack_outputs(config: StackConfig, stack: str, declared: Declared) -> dict[s
             "queueDepthTarget": config.autoscaling.queue_depth_target,
             "dbCpuPercent": config.alarms.db_cpu_percent,
             "dbFreeStorageGb": config.alarms.db_free_storage_gb,
-            "dbInstanceClass": config.database.instance_class,
-            "dbInstances": 2 if config.database.multi_az else 1,
+            "dbInstanceClass": data.database.instance_class,
+            "dbInstances": data.database.instances,
             "nodeInstanceType": config.cluster.node_instance_type,
             "monthlyBudgetUsd": config.cost.monthly_budget_usd,
         },

@@ -118,7 +118,10 @@ class OfflineMocks(pulumi_mocks.Mocks):
             return {"randomPassword": ("Offline0" + _digest(self.stack, "password", length=64))[:length], "id": "offline"}
         if args.token == "aws:rds/getInstance:getInstance":  # a standby stack's database, owned by its primary
             identifier = args.args["dbInstanceIdentifier"]
+            # Its class and AZs are the primary stack's dr settings, unknown here: a single-AZ stand-in, as a
+            # cross-region replica is unless asked otherwise (RDS User Guide, "Working with read replicas").
             return {"id": identifier, "dbInstanceIdentifier": identifier, "port": 5432,
+                    "dbInstanceClass": "db.r6g.large", "multiAz": False,
                     "dbInstanceArn": f"arn:aws:rds:{region}:{OFFLINE_ACCOUNT_ID}:db:{identifier}",
                     "address": f"{identifier}.{_digest(identifier, length=12)}.{region}.rds.amazonaws.com"}
         if args.token == "aws:secretsmanager/getSecret:getSecret":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import typing
 from typing import Any
 
 from croniter import croniter
@@ -27,6 +28,12 @@ class ConfigError(ValueError):
 INT32_MAX = 2**31 - 1
 # Stacks that must page someone: the value of their `Environment` cost tag (the policy pack reads the same tag).
 PRODUCTION_ENVIRONMENTS = ("prod", "production")
+
+
+def group_model(annotation: Any) -> type[BaseModel] | None:
+    """The config group a field holds (its model), also through `X | None`; None for a plain value."""
+    return next((t for t in (annotation, *typing.get_args(annotation))
+                 if isinstance(t, type) and issubclass(t, BaseModel)), None)
 
 
 class _Model(BaseModel):

@@ -15,6 +15,7 @@ from infra.config.base import (
     _check_region,
     _Model,
     check_pinned_image,
+    group_model,
 )
 from infra.config.data import DatabaseConfig, DrConfig
 from infra.config.operations import (
@@ -125,9 +126,10 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
     model: type[BaseModel] = StackConfig
     for part in loc[:-1]:
         field = next((f for f in model.model_fields.values() if f.alias == part), None)
-        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+        group = group_model(field.annotation) if field is not None else None
+        if group is None:
             return []
-        model = field.annotation
+        model = group
     return sorted(f.alias for f in model.model_fields.values() if f.alias != "region")
 
 

@@ -182,6 +182,12 @@ def test_unknown_keys_fail_and_list_the_allowed_ones():
     )
 
 
+def test_a_typo_in_an_optional_group_lists_that_groups_keys():
+    problems = problems_of(dns={"hostedZoneID": "Z0123", "recordName": "scraper.example.com"})
+    assert ("social-media-scraper:dns.hostedZoneID: unknown key (a typo?); allowed: hostedZoneId, recordName"
+            in problems), problems
+
+
 def test_every_problem_is_reported_at_once():
     problems = problems_of(drRegion="us-east-1", autoscaling={"cpuTargetPercent": 0}, opsImage="ops:latest")
     assert len(problems) == 3

@@ -45,6 +45,7 @@ def test_the_readme_outputs_table_is_the_contracts():
     assert markdown_table() in readme, "regenerate it: python -m contract.outputs"
 
 
+@pytest.mark.slow  # starts a process
 def test_the_readme_table_can_be_printed_from_the_module():
     printed = subprocess.run([sys.executable, "-m", "contract.outputs"], capture_output=True, text=True, check=True,
                              cwd=REPO_ROOT).stdout
@@ -56,6 +57,7 @@ def test_the_default_cost_tags_are_the_guides_keys():
     assert set(CostConfig().tags) == set(guide.COST_TAG_KEYS)
 
 
+@pytest.mark.slow  # starts a process
 def test_the_contract_package_imports_neither_pulumi_nor_boto3():
     probe = ("import sys, contract.guide, contract.metrics, contract.outputs; "
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'boto3', 'botocore')))")

@@ -105,3 +105,15 @@ def test_the_stack_keeps_its_hands_off_the_flags_the_runbook_flips(pair):
     check = resource(prod, "aws:route53/healthCheck:HealthCheck", "dns-health-check")
     assert set(check.ignore_changes) == set(RUNBOOK_OWNED_FLAGS) == {"invertHealthcheck", "disabled"}
     assert {check.inputs[flag] for flag in check.ignore_changes} == {False}, "each names an input the stack sets"
+
+
+def test_the_standby_bills_the_database_it_runs_on_not_its_unused_database_group(pair):
+    """A standby's `sizing` (what its cost review prices) is the looked-up instance, prod's single-AZ replica, not
+    the standby's own database group, which defaults to multi-AZ. The offline lookup answers a single-AZ stand-in."""
+    prod, standby = pair
+    assert prod.outputs["sizing"]["dbInstances"] == (2 if json.loads(prod_config()["social-media-scraper:database"])
+                                                     .get("multiAz", True) else 1)
+    assert standby.outputs["sizing"]["dbInstances"] == 1
+    assert standby.outputs["sizing"]["dbInstanceClass"] == "db.r6g.large"
+    mounted = json.loads(resource(standby, "kubernetes:core/v1:ConfigMap", "ops-jobs-outputs").inputs["data"]["outputs.json"])
+    assert mounted["sizing"]["dbInstances"] == 1

@@ -47,6 +47,7 @@ def test_the_pack_registers_exactly_the_policies_the_evaluator_runs(monkeypatch)
     assert registered["level"] == pulumi_policy.EnforcementLevel.MANDATORY
 
 
+@pytest.mark.slow  # runs git, an external tool
 def test_pack_metadata_names_a_virtualenv_inside_the_pack_that_git_ignores():
     metadata = yaml.safe_load((PACK_DIR / "PulumiPolicy.yaml").read_text())
     assert metadata["runtime"]["name"] == "python"

@@ -60,6 +60,9 @@ class Database(pulumi.ComponentResource):
         self.master_secret, self.master_secret_version = self._master_secret(name, args)
         self.primary = self._primary(name, args)
         self.replica = self._replica(name, args)
+        # What the ops jobs' cost figures bill for this database (the `sizing` output).
+        self.instance_class: pulumi.Input[str] = args.database.instance_class
+        self.instances: pulumi.Input[int] = 2 if args.database.multi_az else 1
         self.backup_replication = aws.rds.InstanceAutomatedBackupsReplication(
             f"{name}-backup-replication",
             source_db_instance_arn=self.primary.arn,
@@ -223,5 +226,9 @@ class StandbyDatabase(pulumi.ComponentResource):
         # `Keys` of the primary: alias/<prefix>-dr); reading the secret needs kms:Decrypt on that key.
         self.secret_key_arn = aws.kms.get_alias_output(name=f"alias/{primary_prefix}-dr", opts=here).target_key_arn
         self.replica = None  # a standby has no replica of its own: it is the replica
+        # Billed as it runs (the primary's replica: its class and AZs are the primary's dr settings, not this stack's
+        # database group), for the `sizing` output.
+        self.instance_class: pulumi.Input[str] = found.db_instance_class
+        self.instances: pulumi.Input[int] = found.multi_az.apply(lambda multi_az: 2 if multi_az else 1)
         self.register_outputs({"primaryId": self.primary.identifier, "masterSecretArn": self.master_secret.arn})
 
