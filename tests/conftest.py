@@ -6,26 +6,26 @@ from __future__ import annotations
 import copy
 import gc
 import json
+import os
 import tempfile
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
-from hypothesis import settings as hypothesis_settings
-from hypothesis.configuration import set_hypothesis_home_dir
 
 from automation.__main__ import GC_THRESHOLDS
-from automation.engine import Plan
 from tests.support.clock import SimulatedClock
 from tests.support.fake_app import FakeApp
-from tests.support.moto_stack import REGION, deploy, moto_server, reset_moto
-from tests.support.programs import memoize_everywhere, prod_config, run_program, with_changes
 
+if TYPE_CHECKING:
+    from automation.engine import Plan
 
-# Tests write only to temporary directories: hypothesis keeps no example database, and its caches go to a
-# temporary directory instead of .hypothesis/ in the checkout.
-hypothesis_settings.register_profile("no-database", database=None)
-hypothesis_settings.load_profile("no-database")
-set_hypothesis_home_dir(tempfile.mkdtemp(prefix="hypothesis-"))
+# This module imports only what its hooks need: the fixtures import the Pulumi SDK, boto3 and moto when they run,
+# so pytest-xdist's controller, which runs no test, starts without them.
+
+# Tests write only to temporary directories: hypothesis keeps its caches (and, where a module does not turn it off
+# as tests/support/properties.py does, its example database) in a temporary directory instead of .hypothesis/ in
+# the checkout. Read when hypothesis first needs the directory; set here without importing hypothesis.
+os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = tempfile.mkdtemp(prefix="hypothesis-")
 
 # A test process, like the console script, holds the Pulumi SDKs' million long-lived objects: with CPython's default
 # thresholds the collector walks them again and again (program runs take twice as long). The console script's
@@ -58,20 +58,29 @@ def user_cache_in_a_temporary_directory(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def program_runs_once_per_config():
-    """Every `run_program` of the project and the tests (the CLI's `plan`, the offline backend...) is the memoized one."""
+def program_runs_once_per_config(tmp_path_factory, worker_id):
+    """Every `run_program` of the project and the tests (the CLI's `plan`, the offline backend...) is the memoized one,
+    and pytest-xdist's workers share their plans: each config runs once per session, not once per worker."""
+    from tests.support.programs import memoize_everywhere, share_plans
+
     with pytest.MonkeyPatch.context() as patch:
         memoize_everywhere(patch)
+        if worker_id != "master":  # the workers' temporary directories share this parent, made for the session
+            share_plans(patch, tmp_path_factory.getbasetemp().parent / "plans")
         yield
 
 
 @pytest.fixture(scope="session")
 def prod_plan() -> Plan:
+    from tests.support.programs import prod_config, run_program
+
     return run_program("prod", prod_config())
 
 
 @pytest.fixture
 def plan_with() -> Callable[..., Plan]:
+    from tests.support.programs import prod_config, run_program, with_changes
+
     def run(**changes: Any) -> Plan:
         return run_program("prod", with_changes(prod_config(), **changes))
 
@@ -85,6 +94,8 @@ def prod_plan_json(prod_plan: Plan) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def moto_endpoint():
+    from tests.support.moto_stack import moto_server
+
     with moto_server() as endpoint:
         yield endpoint
 
@@ -92,6 +103,8 @@ def moto_endpoint():
 @pytest.fixture
 def aws_env(moto_endpoint, monkeypatch):
     """Environment of a process that talks to the moto server; the server is reset for each test."""
+    from tests.support.moto_stack import REGION, reset_moto
+
     reset_moto()
     env = {
         "AWS_ENDPOINT_URL": moto_endpoint,
@@ -110,6 +123,8 @@ def aws_env(moto_endpoint, monkeypatch):
 @pytest.fixture
 def deployed(aws_env, prod_plan, tmp_path) -> dict[str, Any]:
     """The prod stack 'deployed' into moto: its outputs, also saved as outputs.json (the CLI's --outputs)."""
+    from tests.support.moto_stack import deploy
+
     [outputs] = deploy(prod_plan)
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(outputs))

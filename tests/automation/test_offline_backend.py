@@ -323,3 +323,30 @@ def test_repeated_program_runs_leave_nothing_behind():
     finally:
         gc.set_threshold(*thresholds)
         gc.collect()
+
+@pytest.mark.slow  # runs the program once more
+def test_a_program_run_starts_no_thread_and_leaves_no_event_loop_or_descriptor_behind(prod_plan, monkeypatch):
+    """The mock monitor answers in-process, so the SDK's engine calls run on the program's own thread (the engine's
+    InlineExecutor) instead of an executor's pool threads, which would outlive the run; each run's event loop is
+    its own and closed after it (a loop holds three descriptors), and no loop is left current."""
+    import asyncio
+    import os
+    import threading
+
+    from tests.support.programs import run_program_uncached
+
+    started = []
+    start = threading.Thread.start
+
+    def recording_start(thread):
+        started.append(thread.name)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", recording_start)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    plan = run_program_uncached("prod", prod_config())
+    assert plan.to_json() == prod_plan.to_json()
+    assert started == []
+    assert len(os.listdir("/proc/self/fd")) == descriptors
+    with pytest.raises(RuntimeError, match="no current event loop"):
+        asyncio.get_event_loop()

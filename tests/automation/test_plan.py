@@ -51,6 +51,27 @@ def test_plans_are_deterministic():
     assert first == second
 
 
+def test_test_workers_share_a_configs_plan_and_never_a_config_error(tmp_path, prod_plan):
+    """What makes one program run per config and session (tests/support/programs.py) under pytest-xdist: the plan a
+    worker made is what the others read, and a config that fails is run, and fails, in every worker that asks."""
+    from infra.config import ConfigError
+    from tests.support import programs
+
+    def refused() -> engine.Plan:
+        raise ConfigError("social-media-scraper:region: not a region")
+
+    with pytest.MonkeyPatch.context() as patch:
+        programs.share_plans(patch, tmp_path / "plans")
+        made = programs._shared_run("prod", lambda: prod_plan)
+        read = programs._shared_run("prod", lambda: pytest.fail("a shared plan was made again"))
+        for _ in range(2):
+            with pytest.raises(ConfigError):
+                programs._shared_run("broken", refused)
+    assert made is prod_plan and read is not prod_plan and read.to_json() == prod_plan.to_json()
+    assert len(list((tmp_path / "plans").glob("*.pickle"))) == 1, "one plan kept, none for the config error"
+    assert not list((tmp_path / "plans").glob("*.partial"))
+
+
 def test_manifests_are_written_one_file_each_and_valid(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "plan", "--manifests", str(tmp_path / "manifests"))
     assert code == 0

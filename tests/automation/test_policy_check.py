@@ -134,3 +134,26 @@ def test_ci_check_end_to_end_with_the_console_script(tmp_path):
     result = scraper_ops(*check)
     assert result.returncode == 1
     assert "s3-buckets-versioned" in result.stdout
+
+
+def test_each_policy_reads_its_own_copy_of_the_inputs_as_in_the_analyzer(prod_plan):
+    """The analyzer hands each policy its own proxy of a resource's inputs; the evaluator builds it when a policy
+    first reads `props`, still one per policy: what one policy does to it, the next never sees."""
+    from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
+
+    from automation.policy_check import evaluate
+
+    database = next(r for r in prod_plan.resources if r.type == "aws:rds/instance:Instance")
+
+    def rewrite(args, report):
+        if args.urn == database.urn:
+            args.props["instanceClass"] = "db.t3.micro"
+
+    def read(args, report):
+        if args.urn == database.urn:
+            report(f"sees {args.props['instanceClass']}")
+
+    policies = [ResourceValidationPolicy(name, f"{name} the instance class", check, EnforcementLevel.MANDATORY)
+                for name, check in (("rewrite", rewrite), ("read", read))]
+    [violation] = evaluate(prod_plan, policies=policies)
+    assert violation.message == f"sees {database.inputs['instanceClass']}" != "sees db.t3.micro"

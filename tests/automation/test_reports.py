@@ -5,6 +5,8 @@ screenshots of each HTML report in headless Chromium."""
 from __future__ import annotations
 
 import base64
+import copy
+import functools
 import io
 import os
 import re
@@ -17,13 +19,12 @@ import pytest
 
 from automation import capacity as capacity_job
 from automation import cost as cost_job
-from automation.engine import run_program
 from automation.maintenance import Record, StepRecord
 from automation.promotion import PromotionRecord
 from automation.reports import Report, counts_in_words, duration_in_words, when_in_words, write_report
 from contract.outputs import Sizing
 from tests.support.moto_stack import client
-from tests.support.programs import OLD_IMAGE, prod_config
+from tests.support.programs import OLD_IMAGE, prod_config, run_program
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
 DAYS = 30
@@ -76,12 +77,18 @@ def savings_of(result: capacity_job.CapacityReport) -> list[dict]:
                                           "m6i.large")
 
 
-SAVINGS = savings_of(seeded_capacity())
-
-
 def capacity_report(with_charts: bool = True) -> Report:
-    result = seeded_capacity()
-    return capacity_job.report_of(result, "prod", NOW, savings_of(result), with_charts)
+    return copy.deepcopy(_rendered("capacity", with_charts))
+
+
+@functools.lru_cache(maxsize=None)
+def _rendered(kind: str, with_charts: bool) -> Report:
+    """Each report rendered once per test process (its charts take a second): the reports are built from fixed
+    data at a fixed time, and every test gets a copy of its own."""
+    if kind == "capacity":
+        result = seeded_capacity()
+        return capacity_job.report_of(result, "prod", NOW, savings_of(result), with_charts)
+    return cost_job.review_report(seeded_cost(), "prod", NOW, with_charts)
 
 
 def seeded_cost() -> cost_job.CostReview:
@@ -97,12 +104,12 @@ def seeded_cost() -> cost_job.CostReview:
                "percent": 3.2}]
     return cost_job.CostReview(months, "2026-11", by_service, by_tag, totals, movers, 3000.0, 2898.75, 207.05,
                                "month to date plus Cost Explorer's forecast from today to the month's end",
-                               {m: 0.42 for m in months}, SAVINGS,
+                               {m: 0.42 for m in months}, savings_of(seeded_capacity()),
                                ["GetCostAndUsage calls: 3", "GetCostForecast calls: 1", "GetMetricData calls: 1"])
 
 
 def cost_report(with_charts: bool = True) -> Report:
-    return cost_job.review_report(seeded_cost(), "prod", NOW, with_charts)
+    return copy.deepcopy(_rendered("cost", with_charts))
 
 
 def maintenance_report() -> Report:

@@ -12,8 +12,6 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from automation.aws_model import check_plan
 from automation.engine import run_program
@@ -21,6 +19,7 @@ from automation.plan import check_manifests
 from automation.policy_check import evaluate
 from infra.config import KEDA_CHART_FOR_KUBERNETES, ConfigError, parse_stack_config
 from tests.support.programs import prod_config, with_changes
+from tests.support.properties import HealthCheck, given, settings, st
 
 CRONS = ["0 3 * * *", "15 */6 * * *", "0 5 * * 1", "*/10 * * * *", "30 1 1 * *", "0 4 * * 1-5"]
 INSTANCE_CLASSES = ["db.t4g.large", "db.r6g.large", "db.r6g.xlarge", "db.m7g.large"]

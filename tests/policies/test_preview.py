@@ -12,8 +12,6 @@ import copy
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from pulumi.runtime import rpc
 from pulumi_policy import (
     PolicyCustomTimeouts,
@@ -31,6 +29,7 @@ from policies import common
 from policies.pack import POLICIES
 from policies.thresholds import defaults
 from tests.support.programs import prod_config
+from tests.support.properties import HealthCheck, given, settings, st
 from tests.policies.conftest import PlanEditor, violated
 
 CANT_RUN = "can't run during preview"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from filelock import FileLock
 
 from automation.engine import Plan, PlannedResource, run_program
 from automation.stack_files import read_stack_file
@@ -53,7 +56,9 @@ def resource(plan: Plan, type_: str, name: str) -> PlannedResource:
 
 # The program is deterministic (tests/automation/test_plan.py::test_plans_are_deterministic runs it twice for real),
 # so each config runs once per session: later runs get a deep copy of the first plan, which a test may edit freely.
+# Under pytest-xdist the workers of a session share their plans through a directory (see share_plans).
 _plans: dict[str, Plan] = {}
+_shared_plans: Path | None = None
 
 
 def run_program_uncached(stack: str, raw_config: dict[str, str], *args: Any, **kwargs: Any) -> Plan:
@@ -65,9 +70,33 @@ def _run_program_once(stack: str, raw_config: dict[str, str], program: Callable 
     if program is not None:  # a test's own program: no key can tell two of them apart
         return _run_program(stack, raw_config, program, *args, **kwargs)
     key = json.dumps([stack, sorted(raw_config.items()), args, sorted(kwargs.items())])
-    if key not in _plans:
-        _plans[key] = _run_program(stack, raw_config, *args, **kwargs)  # a ConfigError is raised, never kept
+    if key not in _plans:  # a ConfigError is raised, never kept
+        _plans[key] = _shared_run(key, lambda: _run_program(stack, raw_config, *args, **kwargs))
     return _plans[key].model_copy(deep=True)
+
+
+def _shared_run(key: str, run: Callable[[], Plan]) -> Plan:
+    """The plan another worker of this session made for `key`, else run's, left for the others.
+
+    One lock per config: a worker wanting a config another is running waits for its plan instead of running it
+    too. The plan is written to a temporary name and renamed, so no reader sees half a file."""
+    if _shared_plans is None:
+        return run()
+    path = _shared_plans / f"{hashlib.sha256(key.encode()).hexdigest()}.pickle"
+    with FileLock(path.with_suffix(".lock")):
+        if path.exists():
+            return pickle.loads(path.read_bytes())
+        plan = run()
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
+        partial.replace(path)
+        return plan
+
+
+def share_plans(patch: pytest.MonkeyPatch, directory: Path) -> None:
+    """Plans made by any pytest-xdist worker of this session are read from `directory` by the others."""
+    directory.mkdir(exist_ok=True)
+    patch.setattr(sys.modules[__name__], "_shared_plans", directory)
 
 
 _run_program = run_program
