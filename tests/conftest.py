@@ -33,8 +33,9 @@ os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = tempfile.mkdtemp(prefix="hypothesis
 gc.set_threshold(*GC_THRESHOLDS)
 
 
-# Every test that talks to the moto server (aws_env, deployed...) or runs the program with changed configs.
-SLOW_FIXTURES = {"moto_endpoint", "plan_with"}
+# Every test that talks to the moto server (aws_env, deployed...) or plans a config of its own through a fixture (the
+# other such tests are marked slow one by one; tests/support/programs.py fails any that is not).
+SLOW_FIXTURES = {"moto_endpoint", "plan_with", "preview_plan", "standby_on_prods_replica_bucket"}
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -43,6 +44,15 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if SLOW_FIXTURES.intersection(item.fixturenames) or item.get_closest_marker("integration"):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """A test of the fast tier that runs the program for a config of its own, in its body or through any fixture
+    (this runs before them all), fails, naming the rule (tests/support/programs.py)."""
+    from tests.support import programs
+
+    programs._own_runs_allowed = item.get_closest_marker("slow") is not None
 
 
 @pytest.fixture(autouse=True)

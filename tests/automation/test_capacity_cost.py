@@ -225,6 +225,7 @@ def test_rightsized_pods_save_their_share_of_the_nodes(project):
     assert unknown_node == []
 
 
+@pytest.mark.slow  # plans prod with a second image (a run of its own)
 def test_the_estimate_prices_the_prod_plan_and_diffs_two_plans(capsys, project, tmp_path):
     code, out, _ = run_cli(capsys, "plan", "--json")
     before = tmp_path / "before.json"

@@ -44,6 +44,7 @@ def test_the_prod_estimate_accounts_for_every_resource_and_prices_kedas_pods(cap
     assert document["total" + "MonthlyUsd"] == round(sum(line["monthlyUsd"] for line in document["resources"]), 2)
 
 
+@pytest.mark.slow  # plans a config of its own
 def test_a_database_class_outside_the_table_is_listed_and_exits_3(capsys, project):
     edit_stack(project, "instanceClass: db.r6g.large", "instanceClass: db.m7g.large")
     code, document, err = estimate(capsys)
@@ -57,6 +58,7 @@ def test_a_database_class_outside_the_table_is_listed_and_exits_3(capsys, projec
     assert "database-primary" not in {line["name"] for line in document["resources"]}
 
 
+@pytest.mark.slow  # plans a config of its own
 def test_a_region_without_prices_lists_each_fixed_cost_and_exits_3(capsys, project):
     code, prod, _ = estimate(capsys)
     edit_stack(project, "aws:region: us-east-1", "aws:region: eu-north-1")

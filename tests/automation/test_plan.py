@@ -45,6 +45,7 @@ def test_plan_summary_shows_components_and_key_settings(capsys):
     assert "Database replica scraper-prod-dr in us-west-2" in out
 
 
+@pytest.mark.slow  # runs the program twice more (a run of its own)
 def test_plans_are_deterministic():
     first = run_program_uncached("prod", prod_config()).to_json()
     second = run_program_uncached("prod", prod_config()).to_json()

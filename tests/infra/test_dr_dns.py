@@ -63,6 +63,7 @@ def test_the_dns_output_is_what_the_runbook_reads_and_the_aws_model_accepts_the_
         assert report.violations == [] and report.unmapped == []
 
 
+@pytest.mark.slow  # plans staging without its dns group (a run of its own)
 def test_a_stack_without_a_dns_group_declares_no_record():
     plan = run_program("staging", with_changes(read_stack_file("staging", REPO_ROOT), dns=None))
     assert resources_of(plan, RECORD) == resources_of(plan, HEALTH_CHECK) == [] and plan.outputs["dns"] is None
@@ -106,6 +107,7 @@ def test_dr_values_that_cannot_deploy_are_refused_naming_the_key(change, expecte
     assert problem.startswith(expected)
 
 
+@pytest.mark.slow  # plans prod adopting the failback instance (a run of its own)
 def test_the_printed_adoption_makes_prod_declare_the_instance_the_failback_waits_for(prod_plan):
     """The procedure `dr failback --switch` prints sets identifier suffixes; with them, the prod stack declares the
     promoted failback instance as its database and a new replica of it, which the standby then names."""

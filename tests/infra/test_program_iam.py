@@ -78,6 +78,7 @@ def test_irsa_roles_trust_the_registered_oidc_provider(prod_plan):
 NOT_REGISTERED = "finding IAM OIDC Provider by url ({url}): couldn't find resource"
 
 
+@pytest.mark.slow  # runs the program with a failing lookup (a run of its own)
 def test_an_unregistered_oidc_provider_fails_naming_the_fix():
     with pytest.raises(Exception) as failure:
         run_program("prod", prod_config(), oidc_lookup_failure=NOT_REGISTERED)
@@ -86,6 +87,7 @@ def test_an_unregistered_oidc_provider_fails_naming_the_fix():
     assert "eksctl utils associate-iam-oidc-provider --cluster scraper-prod --approve" in message
 
 
+@pytest.mark.slow  # runs the program with a failing lookup (a run of its own)
 def test_a_failed_oidc_lookup_that_is_not_a_missing_provider_is_not_reported_as_one():
     with pytest.raises(Exception) as failure:
         run_program("prod", prod_config(), oidc_lookup_failure="reading IAM OIDC Providers: AccessDenied: not authorized")

@@ -100,6 +100,7 @@ def test_standing_by_pages_nobody_for_the_missing_smoke_heartbeat(standby_plan, 
     assert violated(unpaused.plan) == {"alarms-cover-guide": {"(stack)"}}, "a serving app's silence is an outage"
 
 
+@pytest.mark.slow  # plans the standby failed over (a run of its own)
 def test_a_failover_unpauses_the_app_and_its_smoke_tests():
     plan = run_program("prod-dr", with_changes(standby_config(), site={"serving": True}))
     assert "annotations" not in scaled_object(plan)["metadata"]

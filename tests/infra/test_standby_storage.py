@@ -20,7 +20,7 @@ CRON_JOB = "kubernetes:batch/v1:CronJob"
 
 
 @pytest.fixture(scope="module")
-def pair():
+def standby_on_prods_replica_bucket():
     """prod, then its standby configured with prod's replica bucket as the operator sets it after prod's deploy."""
     prod = run_program("prod", prod_config())
     config = read_stack_file("prod-dr", REPO_ROOT)
@@ -36,8 +36,8 @@ def allowed(plan, policy: str, action: str) -> set[str]:
     return {arn for s in statements(plan, policy) if action in s["Action"] for arn in s["Resource"]}
 
 
-def test_the_standby_runs_on_the_primary_replica_bucket_and_owns_only_its_ops_bucket(pair):
-    prod, standby = pair
+def test_the_standby_runs_on_the_primary_replica_bucket_and_owns_only_its_ops_bucket(standby_on_prods_replica_bucket):
+    prod, standby = standby_on_prods_replica_bucket
     assert standby.outputs["dataBucket"] == prod.outputs["dataReplicaBucket"]
     assert standby.outputs["dataReplicaBucket"] is None
     owned = {r.name for r in resources_of(standby, BUCKET)}
@@ -50,8 +50,8 @@ def test_the_standby_runs_on_the_primary_replica_bucket_and_owns_only_its_ops_bu
     assert env["DATA_BUCKET"] == prod.outputs["dataReplicaBucket"]
 
 
-def test_the_standby_app_may_read_and_write_the_replica_bucket_under_the_primary_dr_key(pair):
-    prod, standby = pair
+def test_the_standby_app_may_read_and_write_the_replica_bucket_under_the_primary_dr_key(standby_on_prods_replica_bucket):
+    prod, standby = standby_on_prods_replica_bucket
     bucket_arn = f"arn:aws:s3:::{prod.outputs['dataReplicaBucket']}"
     assert allowed(standby, "app-irsa-policy", "s3:PutObject") == {f"{bucket_arn}/*"}
     assert allowed(standby, "app-irsa-policy", "s3:GetObject") == {f"{bucket_arn}/*"}
@@ -65,9 +65,9 @@ def test_the_standby_app_may_read_and_write_the_replica_bucket_under_the_primary
                                                                                    "kms:GenerateDataKey")
 
 
-def test_the_standby_does_not_drill_a_replica_it_does_not_have(pair):
+def test_the_standby_does_not_drill_a_replica_it_does_not_have(standby_on_prods_replica_bucket):
     """`dr test` refuses a standby: its CronJob is suspended and its role may not touch the data buckets."""
-    prod, standby = pair
+    prod, standby = standby_on_prods_replica_bucket
     for plan, suspended in ((prod, False), (standby, True)):
         job = resource(plan, CRON_JOB, "ops-jobs-scraper-ops-dr-test").inputs["spec"]
         assert job.get("suspend", False) is suspended
@@ -97,20 +97,20 @@ def test_a_standby_without_the_primary_bucket_and_a_primary_with_one_are_refused
         "owns its data bucket"]
 
 
-def test_the_stack_keeps_its_hands_off_the_flags_the_runbook_flips(pair):
+def test_the_stack_keeps_its_hands_off_the_flags_the_runbook_flips(standby_on_prods_replica_bucket):
     """`dr failover` pins the PRIMARY record's health check by disabling and inverting it through the Route 53 API;
     a `pulumi up` of prod meanwhile must not undo that (infra/components/dns.py ignores both). Recorded as the SDK
     sends the option to the engine, so dropping the ignore, or misnaming a property, fails here."""
-    prod, _ = pair
+    prod, _ = standby_on_prods_replica_bucket
     check = resource(prod, "aws:route53/healthCheck:HealthCheck", "dns-health-check")
     assert set(check.ignore_changes) == set(RUNBOOK_OWNED_FLAGS) == {"invertHealthcheck", "disabled"}
     assert {check.inputs[flag] for flag in check.ignore_changes} == {False}, "each names an input the stack sets"
 
 
-def test_the_standby_bills_the_database_it_runs_on_not_its_unused_database_group(pair):
+def test_the_standby_bills_the_database_it_runs_on_not_its_unused_database_group(standby_on_prods_replica_bucket):
     """A standby's `sizing` (what its cost review prices) is the looked-up instance, prod's single-AZ replica, not
     the standby's own database group, which defaults to multi-AZ. The offline lookup answers a single-AZ stand-in."""
-    prod, standby = pair
+    prod, standby = standby_on_prods_replica_bucket
     assert prod.outputs["sizing"]["dbInstances"] == (2 if json.loads(prod_config()["social-media-scraper:database"])
                                                      .get("multiAz", True) else 1)
     assert standby.outputs["sizing"]["dbInstances"] == 1

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import pickle
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 from filelock import FileLock
 
 from automation.engine import Plan, PlannedResource, run_program
 from automation.stack_files import read_stack_file
+from infra.config import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,8 +64,16 @@ _plans: dict[str, Plan] = {}
 _shared_plans: Path | None = None
 
 
+# The fast tier's rule (README, Tests): its tests plan the stack files as they are, each once per session; a test
+# that runs the project's program for a config of its own (changed, another mode, or again) is slow. Set for each
+# test by conftest.py; the check runs after the program, so a config refused before it runs costs nothing.
+_own_runs_allowed = True
+STACKS = ("prod", "staging", "prod-dr", "staging-dr")
+
+
 def run_program_uncached(stack: str, raw_config: dict[str, str], *args: Any, **kwargs: Any) -> Plan:
-    return _run_program(stack, raw_config, *args, **kwargs)
+    with _fast_tier_rule(f"runs the {stack} program again, not the session's plan"):
+        return _run_program(stack, raw_config, *args, **kwargs)
 
 
 def _run_program_once(stack: str, raw_config: dict[str, str], program: Callable | None = None, *args: Any,
@@ -70,9 +81,36 @@ def _run_program_once(stack: str, raw_config: dict[str, str], program: Callable 
     if program is not None:  # a test's own program: no key can tell two of them apart
         return _run_program(stack, raw_config, program, *args, **kwargs)
     key = json.dumps([stack, sorted(raw_config.items()), args, sorted(kwargs.items())])
-    if key not in _plans:  # a ConfigError is raised, never kept
-        _plans[key] = _shared_run(key, lambda: _run_program(stack, raw_config, *args, **kwargs))
+    own = bool(args or kwargs) or stack not in STACKS or raw_config != _stack_file(stack)
+    with _fast_tier_rule(f"runs the program for a {stack} config of its own") if own else contextlib.nullcontext():
+        if key not in _plans:  # a ConfigError is raised, never kept
+            _plans[key] = _shared_run(key, lambda: _run_program(stack, raw_config, *args, **kwargs))
     return _plans[key].model_copy(deep=True)
+
+
+@functools.cache
+def _stack_file(stack: str) -> dict[str, str]:
+    return read_stack_file(stack, REPO_ROOT)
+
+
+@contextlib.contextmanager
+def _fast_tier_rule(what: str) -> Iterator[None]:
+    """Fails a fast test whose program run (or failed run) breaks the rule; a config refused before the program
+    runs breaks nothing."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except Exception:
+        _check_fast_tier(what)
+        raise
+    _check_fast_tier(what)
+
+
+def _check_fast_tier(what: str) -> None:
+    if not _own_runs_allowed:
+        pytest.fail(f"this test {what}: mark it slow (@pytest.mark.slow, the fast tier's rule in README, Tests)",
+                    pytrace=False)
 
 
 def _shared_run(key: str, run: Callable[[], Plan]) -> Plan:
