@@ -35,7 +35,7 @@ gc.set_threshold(*GC_THRESHOLDS)
 
 # Every test that talks to the moto server (aws_env, deployed...) or plans a config of its own through a fixture (the
 # other such tests are marked slow one by one; tests/support/programs.py fails any that is not).
-SLOW_FIXTURES = {"moto_endpoint", "plan_with", "preview_plan", "standby_on_prods_replica_bucket"}
+SLOW_FIXTURES = {"moto_endpoint", "plan_with", "standby_on_prods_replica_bucket"}
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -68,15 +68,15 @@ def user_cache_in_a_temporary_directory(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def program_runs_once_per_config(tmp_path_factory, worker_id):
+def program_runs_once_per_config(tmp_path_factory, worker_id, testrun_uid):
     """Every `run_program` of the project and the tests (the CLI's `plan`, the offline backend...) is the memoized one,
     and pytest-xdist's workers share their plans: each config runs once per session, not once per worker."""
     from tests.support.programs import memoize_everywhere, share_plans
 
     with pytest.MonkeyPatch.context() as patch:
         memoize_everywhere(patch)
-        if worker_id != "master":  # the workers' temporary directories share this parent, made for the session
-            share_plans(patch, tmp_path_factory.getbasetemp().parent / "plans")
+        if worker_id != "master":  # named for the session: the workers' temporary directories share this parent
+            share_plans(patch, tmp_path_factory.getbasetemp().parent / f"plans-{testrun_uid}")
         yield
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Mapping
 
@@ -21,35 +22,61 @@ _RUN_LOCK = threading.Lock()
 
 
 class InlineExecutor(ThreadPoolExecutor):
-    """Runs what is submitted at once, on the submitting thread.
+    """Runs what is submitted at once, on the submitting thread, as a pool thread would run it.
 
     The SDK sends every engine call (register a resource, invoke, register outputs) through the event loop's
     default executor (`run_in_executor(None, ...)`), built for a gRPC engine that answers from another process.
     The mock monitor answers in-process, at once, so a pool thread only adds a hand-off per call: about a fifth
-    of a program run (benchmarks/plan_time.py). asyncio accepts only a ThreadPoolExecutor as the default
-    executor; this one never starts a thread.
+    of a program run (benchmarks/plan_time.py). On a pool thread the monitor's own awaits
+    (`_sync_await(serialize_properties(...))`) run on that thread's private loop; here they run on this
+    executor's private loop, with the program's loop set aside for the call. Run on the program's loop, they
+    would pump it from inside the calling task and nest one registration inside the next, as deep as the
+    registrations that are ready at once (a RecursionError past a few dozen sibling resources). asyncio accepts
+    only a ThreadPoolExecutor as the default executor; this one never starts a thread.
     """
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self._private_loop = asyncio.new_event_loop()
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         future: Future = Future()
+        program_loop = asyncio.get_running_loop()
+        asyncio.events._set_running_loop(None)
+        asyncio.set_event_loop(self._private_loop)
         try:
             future.set_result(fn(*args, **kwargs))
         except BaseException as error:  # the caller awaits the future and gets the error there, as from a pool
             future.set_exception(error)
+        finally:
+            asyncio.set_event_loop(program_loop)
+            asyncio.events._set_running_loop(program_loop)
         return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._private_loop.close()
+        super().shutdown(wait, cancel_futures=cancel_futures)
 
 
 @contextlib.contextmanager
 def _own_event_loop() -> Iterator[None]:
     """The run's own event loop, current on this thread while the SDK is set up and the program runs (the SDK
-    binds its futures to the current loop), closed after: the inline executor is set on nothing else."""
+    binds its futures to the current loop), closed after: the inline executor is set on nothing else. The loop
+    that was current before (the one the SDK would have used, made then if the thread had none) is current again
+    after, so code that reads the thread's loop between runs behaves as it did before the run."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+ warns when it makes the thread's loop
+        try:
+            previous = asyncio.get_event_loop()
+        except RuntimeError:  # no loop, and none is made for this thread
+            previous = None
     loop = asyncio.new_event_loop()
     loop.set_default_executor(InlineExecutor())
     asyncio.set_event_loop(loop)
     try:
         yield
     finally:
-        asyncio.set_event_loop(None)
+        asyncio.set_event_loop(previous)
         loop.close()
 
 

@@ -324,29 +324,58 @@ def test_repeated_program_runs_leave_nothing_behind():
         gc.set_threshold(*thresholds)
         gc.collect()
 
+
 @pytest.mark.slow  # runs the program once more
-def test_a_program_run_starts_no_thread_and_leaves_no_event_loop_or_descriptor_behind(prod_plan, monkeypatch):
+def test_a_program_run_starts_no_thread_and_leaves_the_threads_event_loop_as_it_found_it(prod_plan, monkeypatch):
     """The mock monitor answers in-process, so the SDK's engine calls run on the program's own thread (the engine's
-    InlineExecutor) instead of an executor's pool threads, which would outlive the run; each run's event loop is
-    its own and closed after it (a loop holds three descriptors), and no loop is left current."""
+    InlineExecutor) instead of an executor's pool threads, which would outlive the run. Each run's event loops are
+    its own and closed after it, and the loop that was current before is current again."""
     import asyncio
-    import os
     import threading
 
     from tests.support.programs import run_program_uncached
 
-    started = []
-    start = threading.Thread.start
+    started, loops = [], []
+    start, new_event_loop = threading.Thread.start, asyncio.new_event_loop
 
     def recording_start(thread):
         started.append(thread.name)
         start(thread)
 
+    def recording_new_event_loop():
+        loops.append(new_event_loop())
+        return loops[-1]
+
     monkeypatch.setattr(threading.Thread, "start", recording_start)
-    descriptors = len(os.listdir("/proc/self/fd"))
-    plan = run_program_uncached("prod", prod_config())
+    monkeypatch.setattr(asyncio, "new_event_loop", recording_new_event_loop)
+    before_the_test = asyncio.get_event_loop_policy().get_event_loop()
+    current = new_event_loop()
+    asyncio.set_event_loop(current)
+    try:
+        plan = run_program_uncached("prod", prod_config())
+        assert asyncio.get_event_loop() is current
+    finally:
+        asyncio.set_event_loop(before_the_test)
+        current.close()
     assert plan.to_json() == prod_plan.to_json()
     assert started == []
-    assert len(os.listdir("/proc/self/fd")) == descriptors
-    with pytest.raises(RuntimeError, match="no current event loop"):
-        asyncio.get_event_loop()
+    assert loops and all(loop.is_closed() for loop in loops)
+
+
+@pytest.mark.slow  # runs a program of 300 resources
+def test_a_program_of_many_sibling_resources_plans_as_under_the_real_engine():
+    """Resources ready at the same time are registered one after the other, not one inside the next: a monitor
+    call that pumped the program's own loop nested them and failed with RecursionError past about 80 siblings."""
+    import pulumi
+    import pulumi_aws as aws
+
+    from tests.support.programs import run_program_uncached
+
+    def program(config, stack):
+        provider = aws.Provider("aws-primary", region=config.region)
+        queues = [aws.sqs.Queue(f"queue-{i}", opts=pulumi.ResourceOptions(provider=provider)) for i in range(300)]
+        return {"queues": len(queues)}
+
+    plan = run_program_uncached("prod", prod_config(), program)
+    assert plan.outputs == {"queues": 300}
+    assert sum(r.type == "aws:sqs/queue:Queue" for r in plan.resources) == 300

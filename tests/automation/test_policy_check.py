@@ -143,7 +143,8 @@ def test_each_policy_reads_its_own_copy_of_the_inputs_as_in_the_analyzer(prod_pl
 
     from automation.policy_check import evaluate
 
-    database = next(r for r in prod_plan.resources if r.type == "aws:rds/instance:Instance")
+    plan = prod_plan.model_copy(deep=True)  # the session's plan stays as it was, whatever a policy does
+    database = next(r for r in plan.resources if r.type == "aws:rds/instance:Instance")
 
     def rewrite(args, report):
         if args.urn == database.urn:
@@ -155,5 +156,5 @@ def test_each_policy_reads_its_own_copy_of_the_inputs_as_in_the_analyzer(prod_pl
 
     policies = [ResourceValidationPolicy(name, f"{name} the instance class", check, EnforcementLevel.MANDATORY)
                 for name, check in (("rewrite", rewrite), ("read", read))]
-    [violation] = evaluate(prod_plan, policies=policies)
+    [violation] = evaluate(plan, policies=policies)
     assert violation.message == f"sees {database.inputs['instanceClass']}" != "sees db.t3.micro"

@@ -97,12 +97,11 @@ def test_a_standby_without_the_primary_bucket_and_a_primary_with_one_are_refused
         "owns its data bucket"]
 
 
-def test_the_stack_keeps_its_hands_off_the_flags_the_runbook_flips(standby_on_prods_replica_bucket):
+def test_the_stack_keeps_its_hands_off_the_flags_the_runbook_flips(prod_plan):
     """`dr failover` pins the PRIMARY record's health check by disabling and inverting it through the Route 53 API;
     a `pulumi up` of prod meanwhile must not undo that (infra/components/dns.py ignores both). Recorded as the SDK
     sends the option to the engine, so dropping the ignore, or misnaming a property, fails here."""
-    prod, _ = standby_on_prods_replica_bucket
-    check = resource(prod, "aws:route53/healthCheck:HealthCheck", "dns-health-check")
+    check = resource(prod_plan, "aws:route53/healthCheck:HealthCheck", "dns-health-check")
     assert set(check.ignore_changes) == set(RUNBOOK_OWNED_FLAGS) == {"invertHealthcheck", "disabled"}
     assert {check.inputs[flag] for flag in check.ignore_changes} == {False}, "each names an input the stack sets"
 

@@ -15,7 +15,7 @@ import pytest
 from filelock import FileLock
 
 from automation.engine import Plan, PlannedResource, run_program
-from automation.stack_files import read_stack_file
+from automation.stack_files import read_stack_file, stack_names
 from infra.config import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -64,11 +64,11 @@ _plans: dict[str, Plan] = {}
 _shared_plans: Path | None = None
 
 
-# The fast tier's rule (README, Tests): its tests plan the stack files as they are, each once per session; a test
-# that runs the project's program for a config of its own (changed, another mode, or again) is slow. Set for each
+# The fast tier's rule (README, Tests): its tests plan the stack files as they are, as `pulumi up` or `pulumi preview`
+# sees them, each once per session; a test that runs the project's program for a config of its own (changed, with a
+# failing lookup, or again) is slow. Set for each
 # test by conftest.py; the check runs after the program, so a config refused before it runs costs nothing.
 _own_runs_allowed = True
-STACKS = ("prod", "staging", "prod-dr", "staging-dr")
 
 
 def run_program_uncached(stack: str, raw_config: dict[str, str], *args: Any, **kwargs: Any) -> Plan:
@@ -81,11 +81,16 @@ def _run_program_once(stack: str, raw_config: dict[str, str], program: Callable 
     if program is not None:  # a test's own program: no key can tell two of them apart
         return _run_program(stack, raw_config, program, *args, **kwargs)
     key = json.dumps([stack, sorted(raw_config.items()), args, sorted(kwargs.items())])
-    own = bool(args or kwargs) or stack not in STACKS or raw_config != _stack_file(stack)
+    own = bool(args or set(kwargs) - {"preview"}) or stack not in _stacks() or raw_config != _stack_file(stack)
     with _fast_tier_rule(f"runs the program for a {stack} config of its own") if own else contextlib.nullcontext():
         if key not in _plans:  # a ConfigError is raised, never kept
             _plans[key] = _shared_run(key, lambda: _run_program(stack, raw_config, *args, **kwargs))
     return _plans[key].model_copy(deep=True)
+
+
+@functools.cache
+def _stacks() -> list[str]:
+    return stack_names(REPO_ROOT)
 
 
 @functools.cache
