@@ -26,13 +26,13 @@ class InlineExecutor(ThreadPoolExecutor):
 
     The SDK sends every engine call (register a resource, invoke, register outputs) through the event loop's
     default executor (`run_in_executor(None, ...)`), built for a gRPC engine that answers from another process.
-    The mock monitor answers in-process, at once, so a pool thread only adds a hand-off per call: about a fifth
-    of a program run (benchmarks/plan_time.py). On a pool thread the monitor's own awaits
-    (`_sync_await(serialize_properties(...))`) run on that thread's private loop; here they run on this
-    executor's private loop, with the program's loop set aside for the call. Run on the program's loop, they
-    would pump it from inside the calling task and nest one registration inside the next, as deep as the
-    registrations that are ready at once (a RecursionError past a few dozen sibling resources). asyncio accepts
-    only a ThreadPoolExecutor as the default executor; this one never starts a thread.
+    The mock monitor answers in-process, at once, so a pool thread only adds a hand-off per call: 8-14 % of a
+    program run's CPU. On a pool thread the monitor's own awaits (`_sync_await(serialize_properties(...))`) run
+    on that thread's private loop; here they run on this executor's private loop, with the program's loop set
+    aside for the call. Run on the program's loop, they would pump it from inside the calling task and nest one
+    registration inside the next, as deep as the registrations that are ready at once (a RecursionError past a
+    few dozen sibling resources). asyncio accepts only a ThreadPoolExecutor as the default executor; this one
+    never starts a thread.
     """
 
     def __init__(self) -> None:

@@ -52,7 +52,7 @@ def test_plans_are_deterministic():
     assert first == second
 
 
-def test_test_workers_share_a_configs_plan_and_never_a_config_error(tmp_path, prod_plan):
+def test_workers_share_a_configs_plan_and_never_a_config_error(tmp_path, prod_plan):
     """What makes one program run per config and session (tests/support/programs.py) under pytest-xdist: the plan a
     worker made is what the others read, and a config that fails is run, and fails, in every worker that asks."""
     from infra.config import ConfigError

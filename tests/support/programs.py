@@ -66,8 +66,8 @@ _shared_plans: Path | None = None
 
 # The fast tier's rule (README, Tests): its tests plan the stack files as they are, as `pulumi up` or `pulumi preview`
 # sees them, each once per session; a test that runs the project's program for a config of its own (changed, with a
-# failing lookup, or again) is slow. Set for each
-# test by conftest.py; the check runs after the program, so a config refused before it runs costs nothing.
+# failing lookup, or again) is slow. Set for each test by conftest.py; the check runs after the program, so a config
+# refused before it runs costs nothing.
 _own_runs_allowed = True
 
 
