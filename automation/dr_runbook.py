@@ -14,7 +14,7 @@ from automation.aws import Aws, error_code
 from automation.dr_dns import FailoverDns
 from automation.dr_record import RECORDS, Options, Record, RecordStore, Refused, Step, Waits, iso
 from automation.errors import BadInput, OpsError
-from automation.maintenance import Aborted, OperationsLock, lock_owner
+from automation.maintenance import LEASE, Aborted, OperationsLock, lock_owner
 from automation.metrics import Query, get_metric_data
 from automation.runner import StackRunner
 from contract.outputs import StackOutputs
@@ -106,8 +106,8 @@ class Runbook:
             self._steps()
             self.record.outcome = "dry run"
             return self.record
-        self.lock.acquire(self.clock() + timedelta(minutes=self.primary.objectives.rtoMinutes * 2),
-                          f"dr {self.kind}: {self.options.reason}")
+        self.lock.acquire(self.clock(), f"dr {self.kind}: {self.options.reason}",
+                          lease=timedelta(minutes=self.primary.objectives.rtoMinutes * 2) + LEASE)
         try:
             self._steps()
             self.record.outcome = "completed"

@@ -31,6 +31,13 @@ def read_outputs_file(path: Path) -> StackOutputs:
     return parse_outputs(read_json(path, "outputs file"), str(path))
 
 
+def outputs_of(outputs_file: Path | None, runner: Any) -> StackOutputs:
+    """--outputs FILE when given, else the stack's outputs through its runner (made only when no file is given)."""
+    if outputs_file:
+        return read_outputs_file(outputs_file)
+    return parse_outputs(runner.outputs(), f"stack {runner.stack_name}")
+
+
 def resolve_outputs(outputs_file: Path | None, stack: str | None, backend: str = "pulumi") -> StackOutputs:
     """--outputs FILE, else --stack through the stack runner, else $SCRAPER_OPS_OUTPUTS, else the in-cluster mount."""
     if outputs_file is not None:

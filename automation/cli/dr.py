@@ -4,7 +4,7 @@ automation/failover.py and automation/failback.py."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import typer
 
@@ -12,26 +12,15 @@ from automation.cli import common
 from automation.console import Table
 from automation.errors import BadInput, CheckFailed
 
-if TYPE_CHECKING:
-    from contract.outputs import StackOutputs
-
 PrimaryStackOption = typer.Option(..., "--stack", help="The primary stack (its replica is promoted).")
 StandbyStackOption = typer.Option(None, "--standby-stack", help="The standby stack in the DR region (default: STACK-dr).")
 ReasonOption = typer.Option("", "--reason", help="Why: in the record, the notice and the update messages.")
 DryRunOption = typer.Option(False, "--dry-run", help="Show every step and its preconditions; change nothing.")
 UrlOption = typer.Option(None, "--url", help="Smoke-test this base URL instead of the standby's serviceUrl output.")
-BackendOption = typer.Option("pulumi", "--backend", help="Stack runner backend: pulumi or offline.")
 PrimaryOutputsOption = typer.Option(None, "--outputs", help="The primary stack's outputs JSON.")
-RecordDirOption = typer.Option(None, "--out", help="Directory for the local record files.")
 JsonOption = typer.Option(False, "--json", help="Print the record as JSON.")
 StandbyOutputsOption = typer.Option(None, "--standby-outputs", help="The standby stack's outputs JSON (default: read "
                                     "through the stack runner).")
-
-
-def _outputs(path: Optional[Path], runner, stack: str) -> StackOutputs:
-    from automation.outputs import parse_outputs, read_outputs_file
-
-    return read_outputs_file(path) if path else parse_outputs(runner.outputs(), f"stack {stack}")
 
 
 def _run(kind: str, stack: str, standby_stack: Optional[str], reason: str, dry_run: bool, backend: str,
@@ -39,6 +28,7 @@ def _run(kind: str, stack: str, standby_stack: Optional[str], reason: str, dry_r
          build) -> None:
     from automation.aws import Aws, aws_errors
     from automation.maintenance import Aborted
+    from automation.outputs import outputs_of
     from automation.reports import utcnow
     from automation.runner import stack_runner
 
@@ -47,8 +37,8 @@ def _run(kind: str, stack: str, standby_stack: Optional[str], reason: str, dry_r
     standby_name = standby_stack or f"{stack}-dr"
     primary_runner = None if outputs_file else stack_runner(stack, backend)
     runner = stack_runner(standby_name, backend, on_event=common.progress)
-    primary = _outputs(outputs_file, primary_runner, stack)
-    standby = _outputs(standby_outputs, runner, standby_name)
+    primary = outputs_of(outputs_file, primary_runner)
+    standby = outputs_of(standby_outputs, runner)
     aws = Aws(primary.region, primary.drRegion)
     with aws_errors():
         job = build(aws, primary, standby, runner)
@@ -82,10 +72,10 @@ def failover(
     accept_data_loss: bool = typer.Option(False, "--accept-data-loss", help="Promote although ReplicaLag exceeds the "
                                           "RPO or is unknown; the reason is recorded."),
     url: Optional[str] = UrlOption,
-    backend: str = BackendOption,
+    backend: str = common.BackendOption,
     outputs_file: Optional[Path] = PrimaryOutputsOption,
     standby_outputs: Optional[Path] = StandbyOutputsOption,
-    out: Optional[Path] = RecordDirOption,
+    out: Optional[Path] = common.OutDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Promote the DR replica and move the app to the standby stack; resumable, never touches the old primary."""
@@ -110,10 +100,10 @@ def failback(
     switch: bool = typer.Option(False, "--switch", help="After the catch-up, switch back (in a maintenance window)."),
     force: bool = typer.Option(False, "--force", help="Switch back outside the maintenance window."),
     dry_run: bool = DryRunOption,
-    backend: str = BackendOption,
+    backend: str = common.BackendOption,
     outputs_file: Optional[Path] = PrimaryOutputsOption,
     standby_outputs: Optional[Path] = StandbyOutputsOption,
-    out: Optional[Path] = RecordDirOption,
+    out: Optional[Path] = common.OutDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Replicate the promoted instance back to the original region, wait for it to catch up, then switch back."""
@@ -153,7 +143,7 @@ def dr_test(
     as_json: bool = common.JsonOption,
     stack: Optional[str] = common.OpsStackOption,
     outputs_file: Optional[Path] = common.OutputsOption,
-    backend: str = BackendOption,
+    backend: str = common.BackendOption,
 ) -> None:
     """The monthly DR drill: replica lag, bucket replication with a sentinel, a timed restore; RPO and RTO measured."""
     from automation import dr as dr_job

@@ -86,7 +86,7 @@ def maintenance_run(
 ) -> None:
     """The maintenance window: lock, notice, backup, preview, update, smoke test, rollback on failure, record."""
     from automation import maintenance as maintenance_job
-    from automation.outputs import parse_outputs, read_outputs_file
+    from automation.outputs import outputs_of
     from automation.runner import stack_runner
     from automation.windows import current_window, next_windows
     if force and not reason.strip():
@@ -106,7 +106,7 @@ def maintenance_run(
               [f"not the maintenance window of {stack}; the next one starts {upcoming.start:%Y-%m-%d %H:%M} UTC. "
                "Nothing was done."])
         return
-    outputs = read_outputs_file(outputs_file) if outputs_file else parse_outputs(runner.outputs(), f"stack {stack}")
+    outputs = outputs_of(outputs_file, runner)
     aws = Aws(outputs.region, outputs.drRegion)
     if scheduled and window_already_maintained(outputs, aws, window_model(config), utcnow()):
         emit(as_json, {"outcome": "window already maintained"}, None,

@@ -14,6 +14,8 @@ import typer
 
 from automation.aws import Aws, aws_errors
 from automation.cli.common import (
+    BackendOption,
+    OutDirOption,
     check_image_option,
     emit,
     progress,
@@ -66,15 +68,6 @@ def window_already_maintained(outputs: StackOutputs, aws: Aws, window: Maintenan
     return bool(current and found and (found[0].get("window") or {}).get("start") == current.start.isoformat())
 
 
-def _outputs(stack: str, backend: str, outputs_file: Optional[Path]) -> StackOutputs:
-    from automation.outputs import parse_outputs, read_outputs_file
-    from automation.runner import stack_runner
-
-    if outputs_file is not None:
-        return read_outputs_file(outputs_file)
-    return parse_outputs(stack_runner(stack, backend).outputs(), f"stack {stack}")
-
-
 def promote(
     image: str = typer.Option(..., "--image", help="The release, pinned by digest: repo:tag@sha256:<digest>."),
     source: Optional[str] = typer.Option(None, "--from", help="Staging stack (default: the target's release.promotedFrom)."),
@@ -85,15 +78,15 @@ def promote(
     url: Optional[str] = typer.Option(None, "--url", help="Smoke-test this base URL of staging instead of its serviceUrl."),
     source_outputs: Optional[Path] = typer.Option(None, "--from-outputs", help="Staging's outputs JSON."),
     target_outputs: Optional[Path] = typer.Option(None, "--to-outputs", help="The target's outputs JSON."),
-    backend: str = typer.Option("pulumi", "--backend", help="Stack runner backend: pulumi or offline."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Directory for local record files (default "
-                                       "$SCRAPER_OPS_REPORT_DIR or reports/)."),
+    backend: str = BackendOption,
+    out: Optional[Path] = OutDirOption,
     as_json: bool = typer.Option(False, "--json", help="Print the promotion record as JSON."),
 ) -> None:
     """Run the maintenance flow on staging with the image, soak while staging's SLO signals hold, and record the
     promotion (digest and evidence) in the target's ops bucket, where `maintenance run` on it looks."""
     from automation import maintenance as maintenance_job
     from automation import promotion
+    from automation.outputs import outputs_of
     from automation.runner import OfflineRunner, stack_runner
 
     check_image_option(image)
@@ -110,7 +103,8 @@ def promote(
         raise BadInput(f"--soak {minutes}: {target} requires a soak of at least {minimum} minutes (release.soakMinutes)")
     runner = stack_runner(source, backend, on_event=progress)
     source_config = stack_config(runner)
-    staging, production = _outputs(source, backend, source_outputs), _outputs(target, backend, target_outputs)
+    staging = outputs_of(source_outputs, runner)
+    production = outputs_of(target_outputs, None if target_outputs else stack_runner(target, backend))
     aws = Aws(staging.region, staging.drRegion)
     staging_run = maintenance_job.MaintenanceRun(
         runner, aws, staging, window_model(source_config), source_config.app.image,

@@ -49,13 +49,14 @@ class OperationsLock:
     def __init__(self, dynamodb: Any, table: str, lock_id: str, owner: str):
         self.dynamodb, self.table, self.lock_id, self.owner = dynamodb, table, lock_id, owner
 
-    def acquire(self, now: datetime, reason: str) -> Takeover | None:
-        """Take the lock; returns what a lapsed holder left (its silenced alarms among it), or None."""
+    def acquire(self, now: datetime, reason: str, lease: timedelta = LEASE) -> Takeover | None:
+        """Take the lock for `lease` from `now`; returns what a lapsed holder left (its silenced alarms among it), or
+        None. A holder that does not renew (a DR runbook) takes a lease as long as its longest run."""
         try:
             response = self.dynamodb.put_item(
                 TableName=self.table,
                 Item={"lockId": {"S": self.lock_id}, "owner": {"S": self.owner}, "reason": {"S": reason or "-"},
-                      "expiresAt": {"N": str(_epoch(now + LEASE))}, "acquiredAt": {"N": str(_epoch(now))},
+                      "expiresAt": {"N": str(_epoch(now + lease))}, "acquiredAt": {"N": str(_epoch(now))},
                       "renewedAt": {"N": str(_epoch(now))}},
                 ConditionExpression="attribute_not_exists(lockId) OR expiresAt < :now",
                 ExpressionAttributeValues={":now": {"N": str(_epoch(now))}},
