@@ -91,6 +91,29 @@ def test_stacks_without_a_dns_group_fail_over_and_say_the_name_is_moved_by_hand(
         s.detail for s in record.steps if s.name == "dns")
 
 
+def test_a_second_failover_started_while_one_runs_is_refused_by_the_lock(site):
+    """The runbook renews no lease: it holds the lock for twice the RTO, so a second run started past the default
+    5-minute lease is still refused (a lock taken with a shifted clock used to lapse for any later run)."""
+    from automation.maintenance import Aborted
+
+    site.stop_primary()
+    put_lag(site.prod.dbReplicaId, 42.0)
+    attempts = []
+
+    def second_run_during_the_update(count):
+        if attempts:  # the second run's own update, had it got that far
+            return
+        attempts.append("second run")
+        site.clock.advance(600)
+        with pytest.raises(Aborted, match="operations lock dr/prod is held by"):
+            site.failover(reason="a second operator")
+
+    site.pulumi.on_up = second_run_during_the_update
+    record = site.failover()
+    assert attempts == ["second run"] and record.outcome == "completed", record.steps
+    assert site.lock_free()
+
+
 def test_an_interrupted_failover_is_resumed_where_it_stopped(site):
     """The standby fails its smoke test after the promotion; the second run does not promote again (the fake,
     like RDS, would refuse) and measures the RTO from the first run's start."""

@@ -121,6 +121,22 @@ def test_the_heartbeat_renews_until_stopped(deployed):
     assert epoch(item, "expiresAt") == int((clock.now + LEASE).timestamp())
 
 
+def test_a_lease_longer_than_the_default_keeps_a_second_run_out_until_it_lapses(deployed):
+    """A DR runbook renews nothing: it takes the lock for twice its RTO (automation/dr_runbook.py). A second run
+    started after the default lease must still be refused, and taken over only once the long lease has lapsed."""
+    from automation.maintenance import Aborted
+
+    clock, table = Clock(), deployed["outputs"]["lockTableName"]
+    first = OperationsLock(client("dynamodb"), table, "maintenance/prod", "run-a/failover")
+    second = OperationsLock(client("dynamodb"), table, "maintenance/prod", "run-b/failover")
+    started = clock()
+    assert first.acquire(started, "drill", lease=timedelta(minutes=120) + LEASE) is None
+    with pytest.raises(Aborted, match="held by run-a/failover"):
+        second.acquire(started + LEASE + timedelta(minutes=1), "drill")
+    takeover = second.acquire(started + timedelta(minutes=126), "drill")
+    assert takeover is not None and takeover.owner == "run-a/failover"
+
+
 def test_a_heartbeat_that_lost_the_lock_says_so_and_the_run_stops_at_its_next_step(harness):
     clock = Clock()
 
