@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from automation.aws import error_code
 from automation.reports import Report, Table
 
+# The state of a failover or failback in the standby's ops bucket, apart from the reports (`failover/`,
 # `failback/`) and from the drill's `dr/` reports that the checklists read.
 RECORDS = "dr-records"
 

@@ -23,9 +23,9 @@ def default_directory() -> Path:
     return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "scraper-ops"
 
 
-def enable(path: Path | None = None) -> None:
+def enable() -> None:
     global directory
-    directory = path or default_directory()
+    directory = default_directory()
 
 
 def file_key(path: str) -> list[Any] | None:

@@ -119,4 +119,5 @@ def create_platform(
         partition=aws.get_partition_output(opts=on_primary).partition,
         oidc_issuer=issuer.apply(lambda url: url.removeprefix("https://")),
         oidc_provider_arn=issuer.apply(lambda url: registered_oidc_provider(url, cluster_name, primary)),
+        vpc_id=cluster.vpc_config.vpc_id,
     )

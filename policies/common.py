@@ -219,13 +219,7 @@ def provider_default_tags(provider: Any) -> Mapping[str, Any]:
     """
     if provider is None:
         return {}
-    default_tags = known(field(provider.props, "defaultTags"))
-    if isinstance(default_tags, str):
-        try:
-            default_tags = json.loads(default_tags)
-        except ValueError:
-            return {}
-    return mapping(field(default_tags, "tags"))
+    return mapping(field(decoded(field(provider.props, "defaultTags")), "tags"))
 
 
 def arn_region(arn: Any) -> str | None:
@@ -248,15 +242,20 @@ def containers_of(pod_spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     yield from mappings(field(pod_spec, "containers"))
 
 
+def decoded(value: Any) -> Any:
+    """A known value, JSON text decoded (None when the text is not JSON): what travels as text or as an object."""
+    value = known(value)
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
 def policy_statements(document: Any) -> list[Mapping[str, Any]]:
     """The statements of an IAM policy document (JSON text or object); [] when it is not one."""
-    document = known(document)
-    if isinstance(document, str):
-        try:
-            document = json.loads(document)
-        except ValueError:
-            return []
-    statements = field(document, "Statement")
+    statements = field(decoded(document), "Statement")
     return [mapping(statements)] if isinstance(known(statements), Mapping) else mappings(statements)
 
 

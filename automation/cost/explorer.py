@@ -13,7 +13,6 @@ from contract import metrics as names
 from contract.outputs import StackOutputs
 
 COST_METRIC = "UnblendedCost"
-GIB = 1024**3
 
 
 def month_start(day: date, months_back: int = 0) -> date:

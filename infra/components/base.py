@@ -27,6 +27,7 @@ class Platform:
     partition: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]  # the cluster's OIDC issuer, without https://
     oidc_provider_arn: pulumi.Output[str]  # the account's IAM OIDC provider for that issuer (looked up, not owned)
+    vpc_id: pulumi.Output[str]  # the cluster's VPC
 
     @property
     def prefix(self) -> str:

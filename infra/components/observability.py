@@ -212,7 +212,6 @@ class Observability(pulumi.ComponentResource):
             self, f"{name}-lb-controller", platform, LB_CONTROLLER_ACCOUNT, lb_controller_statements(platform),
             namespace=LB_CONTROLLER_NAMESPACE,
         )
-        cluster = aws.eks.get_cluster_output(name=args.cluster_name, opts=pulumi.InvokeOutputOptions(provider=platform.aws))
         return k8s.helm.v3.Release(
             f"{name}-lb-controller",
             name="aws-load-balancer-controller",
@@ -226,7 +225,7 @@ class Observability(pulumi.ComponentResource):
             values={
                 "clusterName": args.cluster_name,
                 "region": platform.region,
-                "vpcId": cluster.vpc_config.vpc_id,
+                "vpcId": platform.vpc_id,
                 "serviceAccount": {
                     "create": True,
                     "name": LB_CONTROLLER_ACCOUNT,
