@@ -27,10 +27,9 @@ TARGETS = (  # (command, target seconds of wall time)
     (["--help"], 0.3),
     (["maintenance", "next"], 0.4),
 )
-# The console script's entry without its exit: as automation.__main__.run, then the normal interpreter teardown.
-WITH_TEARDOWN = ("import gc, sys; from automation.__main__ import GC_THRESHOLDS; gc.set_threshold(*GC_THRESHOLDS); "
-                 "from automation import user_cache; user_cache.enable(); "
-                 "from automation.cli import main; sys.exit(main(sys.argv[1:]))")
+# The console script's own entry (automation.__main__.run), exiting through the normal interpreter teardown.
+WITH_TEARDOWN = ("import sys; from automation import __main__ as entry; "
+                 "entry.exit_without_teardown = sys.exit; entry.run()")
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:

@@ -92,6 +92,15 @@ def prod_plan() -> Plan:
     return run_program("prod", prod_config())
 
 
+@pytest.fixture(scope="session")
+def standby_plan() -> Plan:
+    """The prod-dr stack file's plan: prod's standby in the DR region."""
+    from automation.stack_files import read_stack_file
+    from tests.support.programs import REPO_ROOT, run_program
+
+    return run_program("prod-dr", read_stack_file("prod-dr", REPO_ROOT))
+
+
 @pytest.fixture
 def plan_with() -> Callable[..., Plan]:
     from tests.support.programs import prod_config, run_program, with_changes

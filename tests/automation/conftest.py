@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 
-from automation.stack_files import read_stack_file
 from tests.support.dr_site import Site, promote_as_rds
 from tests.support.moto_stack import deploy
-from tests.support.programs import REPO_ROOT, run_program
 
 
 @pytest.fixture
@@ -21,11 +19,6 @@ def real_promotion(monkeypatch):
     from moto.rds import models
 
     monkeypatch.setattr(models.RDSBackend, "promote_read_replica", promote_as_rds)
-
-
-@pytest.fixture(scope="module")
-def standby_plan():
-    return run_program("prod-dr", read_stack_file("prod-dr", REPO_ROOT))
 
 
 @pytest.fixture

@@ -228,15 +228,13 @@ def test_the_promotion_waits_until_rds_has_unlinked_the_replica(site):
     assert failover.record.data_loss_window["seconds"] == 30.0
 
 
-def test_promoting_an_instance_that_is_no_longer_a_replica_is_refused_by_rds():
-    """The double refuses what RDS refuses: the resume logic must never depend on a second promotion."""
-    rds = boto3.client("rds", region_name=DR_REGION)
-    with Stubber(rds) as stub:
-        stub.add_client_error("promote_read_replica", "InvalidDBInstanceState",
-                              "DB Instance scraper-prod-dr is not a read replica.",
-                              expected_params={"DBInstanceIdentifier": "scraper-prod-dr"})
-        with pytest.raises(rds.exceptions.InvalidDBInstanceStateFault):
-            rds.promote_read_replica(DBInstanceIdentifier="scraper-prod-dr")
+def test_promoting_an_instance_that_is_no_longer_a_replica_is_refused_by_rds(site):
+    """The double (tests/support/dr_site.py, promote_as_rds) refuses what RDS refuses: the resume logic must never
+    depend on a second promotion."""
+    rds = client("rds", DR_REGION)
+    rds.promote_read_replica(DBInstanceIdentifier=site.prod.dbReplicaId)
+    with pytest.raises(rds.exceptions.InvalidDBInstanceStateFault):
+        rds.promote_read_replica(DBInstanceIdentifier=site.prod.dbReplicaId)
 
 
 def test_the_cli_wants_a_reason(capsys, deployed, tmp_path):

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from policies.pack import POLICIES
+from tests.policies.conftest import PlanEditor, under_provider_without_default_tags
 from tests.support.cli import run_cli, scraper_ops
-
 
 
 @pytest.fixture
@@ -52,18 +52,11 @@ def test_a_public_database_fails_the_check_with_the_rule_name(capsys, saved_plan
     assert "1 mandatory policy violations" in err
 
 
-def untag_through_provider(document, name):
-    """Declare the resource through a copy of its provider without the default (cost) tags."""
-    resource = next(r for r in document["resources"] if r["name"] == name)
-    provider = json.loads(json.dumps(next(r for r in document["resources"] if r["urn"] == resource["provider"])))
-    del provider["inputs"]["defaultTags"]
-    provider["urn"], provider["name"] = provider["urn"] + "-untagged", provider["name"] + "-untagged"
-    document["resources"].insert(0, provider)
-    resource["provider"] = provider["urn"]
-
-
-def test_advisory_violations_do_not_fail_the_check(capsys, saved_plan):
-    plan = saved_plan(lambda d: untag_through_provider(d, "messaging-scrape-jobs"))
+def test_advisory_violations_do_not_fail_the_check(capsys, prod_plan, tmp_path):
+    editor = PlanEditor(prod_plan)
+    under_provider_without_default_tags(editor, "messaging-scrape-jobs")
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(editor.plan.to_json()))
     code, out, _ = run_cli(capsys, "policy", "check", "--plan", str(plan))
     assert code == 0
     assert "0 mandatory, 1 advisory violations" in out and "cost-allocation-tags" in out

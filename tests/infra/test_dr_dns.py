@@ -20,11 +20,6 @@ RECORD, HEALTH_CHECK = "aws:route53/record:Record", "aws:route53/healthCheck:Hea
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
-@pytest.fixture(scope="module")
-def standby_plan():
-    return run_program("prod-dr", read_stack_file("prod-dr", REPO_ROOT))
-
-
 def test_prod_and_its_standby_declare_the_failover_pair_of_one_name(prod_plan, standby_plan):
     primary = resource(prod_plan, RECORD, "dns-record").inputs
     secondary = resource(standby_plan, RECORD, "dns-record").inputs

@@ -6,15 +6,11 @@ import json
 
 import pytest
 
-from automation.engine import Plan, run_program
-from tests.support.programs import prod_config, resource, resources_of
+from automation.engine import run_program
+from tests.support.programs import policy_statements, prod_config, resource, resources_of
 from tests.support.resource_types import (
     ROLE_POLICY,
 )
-
-
-def policy_statements(plan: Plan, name: str) -> list[dict]:
-    return json.loads(resource(plan, ROLE_POLICY, name).inputs["policy"])["Statement"]
 
 
 def test_iam_policies_grant_no_wildcard_actions_and_no_wildcard_writes(prod_plan):

@@ -21,11 +21,6 @@ def standby_config() -> dict[str, str]:
     return read_stack_file("prod-dr", REPO_ROOT)
 
 
-@pytest.fixture(scope="module")
-def standby_plan():
-    return run_program("prod-dr", standby_config())
-
-
 def scaled_object(plan) -> dict:
     return resource(plan, "kubernetes:keda.sh/v1alpha1:ScaledObject", "autoscaling-scaled-object").inputs
 

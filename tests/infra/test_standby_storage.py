@@ -12,11 +12,10 @@ from automation.engine import run_program
 from automation.stack_files import read_stack_file
 from infra.components.dns import RUNBOOK_OWNED_FLAGS
 from infra.config import ConfigError, parse_stack_config
-from tests.support.programs import REPO_ROOT, prod_config, resource, resources_of, with_changes
+from tests.support.programs import REPO_ROOT, policy_statements, prod_config, resource, resources_of, with_changes
+from tests.support.resource_types import CRONJOB
 
 BUCKET = "aws:s3/bucket:Bucket"
-POLICY = "aws:iam/rolePolicy:RolePolicy"
-CRON_JOB = "kubernetes:batch/v1:CronJob"
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +27,8 @@ def standby_on_prods_replica_bucket():
     return prod, run_program("prod-dr", {**config, "social-media-scraper:site": json.dumps(site)})
 
 
-def statements(plan, name: str) -> list[dict]:
-    return json.loads(resource(plan, POLICY, name).inputs["policy"])["Statement"]
-
-
 def allowed(plan, policy: str, action: str) -> set[str]:
-    return {arn for s in statements(plan, policy) if action in s["Action"] for arn in s["Resource"]}
+    return {arn for s in policy_statements(plan, policy) if action in s["Action"] for arn in s["Resource"]}
 
 
 def test_the_standby_runs_on_the_primary_replica_bucket_and_owns_only_its_ops_bucket(standby_on_prods_replica_bucket):
@@ -69,12 +64,12 @@ def test_the_standby_does_not_drill_a_replica_it_does_not_have(standby_on_prods_
     """`dr test` refuses a standby: its CronJob is suspended and its role may not touch the data buckets."""
     prod, standby = standby_on_prods_replica_bucket
     for plan, suspended in ((prod, False), (standby, True)):
-        job = resource(plan, CRON_JOB, "ops-jobs-scraper-ops-dr-test").inputs["spec"]
+        job = resource(plan, CRONJOB, "ops-jobs-scraper-ops-dr-test").inputs["spec"]
         assert job.get("suspend", False) is suspended
     drill = "ops-jobs-scraper-ops-dr-test-policy"
     assert allowed(prod, drill, "s3:GetReplicationConfiguration") == {f"arn:aws:s3:::{prod.outputs['dataBucket']}"}
-    assert any(prod.outputs["dataReplicaBucket"] in str(s["Resource"]) for s in statements(prod, drill))
-    assert not any(standby.outputs["dataBucket"] in str(s["Resource"]) for s in statements(standby, drill))
+    assert any(prod.outputs["dataReplicaBucket"] in str(s["Resource"]) for s in policy_statements(prod, drill))
+    assert not any(standby.outputs["dataBucket"] in str(s["Resource"]) for s in policy_statements(standby, drill))
 
 
 def problems(site: dict) -> list[str]:

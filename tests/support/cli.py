@@ -20,13 +20,12 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def scraper_ops(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-                timeout: int = 180) -> subprocess.CompletedProcess:
+def scraper_ops(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """`scraper-ops ARGS` as its console script runs it (automation.__main__.run: main(), then an exit with its
     code), in this process: `env` added to the environment, `cwd` the working directory, stdout and stderr
     captured. `main()` is called rather than `run()`, whose exit skips the interpreter's teardown with
     `os._exit` and would end the test process. Starting an interpreter per call cost about 1.5 s; the real
-    process is `scraper_ops_process`. `timeout` is the process's, kept for callers of either."""
+    process is `scraper_ops_process`."""
     import contextlib
     import io
 

@@ -23,6 +23,9 @@ from tests.support.fake_pulumi import RecordingPulumi
 from tests.support.moto_stack import DR_REGION, REGION, client, create_subnet_groups
 from tests.support.programs import REPO_ROOT
 
+# An alias names the hosted zone of its target: each region's Application Load Balancers have their own (AWS
+# General Reference, "Elastic Load Balancing endpoints and quotas"). moto accepts any zone; Route 53 does not.
+ALB_HOSTED_ZONES = {REGION: "Z35SXDOTRQ7X7K", DR_REGION: "Z1H1FL5HABSF5"}
 UPDATE_SECONDS = 240.0  # how long the standby's update takes on the simulated clock
 
 
@@ -83,8 +86,8 @@ def seed_dns(prod: dict, standby: dict) -> None:
         route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{
             "Action": "CREATE", "ResourceRecordSet": {
                 "Name": dns["recordName"], "Type": "A", "SetIdentifier": dns["setIdentifier"], "Failover": dns["failover"],
-                "AliasTarget": {"HostedZoneId": "Z35SXDOTRQ7X7K", "DNSName": dns["loadBalancerDnsName"],
-                                "EvaluateTargetHealth": True}, **health}}]})
+                "AliasTarget": {"HostedZoneId": ALB_HOSTED_ZONES[outputs["region"]],
+                                "DNSName": dns["loadBalancerDnsName"], "EvaluateTargetHealth": True}, **health}}]})
 
 
 class Site:

@@ -13,8 +13,6 @@ from semver import VersionInfo
 
 from tests.support.programs import run_program
 
-# The Pulumi CLI: a recording PulumiCommand that answers like the CLI for one stack.
-
 CONFLICT = "error: [409] Conflict: Another update is currently in progress."
 ENGINE_PROTECTED = "as it is currently marked for protection"
 

@@ -17,6 +17,7 @@ from filelock import FileLock
 from automation.engine import Plan, PlannedResource, run_program
 from automation.stack_files import read_stack_file, stack_names
 from infra.config import ConfigError
+from tests.support.resource_types import ROLE_POLICY
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,6 +56,11 @@ def resource(plan: Plan, type_: str, name: str) -> PlannedResource:
     matches = [r for r in plan.resources if r.type == type_ and r.name == name]
     assert len(matches) == 1, f"expected one {type_} named {name}, found {len(matches)}"
     return matches[0]
+
+
+def policy_statements(plan: Plan, name: str) -> list[dict]:
+    """The statements of the IAM role policy `name` (an inline policy document, as the plan holds it)."""
+    return json.loads(resource(plan, ROLE_POLICY, name).inputs["policy"])["Statement"]
 
 
 # The program is deterministic (tests/automation/test_plan.py::test_plans_are_deterministic runs it twice for real),
