@@ -125,10 +125,23 @@ def moto_endpoint():
 
 
 @pytest.fixture
-def aws_env(moto_endpoint, monkeypatch):
-    """Environment of a process that talks to the moto server; the server is reset for each test."""
+def aws_env(moto_endpoint, monkeypatch, simulated_clock):
+    """Environment of a process that talks to the moto server; the server is reset for each test.
+
+    What waits on AWS in this process waits on the simulated clock: botocore's retry backoff (moto answers 500 to
+    the operations it lacks, which standard retries try five times, ~1 s of real sleep) and the DR drill's polling
+    for the sentinel's replication (`dr.Polling`; a test building its own passes clock and sleep by keyword)."""
+    import functools
+    import types
+
+    import botocore.endpoint
+
+    from automation import dr
     from tests.support.moto_stack import REGION, reset_moto
 
+    # botocore.endpoint uses its `time` for the retry's sleep alone (Endpoint._needs_retry).
+    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=simulated_clock.sleep))
+    monkeypatch.setattr(dr, "Polling", functools.partial(dr.Polling, clock=simulated_clock, sleep=simulated_clock.sleep))
     reset_moto()
     env = {
         "AWS_ENDPOINT_URL": moto_endpoint,

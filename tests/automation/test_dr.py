@@ -24,13 +24,6 @@ def put_lag(values: list[float]):
     ])
 
 
-@pytest.fixture(autouse=True)
-def polling_on_simulated_time(monkeypatch, simulated_clock):
-    """The drill's polling (the CLI's `dr.Polling`) runs on the simulated clock: a replication timeout passes
-    without waiting on the wall clock."""
-    monkeypatch.setattr(dr, "Polling", functools.partial(Polling, clock=simulated_clock, sleep=simulated_clock.sleep))
-
-
 def replicate(monkeypatch, outputs: dict, delay: float = 3.0) -> None:
     """S3 replication, which moto stores but never performs, delivering each sentinel `delay` simulated seconds
     after the drill wrote it."""
@@ -150,7 +143,7 @@ def test_the_replication_time_is_exact_within_the_stated_resolution(deployed, de
     simulated = SimulatedReplication(outputs.dataBucket, outputs.dataReplicaBucket, delay)
     result = DrResult(checks=[], replica_lag_seconds=1.0)
     check_bucket_replication(Aws(REGION, DR_REGION), outputs, datetime.now(timezone.utc), result, 60,
-                             Polling(0.5, simulated.clock, simulated.sleep))
+                             Polling(0.5, clock=simulated.clock, sleep=simulated.sleep))
     replication = result.replication
     assert replication.lower_seconds < delay <= replication.upper_seconds
     assert replication.resolution_seconds == replication.interval_seconds == 0.5

@@ -254,7 +254,7 @@ def test_the_dr_sentinel_wait_is_reported_until_it_arrives(deployed):
     simulated, seen = SimulatedReplication(outputs.dataBucket, outputs.dataReplicaBucket, 2.0), []
     result = DrResult(checks=[], replica_lag_seconds=1.0)
     check_bucket_replication(Aws(REGION, DR_REGION), outputs, datetime.now(timezone.utc), result, 60,
-                             Polling(0.5, simulated.clock, simulated.sleep, observe=seen.append))
+                             Polling(0.5, clock=simulated.clock, sleep=simulated.sleep, observe=seen.append))
     *waiting, arrived = seen
     assert waiting and all(not w.done and w.deadline_seconds == 60 for w in waiting)
     assert [w.elapsed_seconds for w in waiting] == sorted(w.elapsed_seconds for w in waiting)
