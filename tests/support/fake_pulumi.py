@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+import grpc
 import yaml
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
 from pulumi.automation.errors import create_command_error
+from pulumi.runtime.proto import events_pb2, events_pb2_grpc
 from semver import VersionInfo
 
 from tests.support.programs import run_program
@@ -32,7 +34,10 @@ class RecordingPulumi(auto.PulumiCommand):
 
     def __init__(self, stack: str, config: dict[str, str], outputs: dict[str, Any]):
         self.command = "pulumi"
-        self.version = VersionInfo(3, 200, 0)  # file-based event log
+        # A CLI newer than 3.205 streams its engine events to the Automation API over gRPC instead of the event log
+        # file (pulumi/pulumi#20822; the SDK's choice: pulumi/automation/_stack.py, `_setup_event_log`): the path
+        # the workflows' CLI, the latest, takes.
+        self.version = VersionInfo(3, 206, 0)
         self.stack = stack
         self.config = dict(config)
         self.deployed_config = dict(config)  # what the state holds: the program's resources under this config
@@ -159,13 +164,16 @@ class RecordingPulumi(auto.PulumiCommand):
 
     @staticmethod
     def _write_events(args: list[str], events: list[dict[str, Any]]) -> None:
-        """The engine's event log, which the CLI always ends with a cancel event."""
+        """The engine's events, streamed to the Automation API's events server (`--event-log tcp://host:port`),
+        which the CLI always ends with a cancel event."""
         if "--event-log" not in args:
             return
-        path = args[args.index("--event-log") + 1]
-        with open(path, "w") as log:
-            for sequence, event in enumerate([*events, {"cancelEvent": {}}], 1):
-                log.write(json.dumps({"sequence": sequence, "timestamp": sequence, **event}) + "\n")
+        target = args[args.index("--event-log") + 1]
+        assert target.startswith("tcp://"), f"a CLI after 3.205 is given an events server, not {target}"
+        requests = [events_pb2.EventRequest(event=json.dumps({"sequence": sequence, "timestamp": sequence, **event}))
+                    for sequence, event in enumerate([*events, {"cancelEvent": {}}], 1)]
+        with grpc.insecure_channel(target.removeprefix("tcp://")) as channel:
+            events_pb2_grpc.EventsStub(channel).StreamEvents(iter(requests))
 
     def of(self, subcommand: str) -> list[list[str]]:
         return [call for call in self.calls if call[0] == subcommand or call[:2] == subcommand.split()]
