@@ -78,14 +78,14 @@ def load_policy_config(path: Path | None) -> dict[str, Any]:
     return config
 
 
-class _LazyProps:
-    """`props` whose unknown-checking proxy of the inputs is built when a policy first reads it.
+class _ResourceArgs(ResourceValidationArgs):
+    """ResourceValidationArgs whose `props` proxy is built when the policy first reads it.
 
-    As in the analyzer, each resource policy gets its own args and its own proxy of the resource's inputs, and the
-    stack policies get each resource proxied. Most policies look at a resource's type and go on, and proxying a
-    whole input tree for each of them was over half of an evaluation's time (benchmarks/policy_time.py)."""
+    As in the analyzer, each policy gets its own args and its own proxy of the resource's inputs. Most resource
+    policies look at the resource type and return, and proxying a whole input tree for each of them was over half
+    of an evaluation's time (benchmarks/policy_time.py)."""
 
-    @property
+    @property  # type: ignore[override]
     def props(self) -> Mapping[str, Any]:
         if self._proxy is None:
             self._proxy = unknown_checking_proxy(self._inputs)
@@ -94,14 +94,6 @@ class _LazyProps:
     @props.setter
     def props(self, inputs: Mapping[str, Any]) -> None:
         self._inputs, self._proxy = inputs, None
-
-
-class _ResourceArgs(_LazyProps, ResourceValidationArgs):
-    pass
-
-
-class _StackResource(_LazyProps, PolicyResource):
-    pass
 
 
 @dataclass(frozen=True)
@@ -188,8 +180,8 @@ def _stack_resources(plan: Plan, providers: Mapping[str, PolicyProviderResource]
     the planned inputs stand for them here (in a preview they are what the engine has), less the write-only
     inputs, which never appear in outputs (Pulumi docs, "Write-only fields")."""
     resources = {
-        r.urn: _StackResource(
-            r.type, _stored(r.inputs), r.urn, r.name, _options(r), _provider_of(r, providers),
+        r.urn: PolicyResource(
+            r.type, unknown_checking_proxy(_stored(r.inputs)), r.urn, r.name, _options(r), _provider_of(r, providers),
             None, [], {},
         )
         for r in plan.resources
