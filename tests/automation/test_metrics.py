@@ -150,3 +150,37 @@ def test_every_page_of_a_metric_data_answer_is_read_and_counted():
     stubber.assert_no_pending_responses()
     assert series == {"q": [(hours[0], 1.0), (hours[1], 2.0), (hours[2], 3.0)]}
     assert len(calls) == 2
+
+
+def test_the_moto_servers_get_metric_data_answers_metric_stat_queries_as_moto_itself(aws_env):
+    """tests/support/moto_stack.py answers MetricStat queries one at a time for speed; the answers must be moto's
+    own, down to its quirks (with dimensions, moto matches a metric of that name in any namespace)."""
+    from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
+
+    stack, other = [{"Name": "Stack", "Value": "prod"}], [{"Name": "Stack", "Value": "staging"}]
+    put("ScrapeAttempts", [100.0, 50.0])
+    put("ScrapeAttempts", [7.0], "Elsewhere")
+    put("ScrapeAttempts", [3.0], dimensions=other)
+    put("JobsFailed", [1.0, 2.0, 4.0])
+    client("cloudwatch").put_metric_data(Namespace="SocialMediaScraper", MetricData=[
+        {"MetricName": "JobsFailed", "Dimensions": stack, "Value": 8.0, "Unit": "Count"}])
+
+    def stat(metric, statistic, dimensions=stack, **more):
+        return {"Metric": {"Namespace": "SocialMediaScraper", "MetricName": metric, "Dimensions": dimensions},
+                "Period": "3600", "Stat": statistic, **more}
+
+    queries = [
+        {"Id": "attempts", "MetricStat": stat("ScrapeAttempts", "Sum")},
+        {"Id": "staging", "MetricStat": stat("ScrapeAttempts", "Maximum", other)},
+        {"Id": "undimensioned", "MetricStat": stat("ScrapeAttempts", "SampleCount", [])},
+        {"Id": "counted", "MetricStat": stat("JobsFailed", "Sum", Unit="Count")},
+        {"Id": "hidden", "MetricStat": stat("JobsFailed", "Average"), "ReturnData": False},
+    ]
+    backend = cloudwatch_backends["123456789012"]["us-east-1"]
+    end = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(minutes=5)  # moto's datapoints are naive UTC
+    for scan_by in ("TimestampAscending", "TimestampDescending"):
+        answers = CloudWatchBackend.get_metric_data(backend, queries, end - timedelta(hours=1), end, scan_by)
+        assert answers == CloudWatchBackend.get_metric_data.__wrapped__(
+            backend, queries, end - timedelta(hours=1), end, scan_by)
+        assert [a["id"] for a in answers] == ["attempts", "staging", "undimensioned", "counted"]
+        assert answers[0]["values"] == [157.0]  # moto's quirk: "Elsewhere" counted too
