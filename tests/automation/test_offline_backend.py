@@ -326,10 +326,13 @@ def test_repeated_program_runs_leave_nothing_behind():
 
 
 @pytest.mark.slow  # runs the program once more
-def test_a_program_run_starts_no_thread_and_leaves_the_threads_event_loop_as_it_found_it(prod_plan, monkeypatch):
-    """The mock monitor answers in-process, so the SDK's engine calls run on the program's own thread (the engine's
-    InlineExecutor) instead of an executor's pool threads, which would outlive the run. Each run's event loops are
-    its own and closed after it, and the loop that was current before is current again."""
+def test_a_program_runs_on_one_thread_of_its_own_and_leaves_the_callers_event_loop_as_it_found_it(prod_plan,
+                                                                                                     monkeypatch):
+    """The program runs at the top of a thread of its own, as under the language host (the SDK records each
+    resource's stack trace, and paid for every frame of the caller's stack). The mock monitor answers in-process,
+    so the SDK's engine calls run on that thread too (the engine's InlineExecutor) instead of an executor's pool
+    threads, which would outlive the run. The thread has ended when the run returns; the run's event loops are its
+    own and closed after it, and the caller's current loop is untouched."""
     import asyncio
     import threading
 
@@ -339,7 +342,7 @@ def test_a_program_run_starts_no_thread_and_leaves_the_threads_event_loop_as_it_
     start, new_event_loop = threading.Thread.start, asyncio.new_event_loop
 
     def recording_start(thread):
-        started.append(thread.name)
+        started.append(thread)
         start(thread)
 
     def recording_new_event_loop():
@@ -358,7 +361,7 @@ def test_a_program_run_starts_no_thread_and_leaves_the_threads_event_loop_as_it_
         asyncio.set_event_loop(before_the_test)
         current.close()
     assert plan.to_json() == prod_plan.to_json()
-    assert started == []
+    assert [thread.name for thread in started] == ["program_0"] and not started[0].is_alive()
     assert loops and all(loop.is_closed() for loop in loops)
 
 
