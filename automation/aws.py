@@ -34,9 +34,11 @@ class Aws:
         import boto3
         import botocore.session
 
-        core = botocore.session.get_session()
-        core.register_component("data_loader", _data_loader())
-        return boto3.session.Session(botocore_session=core)
+        core, loader = botocore.session.get_session(), _data_loader()
+        core.register_component("data_loader", loader)
+        session = boto3.session.Session(botocore_session=core)
+        loader.search_paths[:] = dict.fromkeys(loader.search_paths)  # each boto3 session appends boto3's data path
+        return session
 
     def client(self, service: str, region: str | None = None) -> Any:
         from botocore.config import Config
@@ -54,8 +56,9 @@ class Aws:
 def _data_loader() -> Any:
     """One botocore loader per process. A session's loader reads and caches the service models and endpoint data
     (JSON, ~35 ms of a new session's first client), which never change within a process; a session of its own per
-    `Aws` (release promote has one per stack, the tests one per command) would read them all again. Credentials
-    and endpoints stay per session."""
+    `Aws` (release promote has one per stack, the tests one per command) would read them all again. Its search
+    path is the first session's (`AWS_DATA_PATH` or `data_path` then, as for the process's environment);
+    credentials and endpoints stay per session."""
     import botocore.session
 
     return botocore.session.get_session().get_component("data_loader")

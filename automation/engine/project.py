@@ -75,15 +75,30 @@ def _own_event_loop() -> Iterator[None]:
 
 
 def _on_a_thread_of_its_own(run: Callable[[], T]) -> T:
-    """`run()` on a thread of its own, in a copy of the caller's context; its result or its exception.
+    """`run()` on a thread of its own, in a copy of the caller's context, one run at a time; its result or its
+    exception.
 
     The language host runs a program at the top of its own stack. The SDK records every resource's stack trace,
     frame by frame, with each frame's file as a URI (pulumi/runtime/resource.py, `_get_stack_trace`): run on the
     caller's thread, the program paid for each frame of the caller's stack under it (~2.5 ms a frame over the prod
-    stack's 139 resources; the CLI adds ~15 frames, pytest ~50), and the recorded traces ran down into the
-    caller. The thread is joined before this returns."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="program") as thread:
-        return thread.submit(contextvars.copy_context().run, run).result()
+    stack's 139 resources; the CLI adds 9 frames, pytest ~45), and the recorded traces ran down into the caller.
+    The thread is a daemon, so Ctrl-C stops the caller at once instead of after the run; it keeps the run lock
+    until it ends, so no other run starts beside it."""
+    context, outcome = contextvars.copy_context(), {}
+
+    def target() -> None:
+        with _RUN_LOCK:  # the SDK's runtime settings are process-global
+            try:
+                outcome["result"] = context.run(run)
+            except BaseException as error:  # raised again on the caller's thread
+                outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="program", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def run_program(
@@ -128,5 +143,4 @@ def run_program(
             resources = sorted(monitor.recorded.values(), key=lambda r: r.urn)
         return Plan(project=project, stack=stack, resources=resources, outputs=plain(resolved), config=config)
 
-    with _RUN_LOCK:  # the SDK's runtime settings are process-global
-        return _on_a_thread_of_its_own(declare)
+    return _on_a_thread_of_its_own(declare)

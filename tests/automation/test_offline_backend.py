@@ -361,7 +361,7 @@ def test_a_program_runs_on_one_thread_of_its_own_and_leaves_the_callers_event_lo
         asyncio.set_event_loop(before_the_test)
         current.close()
     assert plan.to_json() == prod_plan.to_json()
-    assert [thread.name for thread in started] == ["program_0"] and not started[0].is_alive()
+    assert [thread.name for thread in started] == ["program"] and not started[0].is_alive()
     assert loops and all(loop.is_closed() for loop in loops)
 
 
@@ -382,3 +382,34 @@ def test_a_program_of_many_sibling_resources_plans_as_under_the_real_engine():
     plan = run_program_uncached("prod", prod_config(), program)
     assert plan.outputs == {"queues": 300}
     assert sum(r.type == "aws:sqs/queue:Queue" for r in plan.resources) == 300
+
+
+@pytest.mark.slow  # starts a program that waits for the test
+def test_ctrl_c_stops_the_caller_at_once_and_no_run_starts_beside_the_interrupted_one():
+    """The program's thread is a daemon: an interrupt reaches the caller while the program still runs (it is not
+    held back until the run ends), and the interrupted run keeps the engine until it ends."""
+    import signal
+    import threading
+
+    import pulumi
+
+    from automation.engine import project
+
+    release, running = threading.Event(), threading.Event()
+
+    def waiting_program(config, stack):
+        running.set()
+        release.wait(timeout=10)
+        return {"released": pulumi.Output.from_input(release.is_set())}
+
+    def interrupt_when_running():
+        running.wait(timeout=30)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    assert threading.current_thread() is threading.main_thread()
+    threading.Thread(target=interrupt_when_running, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        project.run_program("prod", prod_config(), program=waiting_program)
+    assert not release.is_set() and project._RUN_LOCK.locked()
+    release.set()
+    assert project.run_program("prod", prod_config(), program=lambda config, stack: {}).outputs == {}
