@@ -8,7 +8,9 @@ SDKs: the first evaluation pays what `scraper-ops policy check --plan FILE` pays
 line; no cache is warmed before it. Each larger plan holds copies of every prod resource as another project of the
 same shape would declare them: every occurrence of the project name is renamed (URNs, Kubernetes namespaces, names,
 tags), so each copy is a separate app and every rule has proportionally more to do. Every copy passes as prod does.
-Times are CPU seconds of this process (time.process_time), the median of several evaluations per size. The process
+Times are CPU seconds of this process (time.process_time), the median of several evaluations per size, taken in
+rounds that evaluate every size once (this machine's speed drifts within minutes; run one size after the other, the
+first size's 0.1 s and the last's 8 s met different machines, and the ratio moved from 1.05x to 1.59x). The process
 collects garbage as the console script does (GC_THRESHOLDS of automation/__main__.py), as `scraper-ops policy check`
 runs: under CPython's default thresholds, the collector's full passes over the ~90 prod plans held here would grow
 with the heap, not with the plan evaluated (1.9x at 50x, where the command runs at 1.3x).
@@ -67,8 +69,11 @@ def main(repeats: int) -> None:
     with tempfile.TemporaryDirectory() as workdir:
         plans = {factor: scaled(document, factor, Path(workdir)) for factor in FACTORS}
         cold = cpu_seconds(plans[1])
-        rows = [(factor, len(plan.resources), statistics.median(cpu_seconds(plan) for _ in range(repeats)))
-                for factor, plan in plans.items()]
+        samples: dict[int, list[float]] = {factor: [] for factor in FACTORS}
+        for _ in range(repeats):  # a round evaluates every size once: a drift of the machine's speed hits them alike
+            for factor, plan in plans.items():
+                samples[factor].append(cpu_seconds(plan))
+        rows = [(factor, len(plans[factor].resources), statistics.median(samples[factor])) for factor in FACTORS]
     per_resource_base = rows[0][2] / rows[0][1]
     print(f"policy pack over the prod plan and larger copies: CPU seconds, median of {repeats} evaluations")
     print(f"first evaluation in the process (cold): {cold:.3f} s over {rows[0][1]} resources")
