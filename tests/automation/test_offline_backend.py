@@ -407,9 +407,14 @@ def test_ctrl_c_stops_the_caller_at_once_and_no_run_starts_beside_the_interrupte
         signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
     assert threading.current_thread() is threading.main_thread()
-    threading.Thread(target=interrupt_when_running, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        project.run_program("prod", prod_config(), program=waiting_program)
+    # Ctrl-C as in a terminal: a process started in the background by a shell inherits SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_when_running, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            project.run_program("prod", prod_config(), program=waiting_program)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert not release.is_set() and project._RUN_LOCK.locked()
     release.set()
     assert project.run_program("prod", prod_config(), program=lambda config, stack: {}).outputs == {}
