@@ -7,7 +7,6 @@ import contextlib
 import contextvars
 import logging
 import threading
-import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 
