@@ -10,7 +10,7 @@ import yaml
 from automation import engine, stack_files
 from automation.errors import BadInput
 from automation.plan import check_manifests, is_kubernetes_object, write_manifests
-from tests.support.cli import run_cli, scraper_ops_process
+from tests.support.cli import run_cli
 from tests.support.programs import REPO_ROOT, prod_config, resource, run_program_uncached, with_changes
 
 
@@ -144,14 +144,6 @@ def test_an_unexpected_invoke_is_an_error_not_an_empty_answer():
 
     with pytest.raises(Exception, match="no answer for the invoke aws:index/getAvailabilityZones"):
         engine.run_program("prod", prod_config(), program=program)
-
-
-@pytest.mark.slow
-def test_the_console_script_runs_the_plan_end_to_end(tmp_path):
-    """The installed `scraper-ops` entry point, as a user runs it."""
-    result = scraper_ops_process("plan", "--stack", "prod", "--json", timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["outputs"]["hpaName"] == "social-media-scraper-app"
 
 
 def test_keda_rules_beyond_the_schema_are_checked(prod_plan):

@@ -99,9 +99,10 @@ def test_the_console_script_exits_with_the_commands_code_and_all_its_output(tmp_
     assert bad.stderr.startswith("scraper-ops: no stack config Pulumi.nowhere.yaml")
 
 
-def test_the_console_script_keeps_the_aws_models_it_read_in_the_user_cache(tmp_path):
-    """`plan` through the console script stores the models it validated against under $XDG_CACHE_HOME, and a second
-    run, which reads them from there, prints the same plan and the same AWS-model findings."""
+def test_the_console_script_plans_and_keeps_the_aws_models_it_read_in_the_user_cache(tmp_path):
+    """`plan` through the console script, as a user runs it, stores the models it validated against under
+    $XDG_CACHE_HOME, and a second run, which reads them from there, prints the same plan and the same AWS-model
+    findings."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "XDG_CACHE_HOME": str(tmp_path / "cache")}
 
     def plan() -> subprocess.CompletedProcess:
@@ -110,6 +111,7 @@ def test_the_console_script_keeps_the_aws_models_it_read_in_the_user_cache(tmp_p
 
     cold = plan()
     assert cold.returncode == 0, cold.stderr
+    assert json.loads(cold.stdout)["outputs"]["hpaName"] == "social-media-scraper-app"
     entries = {p.name for p in (tmp_path / "cache" / "scraper-ops" / "aws-models").iterdir()}
     assert {"cloudwatch.json", "iam.json", "rds.json", "s3.json"} <= entries
     warm = plan()
