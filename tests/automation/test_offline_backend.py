@@ -399,12 +399,12 @@ def test_ctrl_c_stops_the_caller_at_once_and_no_run_starts_beside_the_interrupte
 
     def waiting_program(config, stack):
         running.set()
-        release.wait(timeout=10)
+        release.wait(timeout=60)
         return {"released": pulumi.Output.from_input(release.is_set())}
 
     def interrupt_when_running():
-        running.wait(timeout=30)
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        if running.wait(timeout=60):  # never before the program runs: the interrupt must meet the run
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
     assert threading.current_thread() is threading.main_thread()
     # Ctrl-C as in a terminal: a process started in the background by a shell inherits SIGINT ignored.
@@ -415,6 +415,7 @@ def test_ctrl_c_stops_the_caller_at_once_and_no_run_starts_beside_the_interrupte
             project.run_program("prod", prod_config(), program=waiting_program)
     finally:
         signal.signal(signal.SIGINT, previous)
-    assert not release.is_set() and project._RUN_LOCK.locked()
+    assert running.is_set() and not release.is_set(), "the interrupt reached the caller only after the run"
+    assert project._RUN_LOCK.locked(), "the interrupted run let go of the engine before it ended"
     release.set()
     assert project.run_program("prod", prod_config(), program=lambda config, stack: {}).outputs == {}
