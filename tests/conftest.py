@@ -128,9 +128,10 @@ def moto_endpoint():
 def aws_env(moto_endpoint, monkeypatch, simulated_clock):
     """Environment of a process that talks to the moto server; the server is reset for each test.
 
-    What waits on AWS in this process waits on the simulated clock: botocore's retry backoff (moto answers 500 to
-    the operations it lacks, which standard retries try five times, ~1 s of real sleep) and the DR drill's polling
-    for the sentinel's replication (`dr.Polling`; a test building its own passes clock and sleep by keyword)."""
+    What waits on AWS in this process waits on simulated time: botocore's retry backoff (moto answers 500 to the
+    operations it lacks, which standard retries try five times, ~1 s of real sleep) on a clock of its own, so that
+    its jittered delays never reach the smoke checks' clock, and the DR drill's polling for the sentinel's
+    replication on the test's clock (`dr.Polling`; a test building its own passes clock and sleep by keyword)."""
     import functools
     import types
 
@@ -140,7 +141,7 @@ def aws_env(moto_endpoint, monkeypatch, simulated_clock):
     from tests.support.moto_stack import REGION, reset_moto
 
     # botocore.endpoint uses its `time` for the retry's sleep alone (Endpoint._needs_retry).
-    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=simulated_clock.sleep))
+    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=SimulatedClock().sleep))
     monkeypatch.setattr(dr, "Polling", functools.partial(dr.Polling, clock=simulated_clock, sleep=simulated_clock.sleep))
     reset_moto()
     env = {

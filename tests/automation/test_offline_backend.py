@@ -415,7 +415,9 @@ def test_ctrl_c_stops_the_caller_at_once_and_no_run_starts_beside_the_interrupte
             project.run_program("prod", prod_config(), program=waiting_program)
     finally:
         signal.signal(signal.SIGINT, previous)
-    assert running.is_set() and not release.is_set(), "the interrupt reached the caller only after the run"
-    assert project._RUN_LOCK.locked(), "the interrupted run let go of the engine before it ended"
-    release.set()
+    try:
+        assert running.is_set() and not release.is_set(), "the interrupt reached the caller only after the run"
+        assert project._RUN_LOCK.locked(), "the interrupted run let go of the engine before it ended"
+    finally:
+        release.set()  # the program ends and lets go of the engine, whatever the assertions found
     assert project.run_program("prod", prod_config(), program=lambda config, stack: {}).outputs == {}

@@ -103,12 +103,12 @@ def test_dr_values_that_cannot_deploy_are_refused_naming_the_key(change, expecte
 
 
 @pytest.mark.slow  # plans prod adopting the failback instance (a run of its own)
-def test_the_printed_adoption_makes_prod_declare_the_instance_the_failback_waits_for(prod_plan):
+def test_the_printed_adoption_makes_prod_declare_the_instance_the_failback_waits_for(prod_plan, standby_plan):
     """The procedure `dr failback --switch` prints sets identifier suffixes; with them, the prod stack declares the
     promoted failback instance as its database and a new replica of it, which the standby then names."""
     before = parse_outputs(prod_plan.outputs, "prod")
     failback_id = f"{before.dbInstanceId}{FAILBACK_SUFFIX}"
-    standby = parse_outputs(run_program("prod-dr", read_stack_file("prod-dr", REPO_ROOT)).outputs, "prod-dr")
+    standby = parse_outputs(standby_plan.outputs, "prod-dr")
     commands = [shlex.split(c) for c in adoption_commands(before, standby, failback_id)]
     settings = {c[c.index("--path") + 1]: c[-1] for c in commands if c[:3] == ["pulumi", "config", "set"]}
     prod_settings = {k.split(":", 1)[1]: v for k, v in settings.items() if "site." not in k}

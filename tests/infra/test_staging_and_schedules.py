@@ -18,11 +18,10 @@ from contract.outputs import Maintenance
 from infra.components.workloads import DR_SENTINEL_PREFIX, OPS_JOBS, OUTPUTS_DIR, OUTPUTS_FILE
 from infra.config import parse_stack_config
 from tests.support.cli import run_cli
-from tests.support.programs import REPO_ROOT, resource, resources_of
+from tests.support.programs import REPO_ROOT, policy_statements, resource, resources_of
+from tests.support.resource_types import CRONJOB
 from tests.policies.conftest import violated
 
-CRONJOB = "kubernetes:batch/v1:CronJob"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +152,7 @@ def test_every_ops_job_reads_only_the_mounted_outputs_so_the_image_holds_no_stac
 
 
 def statements(plan: Plan, job: str) -> list[dict]:
-    return json.loads(resource(plan, ROLE_POLICY, f"ops-jobs-{job}-policy").inputs["policy"])["Statement"]
+    return policy_statements(plan, f"ops-jobs-{job}-policy")
 
 
 def actions(plan: Plan, job: str) -> set[str]:

@@ -3,15 +3,13 @@ database of its own, its app paused at zero replicas, held to production rules, 
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from automation import aws_model
 from automation.engine import run_program
 from automation.stack_files import read_stack_file
 from infra.config import ConfigError, parse_stack_config
-from tests.support.programs import REPO_ROOT, prod_config, resource, resources_of, with_changes
+from tests.support.programs import REPO_ROOT, policy_statements, prod_config, resource, resources_of, with_changes
 from tests.policies.conftest import PlanEditor, violated
 
 PAUSED = "autoscaling.keda.sh/paused-replicas"
@@ -57,9 +55,9 @@ def test_the_standby_is_wired_to_what_prod_declares(standby_plan, prod_plan):
 def test_the_standby_app_may_read_the_replicated_secret(standby_plan):
     """Secrets Manager encrypts the secret's replica with the key the primary named for this region (prod's DR
     key, alias/scraper-prod-dr): the standby's app needs kms:Decrypt on it besides its own stack's key."""
-    statements = json.loads(resource(standby_plan, "aws:iam/rolePolicy:RolePolicy", "app-irsa-policy").inputs["policy"])
+    statements = policy_statements(standby_plan, "app-irsa-policy")
     own_key = resource(standby_plan, "aws:kms/key:Key", "keys-primary").outputs["arn"]
-    decrypting = [arn for s in statements["Statement"] if "kms:Decrypt" in s["Action"] for arn in s["Resource"]]
+    decrypting = [arn for s in statements if "kms:Decrypt" in s["Action"] for arn in s["Resource"]]
     [secret_key] = {arn for arn in decrypting if arn != own_key}  # also the data bucket's key: standby_storage tests
     assert secret_key.startswith("arn:aws:kms:us-west-2:") and own_key in decrypting
 

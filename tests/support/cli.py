@@ -1,8 +1,7 @@
-"""Running scraper-ops: in-process through main(), or as the real console-script process."""
+"""Running scraper-ops in-process: through main(), or as its console script's entry runs it."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +23,7 @@ def scraper_ops(*args: str, env: dict[str, str] | None = None, cwd: Path | None 
     """`scraper-ops ARGS` as its console script runs it (automation.__main__.run: main(), then an exit with its
     code), in this process: `env` added to the environment, `cwd` the working directory, stdout and stderr
     captured. `main()` is called rather than `run()`, whose exit skips the interpreter's teardown with
-    `os._exit` and would end the test process. Starting an interpreter per call cost about 1.5 s; the real
-    process is `scraper_ops_process`."""
+    `os._exit` and would end the test process. Starting an interpreter per call cost about 1.5 s."""
     import contextlib
     import io
 
@@ -42,11 +40,3 @@ def scraper_ops(*args: str, env: dict[str, str] | None = None, cwd: Path | None 
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 1
     return subprocess.CompletedProcess(["scraper-ops", *args], code, out.getvalue(), err.getvalue())
-
-
-def scraper_ops_process(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 180):
-    """The installed `scraper-ops` entry point in a child process, as an SRE or a CronJob runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "automation", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO_ROOT, env={**os.environ, **(env or {})},
-    )

@@ -16,7 +16,6 @@ from tests.support.programs import prod_config, run_program
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
 DAYS = 30
-GIB = 1024**3
 
 
 def hourly(values_at) -> list[tuple[datetime, float]]:
