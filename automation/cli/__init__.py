@@ -11,6 +11,7 @@ Job modules are imported inside their commands, so that `plan` (the main job, wi
 
 from __future__ import annotations
 
+import functools
 import sys
 import traceback
 from pathlib import Path
@@ -87,9 +88,18 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = real_stdout
 
 
+@functools.cache
+def _command() -> typer.core.TyperGroup:
+    """`app` as the click command it runs, built once per process. Calling `app` builds it again each time (~15 ms:
+    every command's signature is inspected), which a process that runs several commands (the tests) pays each time;
+    the rest of what the call adds (typer's exception hook, a marker on escaping exceptions for its pretty
+    tracebacks) does nothing with pretty exceptions off."""
+    return typer.main.get_command(app)
+
+
 def _run(argv: list[str] | None) -> int:
     try:
-        app(args=argv, standalone_mode=False)
+        _command()(args=argv, standalone_mode=False)
     except OpsError as error:
         stderr.print(f"scraper-ops: {error}", markup=False, highlight=False)
         return error.exit_code
