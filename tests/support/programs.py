@@ -64,9 +64,10 @@ def policy_statements(plan: Plan, name: str) -> list[dict]:
 
 
 # The program is deterministic (tests/automation/test_plan.py::test_plans_are_deterministic runs it twice for real),
-# so each config runs once per session: later runs get a deep copy of the first plan, which a test may edit freely.
-# Under pytest-xdist the workers of a session share their plans through a directory (see share_plans).
-_plans: dict[str, Plan] = {}
+# so each config runs once per session: later runs get a copy of the first plan, which a test may edit freely. The
+# plan is kept pickled and each copy unpickled (2 ms for the prod plan, against 9 ms for a deep copy). Under
+# pytest-xdist the workers of a session share their plans through a directory (see share_plans).
+_plans: dict[str, bytes] = {}
 _shared_plans: Path | None = None
 
 
@@ -91,7 +92,7 @@ def _run_program_once(stack: str, raw_config: dict[str, str], program: Callable 
     with _fast_tier_rule(f"runs the program for a {stack} config of its own") if own else contextlib.nullcontext():
         if key not in _plans:  # a ConfigError is raised, never kept
             _plans[key] = _shared_run(key, lambda: _run_program(stack, raw_config, *args, **kwargs))
-    return _plans[key].model_copy(deep=True)
+    return pickle.loads(_plans[key])
 
 
 @functools.cache
@@ -124,22 +125,26 @@ def _check_fast_tier(what: str) -> None:
                     pytrace=False)
 
 
-def _shared_run(key: str, run: Callable[[], Plan]) -> Plan:
-    """The plan another worker of this session made for `key`, else run's, left for the others.
+def _shared_run(key: str, run: Callable[[], Plan]) -> bytes:
+    """The pickled plan another worker of this session made for `key`, else run's, left for the others.
 
     One lock per config: a worker wanting a config another is running waits for its plan instead of running it
     too. The plan is written to a temporary name and renamed, so no reader sees half a file."""
     if _shared_plans is None:
-        return run()
+        return _pickled(run())
     path = _shared_plans / f"{hashlib.sha256(key.encode()).hexdigest()}.pickle"
     with FileLock(path.with_suffix(".lock")):
         if path.exists():
-            return pickle.loads(path.read_bytes())
-        plan = run()
+            return path.read_bytes()
+        pickled = _pickled(run())
         partial = path.with_suffix(".partial")
-        partial.write_bytes(pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
+        partial.write_bytes(pickled)
         partial.replace(path)
-        return plan
+        return pickled
+
+
+def _pickled(plan: Plan) -> bytes:
+    return pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def share_plans(patch: pytest.MonkeyPatch, directory: Path) -> None:
