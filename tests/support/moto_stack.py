@@ -74,14 +74,27 @@ def _one_metric_at_a_time(original):
     return get_metric_data
 
 
+@functools.cache
+def _signing_key():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _one_signing_key(subscription):
+    return _signing_key()
+
+
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
     """A moto server on 127.0.0.1 with the fixes above; its endpoint URL. This process's clients reach it in-process
     (InProcess). moto is imported here, not with the module: its models take over a second to import, which the fast
     tier (no test there uses moto) does not pay."""
     from moto.cloudwatch import models as cloudwatch_models
+    from moto import backends as moto_backends
     from moto.rds import models as rds_models
     from moto.server import ThreadedMotoServer
+    from moto.sns import models as sns_models
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with pytest.MonkeyPatch.context() as patch:
@@ -91,6 +104,13 @@ def moto_server() -> Iterator[str]:
                       _one_metric_at_a_time(cloudwatch_models.CloudWatchBackend.get_metric_data))
         patch.setattr(rds_models.RDSBackend, "restore_db_instance_from_db_snapshot",
                       _restores_unprotected(rds_models.RDSBackend.restore_db_instance_from_db_snapshot))
+        # Costs of the fake alone, nothing a test reads: moto's server lists its package directory for every request
+        # (to find a backend named by the Host header), and moto signs each SNS delivery with a 2048-bit RSA key it
+        # generates per subscription (~60 ms; every restored snapshot holds new subscriptions). One listing, and one
+        # key for the process, which signs the same way.
+        patch.setattr(moto_backends, "list_of_moto_modules", functools.cache(
+            lambda listing=moto_backends.list_of_moto_modules: tuple(listing())))
+        patch.setattr(sns_models.Subscription, "private_key", _one_signing_key)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         host, port = server.get_host_and_port()
