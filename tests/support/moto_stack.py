@@ -14,12 +14,16 @@ import json
 import logging
 import os
 import threading
+import traceback
 import types
 from typing import Any, Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 import botocore.handlers
 import pytest
+from botocore.awsrequest import AWSResponse
+from urllib3 import HTTPHeaderDict
 
 from automation.engine import Plan
 
@@ -74,6 +78,11 @@ def _one_metric_at_a_time(original):
     return get_metric_data
 
 
+def _listed_once(list_of_moto_modules):
+    """moto's backends, listed from its package directory the first time only."""
+    return functools.cache(lambda: tuple(list_of_moto_modules()))
+
+
 @functools.cache
 def _signing_key():
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -82,6 +91,7 @@ def _signing_key():
 
 
 def _one_signing_key(subscription):
+    """A subscription's signing key (moto's Subscription.private_key): the process's one key, of moto's kind."""
     return _signing_key()
 
 
@@ -90,8 +100,8 @@ def moto_server() -> Iterator[str]:
     """A moto server on 127.0.0.1 with the fixes above; its endpoint URL. This process's clients reach it in-process
     (InProcess). moto is imported here, not with the module: its models take over a second to import, which the fast
     tier (no test there uses moto) does not pay."""
-    from moto.cloudwatch import models as cloudwatch_models
     from moto import backends as moto_backends
+    from moto.cloudwatch import models as cloudwatch_models
     from moto.rds import models as rds_models
     from moto.server import ThreadedMotoServer
     from moto.sns import models as sns_models
@@ -105,11 +115,10 @@ def moto_server() -> Iterator[str]:
         patch.setattr(rds_models.RDSBackend, "restore_db_instance_from_db_snapshot",
                       _restores_unprotected(rds_models.RDSBackend.restore_db_instance_from_db_snapshot))
         # Costs of the fake alone, nothing a test reads: moto's server lists its package directory for every request
-        # (to find a backend named by the Host header), and moto signs each SNS delivery with a 2048-bit RSA key it
-        # generates per subscription (~60 ms; every restored snapshot holds new subscriptions). One listing, and one
-        # key for the process, which signs the same way.
-        patch.setattr(moto_backends, "list_of_moto_modules", functools.cache(
-            lambda listing=moto_backends.list_of_moto_modules: tuple(listing())))
+        # (to tell whether the service it inferred from the request's signing scope is one of its backends), and moto
+        # signs each SNS delivery with a 2048-bit RSA key it generates per subscription (~60 ms; every restored
+        # snapshot holds new subscriptions). One listing, and one key for the process, which signs the same way.
+        patch.setattr(moto_backends, "list_of_moto_modules", _listed_once(moto_backends.list_of_moto_modules))
         patch.setattr(sns_models.Subscription, "private_key", _one_signing_key)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
@@ -125,18 +134,15 @@ def moto_server() -> Iterator[str]:
 
 class InProcess:
     """botocore's transport to the moto server for the clients of this process: each request goes to the server's
-    own WSGI app on the caller's thread, in the environ the server's request handler builds from it (werkzeug's
-    make_environ, with moto's additions). Only the socket and the HTTP framing are skipped, which cost ~4 ms of CPU
-    a request, most of each request's cost. Processes the tests start reach the server through its socket; so does a
-    client passed to `through_the_socket`."""
+    own WSGI app on the caller's thread, as werkzeug's request handler would hand it over (its make_environ, with
+    moto's additions, then its run_wsgi's headers and error answer). Skipped are the socket, the HTTP framing and
+    the thread per request (~4 ms of CPU a request, most of its cost), and botocore's read timeout. Processes the
+    tests start reach the server through its socket; so does a client passed to `through_the_socket`."""
 
     def __init__(self, server, endpoint: str):
         self.server, self.endpoint = server, endpoint
 
     def __call__(self, request, **_):
-        from urllib.parse import urlsplit, urlunsplit
-
-        from botocore.awsrequest import AWSResponse
         from moto.core.botocore_stubber import MockRawResponse
         from moto.moto_server.werkzeug_app import MotoRequestHandler
         from werkzeug.exceptions import InternalServerError
@@ -144,46 +150,53 @@ class InProcess:
         url = urlsplit(request.url)
         if f"{url.scheme}://{url.netloc}" != self.endpoint:
             return None
-        body = _body_bytes(request.body)
         handler = MotoRequestHandler.__new__(MotoRequestHandler)  # what the server's handler knows of a request
         handler.server, handler.client_address, handler.connection = self.server, ("127.0.0.1", 0), None
         handler.command, handler.request_version = request.method, "HTTP/1.1"
         handler.path = urlunsplit(("", "", url.path or "/", url.query, ""))
-        handler.headers, handler.rfile = _sent_headers(url.netloc, request.headers, body), io.BytesIO(body)
-        environ, answer = handler.make_environ(), {}
+        handler.headers = _sent_headers(url.netloc, request.headers)
+        if "Transfer-Encoding" in handler.headers:  # "shouldn't ever happen in practice" (botocore/awsrequest.py)
+            raise NotImplementedError(f"{request.method} {request.url}: a chunked body is sent only over the socket")
+        handler.rfile = io.BytesIO(_sent_body(request.body))
+        environ, answer, content = handler.make_environ(), {}, []
 
         def start_response(status, headers, exc_info=None):
-            answer.update(status=int(status.split(None, 1)[0]), headers=dict(headers))
-            return lambda data: None
+            answer.update(status=int(status.split(None, 1)[0]), headers=headers)
+            return content.append
 
         try:
             chunks = self.server.app(environ, start_response)
-        except Exception:  # the server's answer to an application's error (werkzeug's WSGIRequestHandler.run_wsgi)
-            chunks = InternalServerError()(environ, start_response)
-        try:
-            content = b"".join(chunks)
-        finally:
-            getattr(chunks, "close", lambda: None)()
-        return AWSResponse(request.url, answer["status"], answer["headers"], MockRawResponse(content))
+            try:
+                content.extend(chunks)
+            finally:
+                getattr(chunks, "close", lambda: None)()
+        except Exception:  # answered and logged as werkzeug's server does
+            logging.getLogger("werkzeug").error("Error on request:\n%s", traceback.format_exc())
+            content.clear()
+            content.extend(InternalServerError()(environ, start_response))
+        headers = HTTPHeaderDict({"Server": handler.version_string(), "Date": handler.date_time_string()})
+        for name, value in answer["headers"]:
+            headers.add(name, value)
+        headers["Connection"] = "close"
+        return AWSResponse(request.url, answer["status"], headers, MockRawResponse(b"".join(content)))
 
 
-def _body_bytes(body: Any) -> bytes:
-    if hasattr(body, "read"):
-        return body.read()
-    return body.encode() if isinstance(body, str) else bytes(body or b"")
-
-
-def _sent_headers(netloc: str, headers: Any, body: bytes) -> email.message.Message:
-    """The headers the server reads: botocore's, with what http.client adds (Host, Accept-Encoding: identity) and
-    the body's length (urllib3 sends a body of unknown length chunked; the server reads it whole either way)."""
+def _sent_headers(netloc: str, headers: Any) -> email.message.Message:
+    """The headers the server reads: botocore's (their values UTF-8 bytes, which the server's http.client decodes
+    as ISO-8859-1), with what http.client adds unless botocore set them (Host, Accept-Encoding: identity)."""
     sent = email.message.Message()
     sent["Host"], sent["Accept-Encoding"] = netloc, "identity"
     for name, value in headers.items():
         del sent[name]
-        sent[name] = value.decode() if isinstance(value, bytes) else value
-    if body and "Content-Length" not in sent:
-        sent["Content-Length"] = str(len(body))
+        sent[name] = value.decode("iso-8859-1") if isinstance(value, bytes) else value
     return sent
+
+
+def _sent_body(body: Any) -> bytes:
+    """The body as botocore sends it: bytes, text, or a stream read from where botocore put it."""
+    if hasattr(body, "read"):
+        body = body.read()
+    return body.encode() if isinstance(body, str) else bytes(body or b"")
 
 
 _in_process: InProcess | None = None
@@ -191,6 +204,7 @@ _in_process: InProcess | None = None
 
 def through_the_socket(aws_client):
     """`aws_client`, its requests sent through the moto server's socket as a process the tests start sends them."""
+    assert _in_process is not None, "no moto server is up"
     aws_client.meta.events.unregister("before-send", _in_process)
     return aws_client
 
