@@ -74,6 +74,14 @@ def test_workers_share_a_configs_plan_and_never_a_config_error(tmp_path, prod_pl
     assert not list((tmp_path / "plans").glob("*.partial"))
 
 
+def test_each_memoized_run_is_a_plan_of_its_own_that_a_test_may_edit(prod_plan):
+    """Memoized runs (tests/support/programs.py) hand out copies: a test that edits its plan changes no other's."""
+    first, second = engine.run_program("prod", prod_config()), engine.run_program("prod", prod_config())
+    first.resources[0].inputs["edited"] = True
+    first.resources.pop()
+    assert second.to_json() == prod_plan.to_json() and first.to_json() != second.to_json()
+
+
 def test_manifests_are_written_one_file_each_and_valid(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "plan", "--manifests", str(tmp_path / "manifests"))
     assert code == 0
