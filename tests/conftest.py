@@ -129,9 +129,10 @@ def aws_env(moto_endpoint, monkeypatch, simulated_clock):
     """Environment of a process that talks to the moto server; the server is reset for each test.
 
     What waits on AWS in this process waits on simulated time: botocore's retry backoff (moto answers 500 to the
-    operations it lacks, which standard retries try five times, ~1 s of real sleep) on a clock of its own, so that
-    its jittered delays never reach the smoke checks' clock, and the DR drill's polling for the sentinel's
-    replication on the test's clock (`dr.Polling`; a test building its own passes clock and sleep by keyword)."""
+    operations it lacks, which the clients' standard retries retry five times, ~1 s of real sleep) on a clock of its
+    own, so that its jittered delays never reach the smoke checks' clock, and the DR drill's polling for the
+    sentinel's replication on the test's clock (`dr.Polling`; a test building its own passes clock and sleep by
+    keyword)."""
     import functools
     import types
 

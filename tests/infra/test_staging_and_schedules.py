@@ -23,7 +23,6 @@ from tests.support.resource_types import CRONJOB
 from tests.policies.conftest import violated
 
 
-
 @pytest.fixture(scope="module")
 def staging_plan() -> Plan:
     return run_program("staging", read_stack_file("staging", REPO_ROOT))

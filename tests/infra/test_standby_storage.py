@@ -21,10 +21,9 @@ BUCKET = "aws:s3/bucket:Bucket"
 @pytest.fixture(scope="module")
 def standby_on_prods_replica_bucket(prod_plan):
     """prod, then its standby configured with prod's replica bucket as the operator sets it after prod's deploy."""
-    prod = prod_plan
     config = read_stack_file("prod-dr", REPO_ROOT)
-    site = {**json.loads(config["social-media-scraper:site"]), "dataBucket": prod.outputs["dataReplicaBucket"]}
-    return prod, run_program("prod-dr", {**config, "social-media-scraper:site": json.dumps(site)})
+    site = {**json.loads(config["social-media-scraper:site"]), "dataBucket": prod_plan.outputs["dataReplicaBucket"]}
+    return prod_plan, run_program("prod-dr", {**config, "social-media-scraper:site": json.dumps(site)})
 
 
 def allowed(plan, policy: str, action: str) -> set[str]:
