@@ -57,15 +57,24 @@ def scan(directory: Path) -> dict[str, Any]:
     return report
 
 
-def scanned_resources(report: dict[str, Any]) -> set[str]:
-    results = report["results"]
+def directory_results(report: dict[str, Any], directory: str) -> dict[str, list[dict[str, Any]]]:
+    """The passed and failed checks of the files under `directory` of the scanned root (checkov names each file by
+    its path from the root, with a leading slash)."""
+    prefix = f"/{directory}/"
+    return {
+        outcome: [check for check in report["results"][outcome] if check["file_path"].startswith(prefix)]
+        for outcome in ("passed_checks", "failed_checks")
+    }
+
+
+def scanned_resources(results: dict[str, list[dict[str, Any]]]) -> set[str]:
     return {check["resource"] for check in results["passed_checks"] + results["failed_checks"]}
 
 
-def failures(report: dict[str, Any]) -> list[str]:
+def failures(results: dict[str, list[dict[str, Any]]]) -> list[str]:
     return sorted(
         f"{check['check_id']} {check['resource']}: {check['check_name']}"
-        for check in report["results"]["failed_checks"]
+        for check in results["failed_checks"]
         if check["check_id"] not in ALLOWED_FAILURES
     )
 
@@ -81,28 +90,34 @@ def workload_resource_ids(directory: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def prod_manifests(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("checkov") / "manifests"
-    assert cli.main(["plan", "--stack", "prod", "--manifests", str(directory)]) == 0
-    return directory
-
-
-def test_prod_manifests_have_no_failed_checkov_check(prod_manifests):
-    report = scan(prod_manifests)
-    workloads = workload_resource_ids(prod_manifests)
-    assert len(workloads) == 2 + len(OPS_JOBS), "the app Deployment, its migration Job and one CronJob per ops job"
-    assert workloads <= scanned_resources(report), "checkov did not scan every workload"
-    failed = failures(report)
-    assert not failed, f"{len(failed)} failed checkov checks:\n" + "\n".join(failed)
-
-
-def test_an_image_by_tag_alone_fails_the_scan(prod_manifests, tmp_path):
-    """The scan can fail: the Deployment with its image by tag only is reported (CKV_K8S_43, image by digest)."""
-    deployment_file = next(prod_manifests.glob("deployment-*.yaml"))
+def scanned(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
+    """One checkov run (its start is most of its cost) over two directories of one root: `prod/`, the manifests
+    `plan --manifests` writes, and `tag-only/`, the prod Deployment with its image by tag alone."""
+    root = tmp_path_factory.mktemp("checkov")
+    prod = root / "prod"
+    assert cli.main(["plan", "--stack", "prod", "--manifests", str(prod)]) == 0
+    deployment_file = next(prod.glob("deployment-*.yaml"))
     deployment = yaml.safe_load(deployment_file.read_text())
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     container["image"] = container["image"].split("@")[0]
-    (tmp_path / deployment_file.name).write_text(yaml.safe_dump(deployment))
-    report = scan(tmp_path)
+    (root / "tag-only").mkdir()
+    (root / "tag-only" / deployment_file.name).write_text(yaml.safe_dump(deployment))
+    return root, scan(root)
+
+
+def test_prod_manifests_have_no_failed_checkov_check(scanned):
+    root, report = scanned
+    results = directory_results(report, "prod")
+    workloads = workload_resource_ids(root / "prod")
+    assert len(workloads) == 2 + len(OPS_JOBS), "the app Deployment, its migration Job and one CronJob per ops job"
+    assert workloads <= scanned_resources(results), "checkov did not scan every workload"
+    failed = failures(results)
+    assert not failed, f"{len(failed)} failed checkov checks:\n" + "\n".join(failed)
+
+
+def test_an_image_by_tag_alone_fails_the_scan(scanned):
+    """The scan can fail: the Deployment with its image by tag only is reported (CKV_K8S_43, image by digest)."""
+    root, report = scanned
+    deployment = yaml.safe_load(next((root / "tag-only").glob("deployment-*.yaml")).read_text())
     deployment_id = f"Deployment.{deployment['metadata']['namespace']}.{deployment['metadata']['name']}"
-    assert f"CKV_K8S_43 {deployment_id}: Image should use digest" in failures(report)
+    assert f"CKV_K8S_43 {deployment_id}: Image should use digest" in failures(directory_results(report, "tag-only"))
