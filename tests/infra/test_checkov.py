@@ -43,10 +43,10 @@ def checkov_executable() -> Path:
     pytest.skip(f"checkov not found: set $CHECKOV, put checkov on the PATH or install it at {DEFAULT_CHECKOV}")
 
 
-def scan(directory: Path) -> dict[str, Any]:
+def scan(checkov: Path, directory: Path) -> dict[str, Any]:
     """checkov's JSON report of every Kubernetes check over the directory (offline: nothing is downloaded)."""
     completed = subprocess.run(
-        [str(checkov_executable()), "--directory", str(directory), "--framework", "kubernetes",
+        [str(checkov), "--directory", str(directory), "--framework", "kubernetes",
          "--compact", "--skip-download", "--output", "json"],
         capture_output=True, text=True, timeout=300,
     )
@@ -91,9 +91,9 @@ def workload_resource_ids(directory: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
-    """One checkov run (its start is most of its cost) over two directories of one root: `prod/`, the manifests
-    `plan --manifests` writes, and `tag-only/`, the prod Deployment with its image by tag alone."""
-    checkov_executable()  # skips before planning when there is no checkov
+    """One checkov run per test process (its start is most of its cost) over two directories of one root: `prod/`,
+    the manifests `plan --manifests` writes, and `tag-only/`, the prod Deployment with its image by tag alone."""
+    checkov = checkov_executable()  # skips (or fails) before anything is planned
     root = tmp_path_factory.mktemp("checkov")
     prod = root / "prod"
     assert cli.main(["plan", "--stack", "prod", "--manifests", str(prod)]) == 0
@@ -103,7 +103,7 @@ def scanned(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
     container["image"] = container["image"].split("@")[0]
     (root / "tag-only").mkdir()
     (root / "tag-only" / deployment_file.name).write_text(yaml.safe_dump(deployment))
-    return root, scan(root)
+    return root, scan(checkov, root)
 
 
 def test_prod_manifests_have_no_failed_checkov_check(scanned):
