@@ -63,7 +63,7 @@ def policy_statements(plan: Plan, name: str) -> list[dict]:
     return json.loads(resource(plan, ROLE_POLICY, name).inputs["policy"])["Statement"]
 
 
-# The program is deterministic (tests/automation/test_plan.py::test_plans_are_deterministic runs it twice for real),
+# The program is deterministic (tests/automation/test_plan.py::test_plans_are_deterministic runs it again for real),
 # so each config runs once per session: later runs get a copy of the first plan, which a test may edit freely. The
 # plan is kept pickled and each copy unpickled (2 ms for the prod plan, against 9 ms for a deep copy). Under
 # pytest-xdist the workers of a session share their plans through a directory (see share_plans).
