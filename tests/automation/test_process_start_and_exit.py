@@ -110,8 +110,10 @@ def test_the_console_script_plans_without_the_manifest_validator_and_keeps_its_a
                                *options], capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=180)
 
     cold = plan(interpreter_options=("-X", "importtime"))
-    imports = [line for line in cold.stderr.splitlines() if line.startswith("import time:")]
-    assert cold.returncode == 0, "\n".join(line for line in cold.stderr.splitlines() if line not in imports)
+    imports, messages = [], []
+    for line in cold.stderr.splitlines():
+        (imports if line.startswith("import time:") else messages).append(line)
+    assert cold.returncode == 0, "\n".join(messages)
     assert "HPA social-media-scraper-app: " in cold.stdout
     imported = {line.rpartition("|")[2].strip() for line in imports}
     assert {"pulumi", "pulumi_aws", "pulumi_kubernetes", "automation.cli.plan"} <= imported
