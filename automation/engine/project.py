@@ -73,16 +73,39 @@ def _own_event_loop() -> Iterator[None]:
         loop.close()
 
 
+@contextlib.contextmanager
+def _without_stack_traces() -> Iterator[None]:
+    """Every registration of the run carries an empty stack trace, as the SDK itself sends when it finds no user frame.
+
+    For the engine to show where each resource was declared, the SDK records the stack that declared it, frame by
+    frame, with each frame's source line read through linecache and its file turned into a URI
+    (pulumi/runtime/resource.py, `_get_stack_trace`; the source position sent beside it is the trace's first frame).
+    The mock monitor reads neither, and a plan holds neither, so building them only cost time: ~0.3 ms a resource
+    on the prod stack's warm run, more on a process's first run, which reads each frame's source file. An SDK without
+    the function (a later release may rename it) runs as it is, only slower; a test says so."""
+    from pulumi.runtime import resource as sdk_resource
+    from pulumi.runtime.proto import source_pb2
+
+    recorded = getattr(sdk_resource, "_get_stack_trace", None)
+    if recorded is None:
+        yield
+        return
+    sdk_resource._get_stack_trace = source_pb2.StackTrace
+    try:
+        yield
+    finally:
+        sdk_resource._get_stack_trace = recorded
+
+
 def _on_a_thread_of_its_own(run: Callable[[], T]) -> T:
     """`run()` on a thread of its own, in a copy of the caller's context, one run at a time; its result or its
     exception.
 
-    The language host runs a program at the top of its own stack. The SDK records every resource's stack trace,
-    frame by frame, with each frame's file as a URI (pulumi/runtime/resource.py, `_get_stack_trace`): run on the
-    caller's thread, the program paid for each frame of the caller's stack under it (~2.5 ms a frame over the prod
-    stack's 139 resources; the CLI adds 9 frames, pytest ~45), and the recorded traces ran down into the caller.
-    The thread is a daemon, so Ctrl-C stops the caller at once instead of after the run; it keeps the run lock
-    until it ends, so no other run starts beside it."""
+    The language host runs a program at the top of its own stack, on a thread whose current event loop is the
+    run's own; so does this, and the caller's current loop and stack stay out of the run (an SDK that records stack
+    traces, see `_without_stack_traces`, would otherwise walk the caller's frames too, ~2.5 ms a frame over the prod
+    stack's 139 resources: the CLI adds 9 frames, pytest ~45). The thread is a daemon, so Ctrl-C stops the caller
+    at once instead of after the run; it keeps the run lock until it ends, so no other run starts beside it."""
     context, outcome = contextvars.copy_context(), {}
 
     def target() -> None:
@@ -122,7 +145,7 @@ def run_program(
     program = program or build_stack
 
     def declare() -> Plan:
-        with _own_event_loop():
+        with _own_event_loop(), _without_stack_traces():
             pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
             mocks = (PreviewMocks if preview else OfflineMocks)(stack, config.region, oidc_lookup_failure,
                                                                 disabled_default_providers(raw_config))

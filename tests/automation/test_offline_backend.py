@@ -365,6 +365,44 @@ def test_a_program_runs_on_one_thread_of_its_own_and_leaves_the_callers_event_lo
     assert loops and all(loop.is_closed() for loop in loops)
 
 
+def test_registrations_reach_the_monitor_without_stack_traces_and_the_sdk_gets_its_recorder_back(monkeypatch):
+    """The SDK records each resource's stack trace for the engine; the mock monitor and the plan use none of it, so
+    a run sends the empty trace the SDK sends when it finds no user frame, and gives the SDK its recorder back after
+    the run, also after a failed one. This test fails on an SDK release without `_get_stack_trace` (the engine then
+    runs as the SDK is, with traces and the time they cost)."""
+    import pulumi
+    import pulumi_aws as aws
+    from pulumi.runtime import resource as sdk_resource
+
+    from automation.engine.monitor import RecordingMonitor
+    from tests.support.programs import run_program_uncached
+
+    recorder = sdk_resource._get_stack_trace
+    received, register = [], RecordingMonitor.RegisterResource
+
+    def receiving(monitor, request):
+        received.append((request.type, len(request.stackTrace.frames), request.HasField("sourcePosition")))
+        return register(monitor, request)
+
+    def program(config, stack):
+        provider = aws.Provider("aws-primary", region=config.region)
+        queue = aws.sqs.Queue("messaging-jobs", opts=pulumi.ResourceOptions(provider=provider))
+        return {"queue": queue.name}
+
+    def failing_program(config, stack):
+        program(config, stack)
+        raise RuntimeError("the program failed")
+
+    monkeypatch.setattr(RecordingMonitor, "RegisterResource", receiving)
+    run_program_uncached("prod", prod_config(), program)
+    assert [(kind, frames, position) for kind, frames, position in received if kind != "pulumi:pulumi:Stack"] == [
+        ("pulumi:providers:aws", 0, False), ("aws:sqs/queue:Queue", 0, False)]
+    assert sdk_resource._get_stack_trace is recorder
+    with pytest.raises(RuntimeError, match="the program failed"):
+        run_program_uncached("prod", prod_config(), failing_program)
+    assert sdk_resource._get_stack_trace is recorder
+
+
 @pytest.mark.slow  # runs a program of 300 resources
 def test_a_program_of_many_sibling_resources_plans_as_under_the_real_engine():
     """Resources ready at the same time are registered one after the other, not one inside the next: a monitor
