@@ -1,0 +1,78 @@
+"""Instructions `scraper-ops` executes, whole process, counted by valgrind's callgrind: a figure the machine's speed
+does not move.
+
+plan_time.py's wall times move by 30-60 % within the hour on the shared 2-core machine, more than most changes save,
+so a change to `plan` is judged here: the same code counts the same instructions within ~0.1 % (string hashing is
+seeded with PYTHONHASHSEED=0; what is left is the order of a few allocations). Each command runs once untimed in the
+environment of benchmarks/installed.py, then once under callgrind (~50 times slower: a `plan` takes ~1.5 minutes).
+One more line counts importing pulumi and the pulumi-aws and pulumi-kubernetes modules a prod plan uses, alone in a
+process of their own as the console script runs (its collector thresholds, no teardown): a part of `plan` that only
+the SDKs can make smaller.
+Usage: python benchmarks/plan_instructions.py   (needs valgrind; exits 3 without it)
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from installed import ROOT, installed_environment, warm_up
+from plan_time import PLAN, SCRIPT, TARGETS
+
+SDKS = ("pulumi", "pulumi_aws", "pulumi_kubernetes")
+# The SDK modules a prod plan leaves imported, in the order it imported them.
+LIST_SDK_MODULES = ("import sys; from automation.plan import offline_plan; offline_plan('prod'); "
+                    f"print(' '.join(name for name in sys.modules if name.split('.')[0] in {SDKS!r}))")
+
+
+# Those modules imported in a process of their own, as the console script runs: its collector thresholds, no teardown.
+SDK_IMPORTS = """
+import gc, importlib, os
+from automation.__main__ import GC_THRESHOLDS
+gc.set_threshold(*GC_THRESHOLDS)
+for name in {modules!r}:
+    importlib.import_module(name)
+os._exit(0)
+"""
+
+
+def instructions(command: list[str], env: dict[str, str], out: Path) -> int:
+    """Instructions of one run of `command` (a Python command line) under callgrind, its profile written to `out`."""
+    subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command], check=True, cwd=ROOT,
+                   env={**env, "PYTHONHASHSEED": "0"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    totals = [line for line in out.read_text().splitlines() if line.startswith("totals:")]
+    return int(totals[0].split()[1])
+
+
+def main() -> int:
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (Debian: apt-get install valgrind); nothing measured")
+        return 3
+    with installed_environment() as env, tempfile.TemporaryDirectory(prefix="scraper-ops-callgrind-") as scratch:
+        commands = {" ".join(args): [sys.executable, SCRIPT, *args] for args, _ in TARGETS}
+        for command in commands.values():
+            warm_up(command, env)
+        sdk_modules = subprocess.run([sys.executable, "-c", LIST_SDK_MODULES], check=True, cwd=ROOT, env=env,
+                                     capture_output=True, text=True).stdout.split()
+        sdk_imports = [sys.executable, "-c", SDK_IMPORTS.format(modules=sdk_modules)]
+        with ThreadPoolExecutor(max_workers=2) as pool:  # callgrind runs one thread; two cores, two runs at once
+            runs = [*commands.values(), sdk_imports]
+            counts = dict(zip([*commands, "sdk"], pool.map(
+                lambda index: instructions(runs[index], env, Path(scratch) / f"callgrind-{index}.out"),
+                range(len(runs)))))
+    print("scraper-ops whole process, instructions counted by callgrind (PYTHONHASHSEED=0):")
+    for name, count in counts.items():
+        if name != "sdk":
+            print(f"scraper-ops {name:24} {count / 1e6:7,.0f} M")
+    plan = counts[" ".join(PLAN)]
+    print(f"importing pulumi and the {len(sdk_modules)} SDK modules a prod plan uses, alone: "
+          f"{counts['sdk'] / 1e6:,.0f} M, {counts['sdk'] / plan:.0%} of the plan's")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
