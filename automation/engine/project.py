@@ -86,15 +86,15 @@ def _without_stack_traces() -> Iterator[None]:
     from pulumi.runtime import resource as sdk_resource
     from pulumi.runtime.proto import source_pb2
 
-    recorded = getattr(sdk_resource, "_get_stack_trace", None)
-    if recorded is None:
+    sdk_recorder = getattr(sdk_resource, "_get_stack_trace", None)
+    if sdk_recorder is None:
         yield
         return
-    sdk_resource._get_stack_trace = source_pb2.StackTrace
+    sdk_resource._get_stack_trace = lambda *args, **kwargs: source_pb2.StackTrace()
     try:
         yield
     finally:
-        sdk_resource._get_stack_trace = recorded
+        sdk_resource._get_stack_trace = sdk_recorder
 
 
 def _on_a_thread_of_its_own(run: Callable[[], T]) -> T:

@@ -328,8 +328,8 @@ def test_repeated_program_runs_leave_nothing_behind():
 @pytest.mark.slow  # runs the program once more
 def test_a_program_runs_on_one_thread_of_its_own_and_leaves_the_callers_event_loop_as_it_found_it(prod_plan,
                                                                                                      monkeypatch):
-    """The program runs at the top of a thread of its own, as under the language host (the SDK records each
-    resource's stack trace, and paid for every frame of the caller's stack). The mock monitor answers in-process,
+    """The program runs at the top of a thread of its own, as under the language host (an SDK recording each
+    resource's stack trace pays for every frame of the caller's stack under it). The mock monitor answers in-process,
     so the SDK's engine calls run on that thread too (the engine's InlineExecutor) instead of an executor's pool
     threads, which would outlive the run. The thread has ended when the run returns; the run's event loops are its
     own and closed after it, and the caller's current loop is untouched."""
@@ -395,8 +395,8 @@ def test_registrations_reach_the_monitor_without_stack_traces_and_the_sdk_gets_i
 
     monkeypatch.setattr(RecordingMonitor, "RegisterResource", receiving)
     run_program_uncached("prod", prod_config(), program)
-    assert [(kind, frames, position) for kind, frames, position in received if kind != "pulumi:pulumi:Stack"] == [
-        ("pulumi:providers:aws", 0, False), ("aws:sqs/queue:Queue", 0, False)]
+    assert {kind for kind, _, _ in received} == {"pulumi:pulumi:Stack", "pulumi:providers:aws", "aws:sqs/queue:Queue"}
+    assert all(frames == 0 and not position for _, frames, position in received), received
     assert sdk_resource._get_stack_trace is recorder
     with pytest.raises(RuntimeError, match="the program failed"):
         run_program_uncached("prod", prod_config(), failing_program)
