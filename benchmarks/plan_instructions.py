@@ -50,13 +50,13 @@ os._exit(0)
 """
 
 
-def instructions(command: list[str], env: dict[str, str], out: Path) -> int:
+def instructions(name: str, command: list[str], env: dict[str, str], out: Path) -> int:
     """Instructions of one run of `command` (a Python command line) under callgrind, its profile written to `out`."""
     run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command], cwd=ROOT,
                          env={**env, "PYTHONHASHSEED": "0"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          text=True)
     if run.returncode != 0:
-        raise SystemExit(f"{' '.join(command[:4])} failed under callgrind (exit {run.returncode}):\n{run.stderr}")
+        raise SystemExit(f"{name} failed under callgrind (exit {run.returncode}):\n{run.stderr}")
     totals = [line for line in out.read_text().splitlines() if line.startswith("totals:")]
     return int(totals[0].split()[1])
 
@@ -76,10 +76,10 @@ def main() -> int:
         if int(ran) != len(sdk_modules):  # also the untimed run that compiles their bytecode
             raise SystemExit(f"the SDK imports alone ran {int(ran)} SDK modules, the plan {len(sdk_modules)}")
         with ThreadPoolExecutor(max_workers=2) as pool:  # callgrind runs one thread; two cores, two runs at once
-            runs = [*commands.values(), sdk_imports]
-            counts = dict(zip([*commands, "sdk"], pool.map(
-                lambda index: instructions(runs[index], env, Path(scratch) / f"callgrind-{index}.out"),
-                range(len(runs)))))
+            runs = {**commands, "sdk": sdk_imports}
+            counts = dict(zip(runs, pool.map(
+                lambda index, name: instructions(name, runs[name], env, Path(scratch) / f"callgrind-{index}.out"),
+                range(len(runs)), runs)))
     print("scraper-ops whole process, instructions counted by callgrind (PYTHONHASHSEED=0):")
     for name, count in counts.items():
         if name != "sdk":
