@@ -14,7 +14,9 @@ GC_THRESHOLDS = (50_000, 20, 10)
 
 def run() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
-    from automation import user_cache
+    from automation import sdk_imports, user_cache
+
+    sdk_imports.enable()
     from automation.cli import main
 
     user_cache.enable()

@@ -25,23 +25,28 @@ from installed import ROOT, installed_environment, warm_up
 from plan_time import PLAN, SCRIPT, TARGETS
 
 SDKS = ("pulumi", "pulumi_aws", "pulumi_kubernetes")
-# The names of the SDK modules a prod plan ran, in the order they entered sys.modules. pulumi-aws and
-# pulumi-kubernetes register each service package as a lazy module (pulumi/_utils.py, `_LazyModule`) that runs on
-# its first attribute access; the ~260 the plan never touched are left out.
+# The names of the SDK modules a prod plan ran through the console script, in the order they entered sys.modules.
+# pulumi-aws and pulumi-kubernetes register each service package as a lazy module (pulumi/_utils.py, `_LazyModule`)
+# that runs on its first attribute access; the ~260 the plan never touched are left out.
 RAN = "type(module).__name__ != '_LazyModule'"
 LIST_SDK_MODULES = f"""
 import sys
+from automation import sdk_imports
+sdk_imports.enable()
 from automation.plan import offline_plan
 offline_plan("prod")
 print(" ".join(name for name, module in list(sys.modules.items()) if name.split(".")[0] in {SDKS!r} and {RAN}))
 """
-# Those modules run in a process of their own, as the console script runs: its collector thresholds, no teardown.
-# A package that is still a lazy module once imported is run by reading an attribute, as the plan ran it. The
-# process prints how many SDK modules it ran, so that the benchmark can check it ran the plan's.
+# Those modules run in a process of their own, as the console script runs: its collector thresholds, its lazy
+# service packages (automation/sdk_imports.py), no teardown. A package that is still a lazy module once imported is
+# run by reading an attribute, as the plan ran it. The process prints how many SDK modules it ran, so that the
+# benchmark can check it ran the plan's.
 SDK_IMPORTS = f"""
 import gc, importlib, os, sys
+from automation import sdk_imports
 from automation.__main__ import GC_THRESHOLDS
 gc.set_threshold(*GC_THRESHOLDS)
+sdk_imports.enable()
 for name in {{modules!r}}:
     getattr(importlib.import_module(name), "__all__", None)
 print(sum(1 for name, module in list(sys.modules.items()) if name.split(".")[0] in {SDKS!r} and {RAN}))

@@ -118,6 +118,9 @@ def test_the_console_script_plans_without_the_manifest_validator_and_keeps_its_a
     imported = {line.rpartition("|")[2].strip() for line in imports}
     assert {"pulumi", "pulumi_aws", "pulumi_kubernetes", "automation.cli.plan"} <= imported
     assert not {name for name in imported if name.split(".")[0] == "kubernetes_validate"}
+    # pulumi-aws' S3 package through automation/sdk_imports.py: the buckets' module ran, its 60-odd neighbours did not
+    assert {"pulumi_aws.s3.bucket", "pulumi_aws.s3.bucket_versioning"} <= imported
+    assert "pulumi_aws.s3.access_point" not in imported
     entries = {p.name for p in (tmp_path / "cache" / "scraper-ops" / "aws-models").iterdir()}
     assert {"cloudwatch.json", "iam.json", "rds.json", "s3.json"} <= entries
 
