@@ -2,19 +2,21 @@
 
 A generated service package (`pulumi_aws.s3`, `pulumi_kubernetes.core.v1`, ...) has an `__init__.py` made only of
 `from .<module> import *` and `from . import <module>` lines, so touching one resource class runs every module of
-its package (`aws.s3.Bucket`: all 68 of S3's). A prod plan ran 537 SDK modules that way and reads names of 141;
-the other ~400 were 15 % of its instructions. pulumi/pulumi#6827 made only the top-level packages lazy; until the
-code generators go further, the finder below stands in for such an `__init__.py` with a package that binds the
-same names to the same objects, each when it is first read (a module `__getattr__`, PEP 562, on a
-`types.ModuleType` subclass).
+its package (`aws.s3.Bucket`: all 68 of S3's). A prod plan ran 537 SDK modules that way and needs 141 of them; the
+other ~400 were 15 % of its instructions. pulumi/pulumi#6827 made the import of each package lazy, not the modules
+within one; until the code generators go further, the finder below stands in for such an `__init__.py` with a
+package that binds the same names to the same objects, each when it is first read (a module `__getattr__`, PEP 562,
+on a `types.ModuleType` subclass).
 
 What the eager `__init__.py` leaves bound is worked out from the file itself, line by line in its order: a star
 import binds its module's name (the import system's doing) and then every name in the module's `__all__`, a later
 binding replacing an earlier one. Reading a name imports the module that binds it and binds it; the names the
 package's own import lines bind (`_builtins`, `typing`, `_utilities`) are bound at once. The package also gets the
 `__all__` the eager one lacks, so that `from <package> import *` binds every name, as it does eagerly. A package
-whose `__init__.py` holds any other line (`pulumi_aws.config`) or star-imports a module without a literal `__all__`
-(`pulumi_kubernetes.helm.v3`) runs its `__init__.py` as it always does.
+whose `__init__.py` holds any other line (`pulumi_aws.config`) or imports a module that is not there or has no
+literal `__all__` (`pulumi_kubernetes.helm.v3`) runs its `__init__.py` as it always does. What differs: a module
+runs when its names are first read, so the DeprecationWarning some modules raise at import (S3's `*_v2` resources)
+comes then, or never.
 
 Only the console script enables this (automation/__main__.py); library use and the tests import the SDKs as
 shipped, and tests/automation/test_sdk_imports.py holds the two to the same names and objects.
@@ -22,8 +24,10 @@ shipped, and tests/automation/test_sdk_imports.py holds the two to the same name
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import importlib.machinery
+import os
 import re
 import sys
 import types
@@ -58,7 +62,7 @@ def module_exports(path: str) -> list[str] | None:
                 if not more:
                     return None
                 text += more
-    except OSError:
+    except (OSError, ValueError):  # unreadable, or not UTF-8
         return None
     return QUOTED_NAME.findall(found.group(1))
 
@@ -71,7 +75,7 @@ def eager_bindings(package: str, init_path: str, directory: str) -> tuple[dict[s
     try:
         with open(init_path, encoding="utf-8") as init:
             lines = init.read().splitlines()
-    except OSError:
+    except (OSError, ValueError):
         return None
     for line in (stripped for raw in lines if (stripped := raw.strip()) and not stripped.startswith("#")):
         if line in PLAIN_IMPORTS:
@@ -88,7 +92,10 @@ def eager_bindings(package: str, init_path: str, directory: str) -> tuple[dict[s
             bindings[module] = Binding(module, export=False)
             bindings.update((name, Binding(module, export=True)) for name in exports)
         elif found := MODULE_IMPORT.fullmatch(line):
-            bindings[found.group(1)] = Binding(found.group(1), export=False)
+            module = found.group(1)
+            if not (os.path.isfile(f"{directory}/{module}.py") or os.path.isdir(f"{directory}/{module}")):
+                return None
+            bindings[module] = Binding(module, export=False)
         else:
             return None
     return bindings, plain
@@ -97,10 +104,10 @@ def eager_bindings(package: str, init_path: str, directory: str) -> tuple[dict[s
 class LazyPackage(types.ModuleType):
     """A service package whose names are bound on first read, as its eager `__init__.py` would have bound them."""
 
-    __lazy_bindings__: dict[str, Binding]
+    _lazy_bindings: dict[str, Binding]
 
     def __getattr__(self, name: str) -> Any:
-        binding = self.__dict__.get("__lazy_bindings__", {}).get(name)
+        binding = self._lazy_bindings.get(name)
         if binding is None:
             raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
         # `__import__`, as an import statement does: `python -X importtime` reports only imports made that way
@@ -114,7 +121,7 @@ class LazyPackage(types.ModuleType):
     def __setattr__(self, name: str, value: Any) -> None:
         """The import system binds each submodule it loads to its name in the package; where the eager package binds
         that name to an export instead (pulumi-kubernetes' `Namespace` module and class), keep the export."""
-        binding = self.__dict__.get("__lazy_bindings__", {}).get(name)
+        binding = self._lazy_bindings.get(name)
         if binding is not None and binding.export and isinstance(value, types.ModuleType) and \
                 value is sys.modules.get(f"{self.__name__}.{name}"):
             if binding.module != name:
@@ -122,8 +129,14 @@ class LazyPackage(types.ModuleType):
             value = getattr(value, name)
         types.ModuleType.__setattr__(self, name, value)
 
+    def __delattr__(self, name: str) -> None:
+        """A name deleted stays deleted, as in the eager package, whether it was read before or not."""
+        binding = self._lazy_bindings.pop(name, None)
+        if binding is None or name in self.__dict__:
+            types.ModuleType.__delattr__(self, name)
+
     def __dir__(self) -> list[str]:
-        return sorted(set(self.__dict__) | set(self.__lazy_bindings__))
+        return sorted(set(self.__dict__) | set(self._lazy_bindings))
 
 
 class LazyPackageLoader:
@@ -131,10 +144,11 @@ class LazyPackageLoader:
     bindings are read here, not when the package is found: pulumi-aws finds all ~240 of its service packages at
     import (`_utilities.lazy_import`) and loads only those the program touches."""
 
-    def __init__(self, spec: importlib.machinery.ModuleSpec):
-        self.eager_loader = spec.loader
-        self.init_path = spec.origin or ""
-        self.directory = (spec.submodule_search_locations or [""])[0]
+    def __init__(self, finder: LazySdkFinder, eager_loader: Any, init_path: str, directory: str):
+        self.finder = finder
+        self.eager_loader = eager_loader
+        self.init_path = init_path
+        self.directory = directory
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
         return None
@@ -142,17 +156,19 @@ class LazyPackageLoader:
     def __getattr__(self, name: str) -> Any:
         """The rest of the loader's protocol (get_source, get_resource_reader...) is the eager loader's, for tools
         that read a package's files (inspect, importlib.resources)."""
-        if name.startswith("__") or name == "eager_loader":
+        if name.startswith("__") or name in ("finder", "eager_loader", "init_path", "directory"):
             raise AttributeError(name)
         return getattr(self.eager_loader, name)
 
     def exec_module(self, module: types.ModuleType) -> None:
-        found = eager_bindings(module.__name__, self.init_path, self.directory)
+        """pulumi's lazy modules run this on a package's first use, which may come after `disable`: then eagerly."""
+        found = eager_bindings(module.__name__, self.init_path, self.directory) if self.finder.enabled() else None
         if found is None:
             self.eager_loader.exec_module(module)
             return
         bindings, plain = found
-        module.__lazy_bindings__ = bindings
+        module._lazy_bindings = bindings
+        module.__builtins__ = builtins.__dict__  # as in a module that ran code
         module.__all__ = sorted(name for name in (*bindings, *plain) if not name.startswith("_"))
         for name, target in plain.items():
             setattr(module, name, importlib.import_module(target))
@@ -165,14 +181,17 @@ class LazySdkFinder:
     def __init__(self, roots: frozenset[str] = SDK_PACKAGES):
         self.roots = roots
 
+    def enabled(self) -> bool:
+        return self in sys.meta_path
+
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         if path is None or fullname.partition(".")[0] not in self.roots:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.loader is None or not spec.submodule_search_locations or \
-                not (spec.origin or "").endswith("__init__.py"):
+        if spec is None or spec.loader is None or not spec.submodule_search_locations or spec.origin is None or \
+                not spec.origin.endswith("__init__.py"):
             return spec
-        spec.loader = LazyPackageLoader(spec)
+        spec.loader = LazyPackageLoader(self, spec.loader, spec.origin, spec.submodule_search_locations[0])
         return spec
 
 
@@ -184,5 +203,5 @@ def enable(roots: frozenset[str] = SDK_PACKAGES) -> LazySdkFinder:
 
 
 def disable(finder: LazySdkFinder) -> None:
-    """Packages loaded lazily stay so; packages loaded from now on run their `__init__.py`."""
+    """Packages loaded lazily stay so; packages loaded from now on, found before or after, run their `__init__.py`."""
     sys.meta_path.remove(finder)
