@@ -288,7 +288,7 @@ report = {{}}
 for name in {REAL_PACKAGES!r}:
     package = importlib.import_module(name)
     getattr(package, "typing", None)  # pulumi's lazy module for the package runs its loader on a first read
-    getattr(package, "Bucket", None) or getattr(package, "Namespace", None)
+    getattr(package, "Bucket", None) or getattr(package, "Namespace", None)  # a first resource class read
     modules_after_one_read = sorted(m for m in sys.modules if m.startswith(name + "."))
     names = sorted(n for n in (dir(package) if sys.argv[1] == "lazy" else vars(package)) if not n.startswith("_"))
     report[name] = {{
