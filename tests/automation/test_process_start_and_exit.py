@@ -102,7 +102,8 @@ def test_the_console_script_plans_without_the_manifest_validator_and_keeps_its_a
     kubernetes-validate, which only --manifests needs (what it imports, from `-X importtime` on stderr), and stores
     the AWS models it validated against under $XDG_CACHE_HOME. A second run, which reads them from there, prints
     the plan and the AWS-model findings the library prints from botocore's own models (`main()` in this process,
-    which enables no cache)."""
+    which enables no cache and imports the SDKs as shipped, where the console script loads their service packages
+    lazily: automation/sdk_imports.py)."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "XDG_CACHE_HOME": str(tmp_path / "cache")}
 
     def plan(*options: str, interpreter_options: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
